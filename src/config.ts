@@ -1,0 +1,367 @@
+/**
+ * Flags and environment -> one frozen Config. Every flag has one row in FLAGS (name, environment
+ * variable, default, help); parseConfig is pure and reports every problem at once.
+ */
+import { accessSync, constants } from 'node:fs';
+import { formatDuration, parseDuration } from './duration.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
+
+/** The port this exporter listens on by default (see README, "Port"). */
+export const DEFAULT_PORT = 10059;
+/** Flags map to environment variables as PSS_ + the flag name upper-cased, dots and dashes as "_". */
+export const ENV_PREFIX = 'PSS_';
+/** The poll interval demo mode uses unless one is given, so its data visibly moves. */
+export const DEMO_POLL_INTERVAL_MS = 15_000;
+
+type FlagKind = 'string' | 'duration' | 'boolean';
+
+/** One command-line flag. */
+export interface FlagSpec {
+  readonly name: string;
+  readonly kind: FlagKind;
+  readonly default: string;
+  readonly help: string;
+  /** False for flags that make no sense in the environment (--help, --version). */
+  readonly env: boolean;
+}
+
+/** Every flag, in the order --help and the README list them. */
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'web.listen-address',
+    kind: 'string',
+    default: `:${DEFAULT_PORT}`,
+    env: true,
+    help: 'Address to listen on for the metrics, landing page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port").',
+  },
+  { name: 'web.telemetry-path', kind: 'string', default: '/metrics', env: true, help: 'Path under which to expose metrics.' },
+  {
+    name: 'graph.endpoint',
+    kind: 'string',
+    default: 'https://graph.microsoft.com',
+    env: true,
+    help: 'Microsoft Graph root (https). The exporter calls <endpoint>/beta/security/partner/securityScore with token scope <endpoint>/.default.',
+  },
+  { name: 'graph.timeout', kind: 'duration', default: '30s', env: true, help: 'Deadline for one whole Graph request (token, connection, headers and body).' },
+  {
+    name: 'poll.interval',
+    kind: 'duration',
+    default: '10m',
+    env: true,
+    help: `How often to poll Graph (at least 1s). Demo mode uses ${formatDuration(DEMO_POLL_INTERVAL_MS)} unless set.`,
+  },
+  {
+    name: 'poll.max-staleness',
+    kind: 'duration',
+    default: '3h',
+    env: true,
+    help: 'After this long without a successful poll the cached score series are dropped (0 keeps them forever).',
+  },
+  { name: 'log.level', kind: 'string', default: 'info', env: true, help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.` },
+  { name: 'log.format', kind: 'string', default: 'logfmt', env: true, help: `Output format of log messages: ${LOG_FORMATS.join(', ')}.` },
+  {
+    name: 'demo',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Serve a simulated partner tenant (tenant_id="demo") instead of calling Graph. Needs no credentials.',
+  },
+  { name: 'help', kind: 'boolean', default: 'false', env: false, help: 'Show this help and exit.' },
+  { name: 'version', kind: 'boolean', default: 'false', env: false, help: 'Show the version and exit.' },
+];
+
+/** The environment variable that sets a flag. */
+export function envName(flag: string): string {
+  return ENV_PREFIX + flag.toUpperCase().replace(/[.-]/g, '_');
+}
+
+/** Azure SDK environment variables the credential is built from. */
+export const AZURE_ENV = [
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_ID',
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'AZURE_AUTHORITY_HOST',
+] as const;
+
+/** How the exporter authenticates to Graph. */
+export type CredentialConfig =
+  | { readonly kind: 'demo' }
+  | { readonly kind: 'clientSecret'; readonly tenantId: string; readonly clientId: string; readonly clientSecret: string; readonly authorityHost?: string }
+  | {
+      readonly kind: 'clientCertificate';
+      readonly tenantId: string;
+      readonly clientId: string;
+      readonly certificatePath: string;
+      readonly certificatePassword?: string;
+      readonly authorityHost?: string;
+    }
+  | { readonly kind: 'workloadIdentity'; readonly tenantId: string; readonly clientId: string; readonly tokenFilePath: string; readonly authorityHost?: string }
+  | { readonly kind: 'managedIdentity'; readonly clientId?: string; readonly tenantId?: string };
+
+export interface ListenAddress {
+  /** Undefined means every interface. */
+  readonly host?: string;
+  readonly port: number;
+}
+
+/** The whole configuration of one exporter process. */
+export interface Config {
+  readonly listen: ListenAddress;
+  readonly telemetryPath: string;
+  readonly graphEndpoint: string;
+  readonly graphTimeoutMs: number;
+  readonly pollIntervalMs: number;
+  readonly maxStalenessMs: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly demo: boolean;
+  readonly credential: CredentialConfig;
+}
+
+export type ParseResult =
+  | { readonly action: 'run'; readonly config: Config }
+  | { readonly action: 'help' }
+  | { readonly action: 'version' }
+  | { readonly action: 'fail'; readonly errors: readonly string[] };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const RESERVED_PATHS = new Set(['/', '/healthz', '/readyz']);
+const MIN_POLL_INTERVAL_MS = 1000;
+// A tenant is a GUID or a verified domain; either fits in this set of characters.
+const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
+
+/** Builds the configuration from argv (without node and script) and the environment. */
+export function parseConfig(argv: readonly string[], env: Env, fileExists: (path: string) => boolean = readable): ParseResult {
+  const errors: string[] = [];
+  const raw = readFlags(argv, env, errors);
+  if (raw.get('help') === 'true') return { action: 'help' };
+  if (raw.get('version') === 'true') return { action: 'version' };
+
+  const value = (name: string) => raw.get(name) ?? flag(name).default;
+  const source = (name: string) =>
+    argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ? `--${name}` : raw.has(name) ? envName(name) : `--${name}`;
+  const duration = (name: string): number => {
+    const parsed = parseDuration(value(name));
+    if (parsed === undefined) errors.push(`${source(name)}: "${value(name)}" is not a duration (use e.g. 90s, 5m, 1h30m)`);
+    return parsed ?? 0;
+  };
+
+  const demo = value('demo') === 'true';
+  const listen = parseListenAddress(value('web.listen-address'));
+  if (typeof listen === 'string') errors.push(`${source('web.listen-address')}: ${listen}`);
+
+  const telemetryPath = value('web.telemetry-path');
+  if (!telemetryPath.startsWith('/') || /[\s?#]/.test(telemetryPath)) {
+    errors.push(`${source('web.telemetry-path')}: "${telemetryPath}" must be a path starting with "/" (no spaces, "?" or "#")`);
+  } else if (RESERVED_PATHS.has(telemetryPath)) {
+    errors.push(`${source('web.telemetry-path')}: "${telemetryPath}" is taken by the landing page or a health endpoint`);
+  }
+
+  const graphEndpoint = parseHttpsRoot(value('graph.endpoint'));
+  if (graphEndpoint.error) errors.push(`${source('graph.endpoint')}: ${graphEndpoint.error}`);
+
+  const graphTimeoutMs = duration('graph.timeout');
+  if (parseDuration(value('graph.timeout')) === 0) errors.push(`${source('graph.timeout')}: must be greater than 0`);
+  let pollIntervalMs = duration('poll.interval');
+  if (demo && !raw.has('poll.interval')) pollIntervalMs = DEMO_POLL_INTERVAL_MS;
+  else if ((parseDuration(value('poll.interval')) ?? MIN_POLL_INTERVAL_MS) < MIN_POLL_INTERVAL_MS) {
+    errors.push(`${source('poll.interval')}: must be at least 1s (Graph throttles eager clients)`);
+  }
+  const maxStalenessMs = duration('poll.max-staleness');
+  if (maxStalenessMs > 0 && maxStalenessMs < pollIntervalMs) {
+    errors.push(
+      `${source('poll.max-staleness')}: ${value('poll.max-staleness')} is shorter than the poll interval ${formatDuration(pollIntervalMs)}: every score would vanish between polls`,
+    );
+  }
+
+  const logLevel = value('log.level');
+  if (!isOneOf(LOG_LEVELS, logLevel)) errors.push(`${source('log.level')}: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = value('log.format');
+  if (!isOneOf(LOG_FORMATS, logFormat)) errors.push(`${source('log.format')}: "${logFormat}" is not one of ${LOG_FORMATS.join(', ')}`);
+
+  const credential = demo ? ({ kind: 'demo' } as const) : parseCredential(env, errors, fileExists);
+
+  if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors };
+  return {
+    action: 'run',
+    config: Object.freeze({
+      listen: Object.freeze(listen),
+      telemetryPath,
+      graphEndpoint: graphEndpoint.url,
+      graphTimeoutMs,
+      pollIntervalMs,
+      maxStalenessMs,
+      logLevel: logLevel as LogLevel,
+      logFormat: logFormat as LogFormat,
+      demo,
+      credential: Object.freeze(credential),
+    }),
+  };
+}
+
+/** The text --help prints. */
+export function helpText(): string {
+  const lines = [
+    'usage: partner-security-score-exporter [<flags>]',
+    '',
+    'Prometheus exporter for the Microsoft Graph partner security score.',
+    '',
+    'Flags (each also read from the environment variable shown; a flag wins over its variable):',
+  ];
+  for (const spec of FLAGS) {
+    const shown = spec.kind === 'boolean' ? `--${spec.name}` : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : 'VALUE'}`;
+    lines.push(`  ${shown}`);
+    lines.push(`      ${spec.help}${spec.kind === 'boolean' ? '' : ` Default: ${spec.default}.`}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
+  }
+  lines.push(
+    '',
+    'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
+    'AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
+    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set.',
+    'AZURE_AUTHORITY_HOST overrides the authority. HTTPS_PROXY and NO_PROXY are honoured.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function flag(name: string): FlagSpec {
+  const spec = FLAGS.find((f) => f.name === name);
+  if (!spec) throw new Error(`unknown flag ${name}`);
+  return spec;
+}
+
+/** Flag values given on the command line or in the environment; booleans as "true"/"false". */
+function readFlags(argv: readonly string[], env: Env, errors: string[]): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const spec of FLAGS) {
+    const fromEnv = spec.env ? env[envName(spec.name)] : undefined;
+    if (fromEnv === undefined || fromEnv === '') continue;
+    if (spec.kind === 'boolean') {
+      const normalized = fromEnv.toLowerCase();
+      if (['true', '1', 'yes'].includes(normalized)) values.set(spec.name, 'true');
+      else if (['false', '0', 'no'].includes(normalized)) values.set(spec.name, 'false');
+      else errors.push(`${envName(spec.name)}: "${fromEnv}" is not a boolean (true or false)`);
+    } else values.set(spec.name, fromEnv);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!match) {
+      errors.push(`unexpected argument "${arg}" (flags start with --)`);
+      continue;
+    }
+    const [, negated, name = '', inline] = match;
+    const spec = FLAGS.find((f) => f.name === name);
+    if (!spec || (negated && spec.kind !== 'boolean')) {
+      errors.push(`unknown flag --${negated ?? ''}${name}`);
+      continue;
+    }
+    if (spec.kind === 'boolean') {
+      if (inline === undefined) values.set(name, negated ? 'false' : 'true');
+      else if (!negated && ['true', 'false'].includes(inline)) values.set(name, inline);
+      else errors.push(`--${negated ?? ''}${name}: "${inline}" is not a boolean (true or false)`);
+      continue;
+    }
+    if (inline !== undefined) values.set(name, inline);
+    else if (i + 1 < argv.length) values.set(name, argv[++i] ?? '');
+    else errors.push(`--${name}: needs a value`);
+  }
+  return values;
+}
+
+function parseListenAddress(text: string): ListenAddress | string {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!match) return `"${text}" is not host:port, :port or [ipv6]:port`;
+  const port = Number(match[3]);
+  if (port > 65535) return `port ${port} is out of range (0-65535)`;
+  const host = match[1] ?? match[2];
+  return host ? { host, port } : { port };
+}
+
+function parseHttpsRoot(text: string): { url?: string; error?: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { error: `"${text}" is not a URL` };
+  }
+  // A bearer token must never travel in clear text.
+  if (url.protocol !== 'https:') return { error: `"${text}" must use https` };
+  if (url.username || url.password || url.search || url.hash) return { error: `"${text}" must not carry credentials, a query or a fragment` };
+  return { url: url.toString().replace(/\/+$/, '') };
+}
+
+function parseCredential(env: Env, errors: string[], fileExists: (path: string) => boolean): CredentialConfig {
+  const get = (name: (typeof AZURE_ENV)[number]) => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const tenantId = get('AZURE_TENANT_ID');
+  const clientId = get('AZURE_CLIENT_ID');
+  const secret = env.AZURE_CLIENT_SECRET === '' ? undefined : env.AZURE_CLIENT_SECRET;
+  const certificatePath = get('AZURE_CLIENT_CERTIFICATE_PATH');
+  const certificatePassword = env.AZURE_CLIENT_CERTIFICATE_PASSWORD || undefined;
+  const tokenFilePath = get('AZURE_FEDERATED_TOKEN_FILE');
+  const authorityRaw = get('AZURE_AUTHORITY_HOST');
+
+  if (tenantId !== undefined && !TENANT_ID.test(tenantId)) errors.push(`AZURE_TENANT_ID: "${tenantId}" is not a tenant ID (a GUID or a domain)`);
+  let authorityHost: string | undefined;
+  if (authorityRaw !== undefined) {
+    const parsed = parseHttpsRoot(authorityRaw);
+    if (parsed.error) errors.push(`AZURE_AUTHORITY_HOST: ${parsed.error}`);
+    authorityHost = parsed.url;
+  }
+  const authority = authorityHost === undefined ? {} : { authorityHost };
+
+  const kinds = [
+    secret !== undefined && 'AZURE_CLIENT_SECRET',
+    certificatePath !== undefined && 'AZURE_CLIENT_CERTIFICATE_PATH',
+    tokenFilePath !== undefined && 'AZURE_FEDERATED_TOKEN_FILE',
+  ].filter((k): k is string => typeof k === 'string');
+  if (kinds.length > 1) {
+    errors.push(`${kinds.join(', ')}: set only one way to authenticate`);
+    return { kind: 'managedIdentity' };
+  }
+  const needIds = (what: string) => {
+    if (tenantId === undefined) errors.push(`AZURE_TENANT_ID: required with ${what}`);
+    if (clientId === undefined) errors.push(`AZURE_CLIENT_ID: required with ${what}`);
+  };
+  if (secret !== undefined) {
+    needIds('AZURE_CLIENT_SECRET');
+    return { kind: 'clientSecret', tenantId: tenantId ?? '', clientId: clientId ?? '', clientSecret: secret, ...authority };
+  }
+  if (certificatePath !== undefined) {
+    needIds('AZURE_CLIENT_CERTIFICATE_PATH');
+    if (!fileExists(certificatePath)) errors.push(`AZURE_CLIENT_CERTIFICATE_PATH: cannot read "${certificatePath}"`);
+    return {
+      kind: 'clientCertificate',
+      tenantId: tenantId ?? '',
+      clientId: clientId ?? '',
+      certificatePath,
+      ...(certificatePassword ? { certificatePassword } : {}),
+      ...authority,
+    };
+  }
+  if (tokenFilePath !== undefined) {
+    needIds('AZURE_FEDERATED_TOKEN_FILE');
+    if (!fileExists(tokenFilePath)) errors.push(`AZURE_FEDERATED_TOKEN_FILE: cannot read "${tokenFilePath}"`);
+    return { kind: 'workloadIdentity', tenantId: tenantId ?? '', clientId: clientId ?? '', tokenFilePath, ...authority };
+  }
+  return { kind: 'managedIdentity', ...(clientId ? { clientId } : {}), ...(tenantId ? { tenantId } : {}) };
+}
+
+function isOneOf<T extends string>(options: readonly T[], value: string): value is T {
+  return (options as readonly string[]).includes(value);
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * --demo: a simulated partner tenant served by an in-process fake Graph on loopback, reached
+ * through the same Graph client as production with a static token. The score climbs as the
+ * simulated partner fixes requirements, then one regresses and the cycle starts again.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+
+export const DEMO_TENANT_ID = 'demo';
+const DEMO_TOKEN = 'demo-static-token-not-a-secret';
+/** How long one simulated step lasts by default. */
+export const DEMO_STEP_MS = 20_000;
+const STEPS_PER_CYCLE = 12;
+const DAY_MS = 24 * 3600_000;
+
+/** A credential that always returns the demo token; nothing leaves the machine. */
+export function demoCredential(): TokenCredential {
+  return {
+    async getToken(): Promise<AccessToken> {
+      return { token: DEMO_TOKEN, expiresOnTimestamp: Date.now() + 3600_000, tokenType: 'Bearer' };
+    },
+  };
+}
+
+interface DemoRequirement {
+  type: string;
+  state: 'active' | 'preview';
+  maxScore: number;
+  /** Step of the cycle from which the requirement is compliant. */
+  fixedAtStep: number;
+  extra: (progress: number) => Record<string, unknown>;
+}
+
+const REQUIREMENTS: readonly DemoRequirement[] = [
+  { type: 'securityContactProvided', state: 'active', maxScore: 20, fixedAtStep: 0, extra: () => ({}) },
+  {
+    type: 'mfaEnforcedForAdmins',
+    state: 'active',
+    maxScore: 20,
+    fixedAtStep: 3,
+    extra: (p) => {
+      const mfaAdmins = Math.min(6, 3 + Math.floor(p * 12));
+      return {
+        '@odata.type': '#microsoft.graph.partner.security.adminsMfaEnforcedSecurityRequirement',
+        totalAdminsCount: 6,
+        mfaEnabledAdminsCount: mfaAdmins,
+        adminsRequiredNotUsingMfaCount: 6 - mfaAdmins,
+        totalUsersCount: 48,
+        mfaEnabledUsersCount: 40,
+        usersRequiredNotUsingMfaCount: 8,
+        securityDefaultsStatus: 'disabled',
+        mfaConditionalAccessPolicyStatus: 'enabled',
+        legacyPerUserMfaStatus: 'disabled',
+      };
+    },
+  },
+  {
+    type: 'securityAlertsPromptlyResolved',
+    state: 'active',
+    maxScore: 20,
+    fixedAtStep: 6,
+    extra: (p) => ({
+      '@odata.type': '#microsoft.graph.partner.security.responseTimeSecurityRequirement',
+      averageResponseTimeInHours: Math.max(6, Math.round((40 - p * 60) * 10) / 10),
+    }),
+  },
+  {
+    type: 'mfaEnforcedForAdminsOfCustomers',
+    state: 'active',
+    maxScore: 20,
+    fixedAtStep: 9,
+    extra: (p) => ({
+      '@odata.type': '#microsoft.graph.partner.security.customersMfaEnforcedSecurityRequirement',
+      compliantTenantCount: Math.min(40, 12 + Math.floor(p * 34)),
+      totalTenantCount: 40,
+    }),
+  },
+  {
+    type: 'spendingBudgetSetForCustomerAzureSubscriptions',
+    state: 'preview',
+    maxScore: 20,
+    fixedAtStep: 11,
+    extra: (p) => ({
+      '@odata.type': '#microsoft.graph.partner.security.customersSpendingBudgetSecurityRequirement',
+      customersWithSpendBudgetCount: Math.min(25, 5 + Math.floor(p * 22)),
+      totalCustomersCount: 25,
+    }),
+  },
+];
+
+/** The simulated tenant at a moment, as Graph would return it (entities, not response bodies). */
+export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_MS) {
+  const elapsedSteps = Math.max(0, Math.floor((nowMs - startMs) / stepMs));
+  const step = elapsedSteps % STEPS_PER_CYCLE;
+  const progress = step / (STEPS_PER_CYCLE - 1);
+  // The data "changed" at the start of the current step; Microsoft "checked" it at the last poll.
+  const changedAt = new Date(startMs + elapsedSteps * stepMs).toISOString();
+  const requirements = REQUIREMENTS.map((r) => {
+    const compliant = step >= r.fixedAtStep;
+    return {
+      '@odata.type': '#microsoft.graph.partner.security.securityRequirement',
+      id: `demo-${r.type}`,
+      requirementType: r.type,
+      complianceStatus: compliant ? 'compliant' : 'noncomplaint',
+      actionUrl: `https://partner.microsoft.com/dashboard/securityrequirements#${r.type}`,
+      helpUrl: 'https://learn.microsoft.com/partner-center/security/security-requirements-status',
+      score: compliant ? r.maxScore : 0,
+      maxScore: r.maxScore,
+      state: r.state,
+      updatedDateTime: changedAt,
+      ...r.extra(progress),
+    };
+  });
+  const currentScore = requirements.reduce((sum, r) => sum + r.score, 0);
+  const history = Array.from({ length: 30 }, (_, i) => {
+    const daysAgo = 29 - i;
+    const pastStep = Math.max(0, step - Math.ceil(daysAgo / 3));
+    const compliantCount = REQUIREMENTS.filter((r) => pastStep >= r.fixedAtStep).length;
+    return {
+      id: `demo-history-${i}`,
+      createdDateTime: new Date(Math.floor(nowMs / DAY_MS) * DAY_MS - daysAgo * DAY_MS).toISOString(),
+      score: compliantCount * 20,
+      compliantRequirementsCount: compliantCount,
+      totalRequirementsCount: REQUIREMENTS.length,
+    };
+  });
+  return {
+    score: {
+      '@odata.type': '#microsoft.graph.partner.security.partnerSecurityScore',
+      id: 'demo-partner-security-score',
+      currentScore,
+      maxScore: 100,
+      lastRefreshDateTime: new Date(nowMs).toISOString(),
+      updatedDateTime: changedAt,
+    },
+    requirements,
+    history,
+  };
+}
+
+export interface DemoGraph {
+  /** http://127.0.0.1:<port>, to use as the Graph root. */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Starts the fake Graph for demo mode on an ephemeral loopback port. */
+export async function startDemoGraph(options: { now?: () => number; stepMs?: number } = {}): Promise<DemoGraph> {
+  const now = options.now ?? Date.now;
+  const startMs = now();
+  const server: Server = createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'request-id': `demo-${Date.now()}` });
+      res.end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${DEMO_TOKEN}`)
+      return send(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' } });
+    const url = new URL(req.url ?? '/', 'http://demo');
+    const tenant = demoTenantAt(now(), startMs, options.stepMs);
+    const base = '/beta/security/partner/securityScore';
+    if (url.pathname === base)
+      return send(200, { '@odata.context': 'https://graph.microsoft.com/beta/$metadata#security/partner/securityScore/$entity', ...tenant.score });
+    if (url.pathname === `${base}/requirements`) return send(200, { value: tenant.requirements });
+    if (url.pathname === `${base}/history`) return send(200, { value: tenant.history });
+    return send(404, { error: { code: 'ResourceNotFound', message: `No demo resource at ${url.pathname}` } });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,261 @@
+/** undici requests to Graph: deadlines, client-request-id, Retry-After, size caps, one GraphError. */
+import { randomUUID } from 'node:crypto';
+import { type Dispatcher, request } from 'undici';
+import type { FailureReason } from '../snapshot.js';
+import { parseRetryAfter } from './retry-after.js';
+import type { TokenSource } from './token.js';
+
+/** Largest body read from Graph; a partner security score is a few kilobytes. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_MESSAGE_CHARS = 300;
+
+/** Why one Graph call failed, with what Microsoft support asks for (request-id, client-request-id). */
+export class GraphError extends Error {
+  override name = 'GraphError';
+  readonly reason: FailureReason;
+  readonly status?: number;
+  readonly code?: string;
+  readonly requestId?: string;
+  readonly clientRequestId?: string;
+  readonly retryAfterMs?: number;
+
+  constructor(
+    reason: FailureReason,
+    message: string,
+    details: { status?: number; code?: string; requestId?: string; clientRequestId?: string; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+    this.reason = reason;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.code !== undefined) this.code = details.code;
+    if (details.requestId !== undefined) this.requestId = details.requestId;
+    if (details.clientRequestId !== undefined) this.clientRequestId = details.clientRequestId;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** Worth retrying sooner than the next interval (throttling, outages, network trouble). */
+  get transient(): boolean {
+    return ['throttled', 'unavailable', 'network', 'timeout'].includes(this.reason);
+  }
+}
+
+/** A successful (2xx) Graph answer with its JSON body. */
+export interface GraphResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly requestId?: string;
+  readonly clientRequestId: string;
+}
+
+export interface GraphClient {
+  /** GETs a path under the Graph root (or an absolute nextLink on the same origin). */
+  get(path: string, signal: AbortSignal): Promise<GraphResponse>;
+}
+
+export interface GraphClientOptions {
+  endpoint: string;
+  timeoutMs: number;
+  tokens: TokenSource;
+  userAgent: string;
+  dispatcher?: Dispatcher;
+  maxBodyBytes?: number;
+  now?: () => number;
+}
+
+/** Creates the client; every call has its own deadline covering the token and the whole body. */
+export function createGraphClient(options: GraphClientOptions): GraphClient {
+  const now = options.now ?? Date.now;
+  const origin = new URL(options.endpoint).origin;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  return {
+    async get(path, outer) {
+      const url = new URL(path, `${options.endpoint}/`);
+      // A nextLink is opaque but must stay on Graph: the bearer token goes wherever the URL points.
+      if (url.origin !== origin) throw new GraphError('invalid_response', `refusing to send the token to ${url.origin}, which is not ${origin}`);
+      const deadline = AbortSignal.timeout(options.timeoutMs);
+      const signal = AbortSignal.any([outer, deadline]);
+      const clientRequestId = randomUUID();
+      const aborted = () =>
+        deadline.aborted ? new GraphError('timeout', `no complete answer from Graph within ${options.timeoutMs} ms`, { clientRequestId }) : undefined;
+
+      let token: string;
+      try {
+        token = (await options.tokens.get(signal)).token;
+      } catch (error) {
+        throw aborted() ?? new GraphError('token', `could not get a token: ${errorText(error)}`);
+      }
+
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(url, {
+          method: 'GET',
+          headers: {
+            authorization: `Bearer ${token}`,
+            accept: 'application/json',
+            'client-request-id': clientRequestId,
+            'return-client-request-id': 'true',
+            'user-agent': options.userAgent,
+          },
+          signal,
+          ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+        });
+      } catch (error) {
+        throw aborted() ?? new GraphError('network', `could not reach Graph at ${url.origin}: ${errorText(error)}`, { clientRequestId });
+      }
+
+      const requestId = header(response.headers, 'request-id');
+      const ids = { clientRequestId, ...(requestId === undefined ? {} : { requestId }) };
+      let text: string | undefined;
+      let bodyError: GraphError | undefined;
+      try {
+        text = await readBody(response.body, maxBodyBytes);
+      } catch (error) {
+        bodyError = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${errorText(error)}`));
+      }
+      const status = response.statusCode;
+
+      if (status >= 200 && status < 300) {
+        if (bodyError || text === undefined) throw withDetails(bodyError ?? new GraphError('invalid_response', 'empty body'), { status, ...ids });
+        const contentType = header(response.headers, 'content-type') ?? '';
+        if (!/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
+          throw new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids });
+        }
+        try {
+          return { status, body: JSON.parse(text), ...ids };
+        } catch (error) {
+          throw new GraphError('invalid_response', `Graph answered ${status} with invalid JSON: ${errorText(error)}`, { status, ...ids });
+        }
+      }
+      // A rejected token is not reused: the next poll asks the credential for a fresh one.
+      if (status === 401) options.tokens.invalidate();
+      throw errorFromResponse(status, text, header(response.headers, 'retry-after'), header(response.headers, 'location'), ids, now());
+    },
+  };
+}
+
+function errorFromResponse(
+  status: number,
+  text: string | undefined,
+  retryAfter: string | undefined,
+  location: string | undefined,
+  ids: { clientRequestId: string; requestId?: string },
+  nowMs: number,
+): GraphError {
+  const graph = graphErrorBody(text);
+  const requestId = ids.requestId ?? graph.requestId;
+  const retryAfterMs = parseRetryAfter(retryAfter, nowMs);
+  const details = {
+    status,
+    clientRequestId: ids.clientRequestId,
+    ...(graph.code === undefined ? {} : { code: graph.code }),
+    ...(requestId === undefined ? {} : { requestId }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  };
+  const said = graph.message === undefined ? '' : `: ${truncate(graph.message)}`;
+  const codeText = graph.code === undefined ? '' : ` ${graph.code}`;
+  const base = `Graph answered ${status}${codeText}${said}`;
+  if (status >= 300 && status < 400) {
+    // Following a redirect would hand the bearer token to wherever it points.
+    return new GraphError('http_error', `${base} (a redirect${location ? ` to ${safeOrigin(location)}` : ''}; not followed)`, details);
+  }
+  switch (status) {
+    case 401:
+      return new GraphError(
+        'unauthorized',
+        `${base}. The token was rejected: check AZURE_TENANT_ID, AZURE_CLIENT_ID and that the credential is current`,
+        details,
+      );
+    case 403:
+      return new GraphError(
+        'forbidden',
+        `${base}. The app registration needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant`,
+        details,
+      );
+    case 404:
+      return new GraphError(
+        'not_found',
+        `${base}. The partner security score is served only by the global cloud (https://graph.microsoft.com) for partner tenants: check --graph.endpoint`,
+        details,
+      );
+    case 429:
+      return new GraphError('throttled', `${base}. Throttled by Graph`, details);
+    case 503:
+    case 504:
+      return new GraphError('unavailable', `${base}. Graph is unavailable`, details);
+    default:
+      return new GraphError('http_error', base, details);
+  }
+}
+
+/** Graph's error body: {"error":{"code","message","innerError":{"request-id"}}} (casing varies). */
+function graphErrorBody(text: string | undefined): { code?: string; message?: string; requestId?: string } {
+  if (text === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    const error = (parsed as { error?: unknown })?.error;
+    if (typeof error !== 'object' || error === null) return {};
+    const e = error as Record<string, unknown>;
+    const inner = (e.innerError ?? e.innererror ?? e.InnerError) as Record<string, unknown> | undefined;
+    const requestId = inner?.['request-id'] ?? inner?.requestId;
+    return {
+      ...(typeof e.code === 'string' && /^[\w.-]{1,100}$/.test(e.code) ? { code: e.code } : {}),
+      ...(typeof e.message === 'string' ? { message: e.message } : {}),
+      ...(typeof requestId === 'string' ? { requestId } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** Reads the body up to a cap and decodes it as strict UTF-8. */
+async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new GraphError('invalid_response', 'the answer from Graph is not valid UTF-8');
+  }
+}
+
+function withDetails(error: GraphError, details: { status: number; clientRequestId: string; requestId?: string }): GraphError {
+  return new GraphError(error.reason, error.message, { ...details, ...(error.code === undefined ? {} : { code: error.code }) });
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function safeOrigin(location: string): string {
+  try {
+    return new URL(location).origin;
+  } catch {
+    return 'an invalid location';
+  }
+}
+
+function truncate(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > MAX_MESSAGE_CHARS ? `${oneLine.slice(0, MAX_MESSAGE_CHARS)}...` : oneLine;
+}
+
+/** The message of an error, one line, without stack. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    return truncate(`${typeof code === 'string' ? `${code}: ` : ''}${error.message}${cause}`);
+  }
+  return truncate(String(error));
+}

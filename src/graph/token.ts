@@ -1,0 +1,67 @@
+/** One access token reused until shortly before it expires, plus the tenant it was issued for. */
+import type { TokenCredential } from '@azure/identity';
+import type { Redactor } from '../log.js';
+
+/** Renew this long before expiry when the credential gives no refresh hint. */
+const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
+
+export interface BearerToken {
+  readonly token: string;
+  /** The token's `tid` claim, when it is a JWT that has one. */
+  readonly tenantId?: string;
+}
+
+export interface TokenSource {
+  /** A valid token, from cache when it is fresh enough. Rejects with the credential's error. */
+  get(signal: AbortSignal): Promise<BearerToken>;
+  /** Forgets the cached token (after Graph answered 401). */
+  invalidate(): void;
+  /** The tenant the most recent token was issued for, if it said. */
+  lastTenantId(): string | undefined;
+}
+
+export interface TokenSourceOptions {
+  credential: TokenCredential;
+  scope: string;
+  redact: Redactor;
+  now?: () => number;
+}
+
+/** Wraps a credential so that one token serves every poll until it is due for renewal. */
+export function createTokenSource(options: TokenSourceOptions): TokenSource {
+  const now = options.now ?? Date.now;
+  let cached: { value: BearerToken; renewAt: number } | undefined;
+  let tenantId: string | undefined;
+  return {
+    async get(signal) {
+      if (cached && now() < cached.renewAt) return cached.value;
+      const access = await options.credential.getToken(options.scope, { abortSignal: signal });
+      if (!access) throw new Error('the credential returned no token');
+      options.redact.add(access.token);
+      const renewAt = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
+      tenantId = tenantOf(access.token) ?? tenantId;
+      cached = { value: tenantId === undefined ? { token: access.token } : { token: access.token, tenantId }, renewAt };
+      return cached.value;
+    },
+    invalidate() {
+      cached = undefined;
+    },
+    lastTenantId() {
+      return tenantId;
+    },
+  };
+}
+
+/** Reads the `tid` claim of a JWT without verifying it (Graph verifies; we only label series). */
+export function tenantOf(token: string): string | undefined {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    if (claims && typeof claims === 'object' && 'tid' in claims && typeof claims.tid === 'string' && /^[A-Za-z0-9.-]{1,254}$/.test(claims.tid))
+      return claims.tid;
+  } catch {
+    // not a JWT: no tenant to learn
+  }
+  return undefined;
+}
