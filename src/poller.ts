@@ -38,6 +38,10 @@ export function nextDelayMs(result: PollResult, consecutiveFailures: number, int
   return Math.round(exponential * (0.5 + random() / 2));
 }
 
+function waitsInterval(result: PollResult): boolean {
+  return result.ok || !result.error.transient;
+}
+
 /** Creates a poller; it does nothing until start(). */
 export function createPoller(options: PollerOptions): Poller {
   const now = options.now ?? Date.now;
@@ -68,7 +72,9 @@ export function createPoller(options: PollerOptions): Poller {
     const durationMs = now() - startedMs;
     const wasFailing = current.consecutiveFailures > 0;
     current = apply(current, result, startedMs, durationMs, now());
-    const delayMs = nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random);
+    // The interval runs from poll start to poll start, so the cadence does not drift by the
+    // poll's own duration; a poll slower than the interval is followed at once, never overlapped.
+    const delayMs = Math.max(0, nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random) - (waitsInterval(result) ? durationMs : 0));
     const log = options.logger.with({ tenant_id: current.tenantId });
     if (result.ok) {
       if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs });
