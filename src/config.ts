@@ -2,9 +2,10 @@
  * Flags and environment -> one frozen Config. Every flag has one row in FLAGS (name, environment
  * variable, default, help); parseConfig is pure and reports every problem at once.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { formatDuration, parseDuration } from './duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
+import { type ConfigIo, parseTenantsFile, TENANT_ID, type TenantConfig } from './tenants.js';
 
 /** The port this exporter listens on by default (see README, "Port"). */
 export const DEFAULT_PORT = 10059;
@@ -13,7 +14,7 @@ export const ENV_PREFIX = 'PSS_';
 /** The poll interval demo mode uses unless one is given, so its data visibly moves. */
 export const DEMO_POLL_INTERVAL_MS = 15_000;
 
-type FlagKind = 'string' | 'duration' | 'boolean';
+type FlagKind = 'string' | 'duration' | 'boolean' | 'integer';
 
 /** One command-line flag. */
 export interface FlagSpec {
@@ -23,6 +24,8 @@ export interface FlagSpec {
   readonly help: string;
   /** False for flags that make no sense in the environment (--help, --version). */
   readonly env: boolean;
+  /** Set for flags of the backfill command only. */
+  readonly command?: 'backfill';
 }
 
 /** Every flag, in the order --help and the README list them. */
@@ -56,6 +59,52 @@ export const FLAGS: readonly FlagSpec[] = [
     default: '3h',
     env: true,
     help: 'After this long without a successful poll the cached score series are dropped (0 keeps them forever).',
+  },
+  { name: 'poll.concurrency', kind: 'integer', default: '4', env: true, help: 'How many tenants may be polled at the same time (1-64).' },
+  {
+    name: 'collector.requirements',
+    kind: 'boolean',
+    default: 'true',
+    env: true,
+    help: 'Read the security requirements (expanded with the score; --no-collector.requirements turns it off).',
+  },
+  {
+    name: 'collector.history',
+    kind: 'boolean',
+    default: 'true',
+    env: true,
+    help: 'Read the score history (expanded with the score; --no-collector.history turns it off).',
+  },
+  {
+    name: 'collector.customer-insights',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Read the per-customer MFA insights (paged; one series set per customer).',
+  },
+  { name: 'collector.customer-insights.max-pages', kind: 'integer', default: '50', env: true, help: 'Stop paging customer insights after this many pages.' },
+  {
+    name: 'collector.customer-insights.max-customers',
+    kind: 'integer',
+    default: '1000',
+    env: true,
+    help: 'Export per-customer series for at most this many customers (aggregates count all customers read).',
+  },
+  {
+    name: 'config.file',
+    kind: 'string',
+    default: '',
+    env: true,
+    help: 'YAML file listing several partner tenants and their credentials (instead of the AZURE_* variables).',
+  },
+  { name: 'config.check', kind: 'boolean', default: 'false', env: false, help: 'Validate the configuration (and the tenants file), print a summary and exit.' },
+  {
+    name: 'output',
+    kind: 'string',
+    default: '',
+    env: false,
+    command: 'backfill',
+    help: 'backfill only: file to write the OpenMetrics history to ("-" for standard output).',
   },
   { name: 'log.level', kind: 'string', default: 'info', env: true, help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.` },
   { name: 'log.format', kind: 'string', default: 'logfmt', env: true, help: `Output format of log messages: ${LOG_FORMATS.join(', ')}.` },
@@ -101,6 +150,15 @@ export type CredentialConfig =
   | { readonly kind: 'workloadIdentity'; readonly tenantId: string; readonly clientId: string; readonly tokenFilePath: string; readonly authorityHost?: string }
   | { readonly kind: 'managedIdentity'; readonly clientId?: string; readonly tenantId?: string };
 
+/** Which relations to read and how far to page. */
+export interface CollectorsConfig {
+  readonly requirements: boolean;
+  readonly history: boolean;
+  readonly customerInsights: boolean;
+  readonly maxPages: number;
+  readonly maxCustomers: number;
+}
+
 export interface ListenAddress {
   /** Undefined means every interface. */
   readonly host?: string;
@@ -118,11 +176,17 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly demo: boolean;
-  readonly credential: CredentialConfig;
+  /** Every partner tenant to poll: one from the AZURE_* variables, or the tenants file's list. */
+  readonly tenants: readonly TenantConfig[];
+  readonly collectors: CollectorsConfig;
+  readonly pollConcurrency: number;
+  readonly configFile?: string;
+  /** Set for the backfill command: where to write. */
+  readonly output?: string;
 }
 
 export type ParseResult =
-  | { readonly action: 'run'; readonly config: Config }
+  | { readonly action: 'run' | 'check' | 'backfill'; readonly config: Config }
   | { readonly action: 'help' }
   | { readonly action: 'version' }
   | { readonly action: 'fail'; readonly errors: readonly string[] };
@@ -131,13 +195,17 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const RESERVED_PATHS = new Set(['/', '/healthz', '/readyz']);
 const MIN_POLL_INTERVAL_MS = 1000;
-// A tenant is a GUID or a verified domain; either fits in this set of characters.
-const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
+
+/** Reads files from disk; tests pass their own. */
+export const diskIo: ConfigIo = { readable, readText: (path) => readFileSync(path, 'utf8') };
 
 /** Builds the configuration from argv (without node and script) and the environment. */
-export function parseConfig(argv: readonly string[], env: Env, fileExists: (path: string) => boolean = readable): ParseResult {
+export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo = diskIo): ParseResult {
   const errors: string[] = [];
-  const raw = readFlags(argv, env, errors);
+  const backfill = allArgv[0] === 'backfill';
+  const argv = backfill ? allArgv.slice(1) : allArgv;
+  const raw = readFlags(argv, env, errors, backfill);
+  const fileExists = io.readable;
   if (raw.get('help') === 'true') return { action: 'help' };
   if (raw.get('version') === 'true') return { action: 'version' };
 
@@ -183,11 +251,50 @@ export function parseConfig(argv: readonly string[], env: Env, fileExists: (path
   const logFormat = value('log.format');
   if (!isOneOf(LOG_FORMATS, logFormat)) errors.push(`${source('log.format')}: "${logFormat}" is not one of ${LOG_FORMATS.join(', ')}`);
 
-  const credential = demo ? ({ kind: 'demo' } as const) : parseCredential(env, errors, fileExists);
+  const integer = (name: string, min: number, max: number): number => {
+    const text = value(name);
+    const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= min && n <= max)) errors.push(`${source(name)}: "${text}" is not a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const pollConcurrency = integer('poll.concurrency', 1, 64);
+  const collectors = Object.freeze({
+    requirements: value('collector.requirements') === 'true',
+    history: value('collector.history') === 'true',
+    // Demo mode shows every metric: its customers are simulated, so insights are on unless turned off.
+    customerInsights: value('collector.customer-insights') === 'true' || (demo && !raw.has('collector.customer-insights')),
+    maxPages: integer('collector.customer-insights.max-pages', 1, 10_000),
+    maxCustomers: integer('collector.customer-insights.max-customers', 0, 1_000_000),
+  });
+
+  const configFile = value('config.file') || undefined;
+  if (demo && configFile) errors.push(`${source('config.file')}: not used with --demo (the demo tenant needs no credentials)`);
+  let tenants: TenantConfig[];
+  if (demo) tenants = [{ tenantId: 'demo', credential: { kind: 'demo' }, labels: {} }];
+  else if (configFile !== undefined) {
+    if (!io.readable(configFile)) {
+      errors.push(`${source('config.file')}: cannot read "${configFile}"`);
+      tenants = [];
+    } else {
+      const defaults = {
+        ...(env.AZURE_AUTHORITY_HOST ? { authorityHost: env.AZURE_AUTHORITY_HOST } : {}),
+        ...(env.AZURE_FEDERATED_TOKEN_FILE ? { federatedTokenFile: env.AZURE_FEDERATED_TOKEN_FILE } : {}),
+      };
+      tenants = parseTenantsFile(io.readText(configFile), configFile, env, defaults, io, errors);
+    }
+  } else {
+    const credential = parseCredential(env, errors, fileExists);
+    const tenantId = credential.kind === 'demo' ? undefined : credential.tenantId;
+    tenants = [{ ...(tenantId ? { tenantId } : {}), credential, labels: {} }];
+  }
+
+  const output = value('output') || undefined;
+  if (backfill && output === undefined) errors.push('backfill: --output is required (a file, or "-" for standard output)');
+  if (backfill && demo) errors.push('backfill: not available with --demo');
 
   if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors };
   return {
-    action: 'run',
+    action: backfill ? 'backfill' : raw.get('config.check') === 'true' ? 'check' : 'run',
     config: Object.freeze({
       listen: Object.freeze(listen),
       telemetryPath,
@@ -198,7 +305,11 @@ export function parseConfig(argv: readonly string[], env: Env, fileExists: (path
       logLevel: logLevel as LogLevel,
       logFormat: logFormat as LogFormat,
       demo,
-      credential: Object.freeze(credential),
+      tenants: Object.freeze(tenants.map((t) => Object.freeze({ ...t, credential: Object.freeze(t.credential), labels: Object.freeze(t.labels) }))),
+      collectors,
+      pollConcurrency,
+      ...(configFile === undefined ? {} : { configFile }),
+      ...(output === undefined ? {} : { output }),
     }),
   };
 }
@@ -207,15 +318,18 @@ export function parseConfig(argv: readonly string[], env: Env, fileExists: (path
 export function helpText(): string {
   const lines = [
     'usage: partner-security-score-exporter [<flags>]',
+    '       partner-security-score-exporter backfill --output=FILE [<flags>]',
     '',
     'Prometheus exporter for the Microsoft Graph partner security score.',
     '',
     'Flags (each also read from the environment variable shown; a flag wins over its variable):',
   ];
   for (const spec of FLAGS) {
-    const shown = spec.kind === 'boolean' ? `--${spec.name}` : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : 'VALUE'}`;
+    const shown =
+      spec.kind === 'boolean' ? `--[no-]${spec.name}` : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : spec.kind === 'integer' ? 'N' : 'VALUE'}`;
     lines.push(`  ${shown}`);
-    lines.push(`      ${spec.help}${spec.kind === 'boolean' ? '' : ` Default: ${spec.default}.`}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
+    const shownDefault = spec.default === '' || (spec.kind === 'boolean' && !spec.env) ? '' : ` Default: ${spec.default}.`;
+    lines.push(`      ${spec.help}${shownDefault}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
   }
   lines.push(
     '',
@@ -234,7 +348,7 @@ function flag(name: string): FlagSpec {
 }
 
 /** Flag values given on the command line or in the environment; booleans as "true"/"false". */
-function readFlags(argv: readonly string[], env: Env, errors: string[]): Map<string, string> {
+function readFlags(argv: readonly string[], env: Env, errors: string[], backfill: boolean): Map<string, string> {
   const values = new Map<string, string>();
   for (const spec of FLAGS) {
     const fromEnv = spec.env ? env[envName(spec.name)] : undefined;
@@ -254,7 +368,7 @@ function readFlags(argv: readonly string[], env: Env, errors: string[]): Map<str
       continue;
     }
     const [, negated, name = '', inline] = match;
-    const spec = FLAGS.find((f) => f.name === name);
+    const spec = FLAGS.find((f) => f.name === name && (f.command === undefined || (f.command === 'backfill') === backfill));
     if (!spec || (negated && spec.kind !== 'boolean')) {
       errors.push(`unknown flag --${negated ?? ''}${name}`);
       continue;

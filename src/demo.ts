@@ -12,6 +12,10 @@ const DEMO_TOKEN = 'demo-static-token-not-a-secret';
 /** How long one simulated step lasts by default. */
 export const DEMO_STEP_MS = 20_000;
 const STEPS_PER_CYCLE = 12;
+const HISTORY_DAYS = 90;
+/** Customers of the simulated partner, served in pages like Graph's customerInsights. */
+export const DEMO_CUSTOMERS = 240;
+const CUSTOMERS_PER_PAGE = 100;
 const DAY_MS = 24 * 3600_000;
 
 /** A credential that always returns the demo token; nothing leaves the machine. */
@@ -113,11 +117,13 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
     };
   });
   const currentScore = requirements.reduce((sum, r) => sum + r.score, 0);
-  const history = Array.from({ length: 30 }, (_, i) => {
-    const daysAgo = 29 - i;
-    const pastStep = Math.max(0, step - Math.ceil(daysAgo / 3));
+  // 90 days of history: the score climbed in steps to where it is today.
+  const history = Array.from({ length: HISTORY_DAYS }, (_, i) => {
+    const daysAgo = HISTORY_DAYS - 1 - i;
+    const pastStep = Math.max(0, step - Math.ceil(daysAgo / 8));
     const compliantCount = REQUIREMENTS.filter((r) => pastStep >= r.fixedAtStep).length;
     return {
+      '@odata.type': '#microsoft.graph.partner.security.securityScoreHistory',
       id: `demo-history-${i}`,
       createdDateTime: new Date(Math.floor(nowMs / DAY_MS) * DAY_MS - daysAgo * DAY_MS).toISOString(),
       score: compliantCount * 20,
@@ -125,6 +131,7 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
       totalRequirementsCount: REQUIREMENTS.length,
     };
   });
+  const customers = Array.from({ length: DEMO_CUSTOMERS }, (_, i) => demoCustomer(i, step));
   return {
     score: {
       '@odata.type': '#microsoft.graph.partner.security.partnerSecurityScore',
@@ -136,6 +143,28 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
     },
     requirements,
     history,
+    customers,
+  };
+}
+
+/** One simulated customer: a stable tenant ID, and MFA adoption that improves as the cycle goes on. */
+function demoCustomer(i: number, step: number) {
+  // A small deterministic hash spreads the customers' figures without any randomness.
+  const h = (i * 2654435761) % 1000;
+  const users = 5 + (h % 200);
+  const adoption = Math.min(1, (h % 100) / 100 + step / (STEPS_PER_CYCLE * 2));
+  return {
+    '@odata.type': '#microsoft.graph.partner.security.customerInsight',
+    tenantId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    mfa: {
+      '@odata.type': 'microsoft.graph.partner.security.customerMfaInsight',
+      compliantAdminsCount: 1 + (h % 3),
+      compliantNonAdminsCount: Math.floor((users - 3) * adoption),
+      totalUsersCount: users,
+      securityDefaultsStatus: h % 3 === 0 ? 'enabled' : 'disabled',
+      mfaConditionalAccessPolicyStatus: h % 3 === 1 || adoption > 0.9 ? 'enabled' : 'disabled',
+      legacyPerUserMfaStatus: h % 7 === 0 ? 'enabled' : 'disabled',
+    },
   };
 }
 
@@ -159,10 +188,21 @@ export async function startDemoGraph(options: { now?: () => number; stepMs?: num
     const url = new URL(req.url ?? '/', 'http://demo');
     const tenant = demoTenantAt(now(), startMs, options.stepMs);
     const base = '/beta/security/partner/securityScore';
-    if (url.pathname === base)
-      return send(200, { '@odata.context': 'https://graph.microsoft.com/beta/$metadata#security/partner/securityScore/$entity', ...tenant.score });
+    if (url.pathname === base) {
+      const expand = (url.searchParams.get('$expand') ?? '').split(',');
+      const inline = Object.fromEntries((['requirements', 'history'] as const).filter((r) => expand.includes(r)).map((r) => [r, tenant[r]]));
+      return send(200, { '@odata.context': 'https://graph.microsoft.com/beta/$metadata#security/partner/securityScore/$entity', ...tenant.score, ...inline });
+    }
     if (url.pathname === `${base}/requirements`) return send(200, { value: tenant.requirements });
     if (url.pathname === `${base}/history`) return send(200, { value: tenant.history });
+    if (url.pathname === `${base}/customerInsights`) {
+      // Paged like Graph: the continuation sits in an opaque @odata.nextLink.
+      const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
+      const page = tenant.customers.slice(skip, skip + CUSTOMERS_PER_PAGE);
+      const more = skip + CUSTOMERS_PER_PAGE < tenant.customers.length;
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      return send(200, { value: page, ...(more ? { '@odata.nextLink': `${origin}${base}/customerInsights?$skiptoken=${skip + CUSTOMERS_PER_PAGE}` } : {}) });
+    }
     return send(404, { error: { code: 'ResourceNotFound', message: `No demo resource at ${url.pathname}` } });
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,24 +1,28 @@
 #!/usr/bin/env node
-/** Composition root: config -> credential -> Graph client -> poller -> metrics -> HTTP server. */
+/** Composition root: config -> credentials -> Graph clients -> pollers -> metrics -> HTTP server. */
+import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { EnvHttpProxyAgent } from 'undici';
-import { createCollector } from './collect.js';
+import { renderBackfill } from './backfill.js';
+import { createCollector, readHistory } from './collect.js';
 import { type Config, helpText, parseConfig } from './config.js';
 import { createCredential, describeCredential } from './credentials.js';
-import { DEMO_TENANT_ID, type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
+import { type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
 import { formatDuration } from './duration.js';
-import { createGraphClient } from './graph/client.js';
-import { createTokenSource } from './graph/token.js';
-import { createLogger, createRedactor, type Logger } from './log.js';
+import { createGraphClient, errorText, type GraphClient } from './graph/client.js';
+import { createTokenSource, type TokenSource } from './graph/token.js';
+import { createLimit } from './limit.js';
+import { createLogger, createRedactor, type Logger, type Redactor } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPoller } from './poller.js';
 import { boundAddress, close, createApp, listen } from './server.js';
+import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
 
 /** How long open scrapes may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 5000;
 
-/** Exit codes: 0 clean stop, 1 failure at run time, 2 bad flags or environment. */
+/** Exit codes: 0 clean stop, 1 failure at run time, 2 bad flags, environment or tenants file. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const parsed = parseConfig(argv, env);
   if (parsed.action === 'help') {
@@ -35,28 +39,36 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 2;
   }
   const config = parsed.config;
-  const redact = createRedactor(secretsOf(config));
+  if (parsed.action === 'check') {
+    const tenants = config.tenants.map(
+      (t) =>
+        `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
+    );
+    process.stdout.write(`configuration OK: ${config.tenants.length} tenant(s)\n${tenants.join('\n')}\n`);
+    return 0;
+  }
+  const redact = createRedactor(config.tenants.flatMap((t) => secretsOf(t)));
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
-    return await serve(config, version, logger, redact);
+    return parsed.action === 'backfill' ? await backfill(config, version, logger, redact) : await serve(config, version, logger, redact);
   } catch (error) {
-    logger.error('exporter failed', { err: error instanceof Error ? error.message : String(error) });
+    logger.error('exporter failed', { err: errorText(error) });
     return 1;
   }
 }
 
-async function serve(config: Config, version: string, logger: Logger, redact: ReturnType<typeof createRedactor>): Promise<number> {
-  let demo: DemoGraph | undefined;
-  let endpoint = config.graphEndpoint;
-  if (config.credential.kind === 'demo') {
-    demo = await startDemoGraph();
-    endpoint = demo.endpoint;
-  }
-  const credential = config.credential.kind === 'demo' ? demoCredential() : createCredential(config.credential);
-  // Token scope is always the Graph root the exporter talks to (also in demo mode's fake Graph).
-  const tokens = createTokenSource({ credential, scope: `${config.credential.kind === 'demo' ? 'https://graph.microsoft.com' : endpoint}/.default`, redact });
-  // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
-  const dispatcher = new EnvHttpProxyAgent();
+/** What talks to Graph for one tenant. */
+interface TenantClient {
+  readonly tenant: TenantConfig;
+  readonly tokens: TokenSource;
+  readonly graph: GraphClient;
+}
+
+function connect(config: Config, tenant: TenantConfig, endpoint: string, version: string, redact: Redactor, dispatcher: EnvHttpProxyAgent): TenantClient {
+  const credential = tenant.credential.kind === 'demo' ? demoCredential() : createCredential(tenant.credential);
+  // The token's scope is the Graph root the exporter talks to; the demo's fake Graph stands in for the real one.
+  const scope = `${tenant.credential.kind === 'demo' ? 'https://graph.microsoft.com' : endpoint}/.default`;
+  const tokens = createTokenSource({ credential, scope, redact });
   const graph = createGraphClient({
     endpoint,
     timeoutMs: config.graphTimeoutMs,
@@ -64,15 +76,31 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     userAgent: `${NAME}/${version} (node ${process.version})`,
     dispatcher,
   });
-  const configuredTenant = config.credential.kind === 'demo' ? DEMO_TENANT_ID : config.credential.tenantId;
-  const poller = createPoller({
-    ...(configuredTenant === undefined ? {} : { tenantId: configuredTenant }),
-    poll: createCollector(graph, () => tokens.lastTenantId()),
-    intervalMs: config.pollIntervalMs,
-    logger,
+  return { tenant, tokens, graph };
+}
+
+async function serve(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
+  let demo: DemoGraph | undefined;
+  if (config.demo) demo = await startDemoGraph();
+  const endpoint = demo?.endpoint ?? config.graphEndpoint;
+  // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
+  const dispatcher = new EnvHttpProxyAgent();
+  const limit = createLimit(config.pollConcurrency);
+  const pollers = config.tenants.map((tenant) => {
+    const client = connect(config, tenant, endpoint, version, redact, dispatcher);
+    const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
+    return createPoller({
+      ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
+      labels: tenant.labels,
+      poll: createCollector({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
+      intervalMs: config.pollIntervalMs,
+      logger,
+      limit,
+    });
   });
-  const snapshots = () => [poller.snapshot()];
-  const metrics = createMetrics({ snapshots, build: { version, nodeVersion: process.version }, maxStalenessMs: config.maxStalenessMs });
+  const snapshots = () => pollers.map((p) => p.snapshot());
+  const constantLabels = [...new Set(config.tenants.flatMap((t) => Object.keys(t.labels)))].sort();
+  const metrics = createMetrics({ snapshots, constantLabels, build: { version, nodeVersion: process.version }, maxStalenessMs: config.maxStalenessMs });
   const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger });
 
   let server: Server;
@@ -80,24 +108,25 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     server = await listen(app, config.listen);
   } catch (error) {
     await demo?.close();
-    throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${errorText(error)}`);
   }
   logger.info('exporter started', {
     version,
     address: boundAddress(server),
     telemetry_path: config.telemetryPath,
-    graph_endpoint: config.credential.kind === 'demo' ? `${endpoint} (demo)` : endpoint,
-    credential: describeCredential(config.credential),
+    graph_endpoint: demo ? `${endpoint} (demo)` : endpoint,
+    tenants: config.tenants.length,
+    credential: [...new Set(config.tenants.map((t) => describeCredential(t.credential)))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
   });
-  poller.start();
+  for (const poller of pollers) poller.start();
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logger.info('stopping', { signal });
-  await poller.stop();
+  await Promise.all(pollers.map((p) => p.stop()));
   await close(server, SHUTDOWN_GRACE_MS);
   await demo?.close();
   await dispatcher.close();
@@ -105,9 +134,36 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   return 0;
 }
 
+async function backfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
+  const dispatcher = new EnvHttpProxyAgent();
+  const constantLabels = [...new Set(config.tenants.flatMap((t) => Object.keys(t.labels)))];
+  const histories = [];
+  let failed = 0;
+  for (const tenant of config.tenants) {
+    const client = connect(config, tenant, config.graphEndpoint, version, redact, dispatcher);
+    try {
+      const history = await readHistory(client.graph, config.collectors.maxPages, new AbortController().signal);
+      const tenantId = tenant.tenantId ?? client.tokens.lastTenantId() ?? 'unknown';
+      const labels = { tenant_id: tenantId, ...Object.fromEntries(constantLabels.map((l) => [l, ''])), ...tenant.labels };
+      histories.push({ labels: Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== '')), history });
+      logger.info('history read', { tenant_id: tenantId, entries: history.length });
+    } catch (error) {
+      failed++;
+      logger.error('reading the history failed', { tenant_id: tenant.tenantId ?? 'unknown', err: errorText(error) });
+    }
+  }
+  await dispatcher.close();
+  const text = renderBackfill(histories);
+  // Wait for standard output to drain: the process exits right after.
+  if (config.output === '-') await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
+  else if (config.output !== undefined) writeFileSync(config.output, text);
+  logger.info('backfill written', { output: config.output === '-' ? 'stdout' : config.output, tenants: histories.length, failed });
+  return failed > 0 ? 1 : 0;
+}
+
 /** Values that must never reach a log line. */
-function secretsOf(config: Config): string[] {
-  const c = config.credential;
+function secretsOf(tenant: TenantConfig): string[] {
+  const c = tenant.credential;
   if (c.kind === 'clientSecret') return [c.clientSecret];
   if (c.kind === 'clientCertificate' && c.certificatePassword !== undefined) return [c.certificatePassword];
   return [];

@@ -1,6 +1,6 @@
 /** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { FAILURE_REASONS, type TenantSnapshot } from './snapshot.js';
+import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, type TenantSnapshot } from './snapshot.js';
 
 /** What the exporter is, for partner_security_build_info. */
 export interface BuildInfo {
@@ -38,6 +38,51 @@ function one(value: number | undefined): Sample[] {
   return value === undefined ? [] : [[{}, value]];
 }
 
+/** The tenant's data while its score is fresh enough to show; relation data goes stale with it. */
+function fresh(t: TenantSnapshot, ctx: RenderContext) {
+  return freshScore(t, ctx) === undefined ? undefined : t.relations;
+}
+
+function bit(value: boolean | undefined): number | undefined {
+  return value === undefined ? undefined : value ? 1 : 0;
+}
+
+/** One sample from the first requirement carrying the given subtype details. */
+function detail<K extends RequirementDetails['kind']>(kind: K, read: (d: Extract<RequirementDetails, { kind: K }>) => number | undefined) {
+  return (t: TenantSnapshot, ctx: RenderContext): Sample[] => {
+    const found = fresh(t, ctx)?.requirements?.find((r) => r.details?.kind === kind)?.details as Extract<RequirementDetails, { kind: K }> | undefined;
+    return one(found === undefined ? undefined : read(found));
+  };
+}
+
+function policySamples(policies: PolicyStatuses, extra: Labels = {}): Sample[] {
+  return POLICIES.flatMap((policy) => {
+    const value = bit(policies[policy]);
+    return value === undefined ? [] : [[{ ...extra, policy }, value] as const];
+  });
+}
+
+function perRequirement(read: (r: NonNullable<NonNullable<TenantSnapshot['relations']['requirements']>[number]>) => number | undefined) {
+  return (t: TenantSnapshot, ctx: RenderContext): Sample[] =>
+    (fresh(t, ctx)?.requirements ?? []).flatMap((r) => {
+      const value = read(r);
+      return value === undefined ? [] : [[{ requirement_type: r.type }, value] as const];
+    });
+}
+
+function latestHistory(t: TenantSnapshot, ctx: RenderContext) {
+  const history = fresh(t, ctx)?.history;
+  return history?.[history.length - 1];
+}
+
+function perCustomer(read: (c: NonNullable<TenantSnapshot['relations']['customerInsights']>['customers'][number]) => number | undefined) {
+  return (t: TenantSnapshot, ctx: RenderContext): Sample[] =>
+    (fresh(t, ctx)?.customerInsights?.customers ?? []).flatMap((c) => {
+      const value = read(c);
+      return value === undefined ? [] : [[{ customer_tenant_id: c.tenantId }, value] as const];
+    });
+}
+
 /** Every per-tenant metric. A new piece of Graph data is a new row here. */
 export const TENANT_METRICS: readonly MetricSpec[] = [
   {
@@ -67,6 +112,223 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     labels: [],
     help: `Unix time in seconds the score or its data last changed (updatedDateTime). ${CACHED}`,
     samples: (t, c) => one(freshScore(t, c)?.updatedTimestamp),
+  },
+  {
+    name: 'partner_security_requirement_score',
+    type: 'gauge',
+    labels: ['requirement_type'],
+    help: `Points a security requirement currently earns. ${CACHED}`,
+    samples: perRequirement((r) => r.score),
+  },
+  {
+    name: 'partner_security_requirement_max_score',
+    type: 'gauge',
+    labels: ['requirement_type'],
+    help: `Points a security requirement can earn. ${CACHED}`,
+    samples: perRequirement((r) => r.maxScore),
+  },
+  {
+    name: 'partner_security_requirement_compliant',
+    type: 'gauge',
+    labels: ['requirement_type'],
+    help: `1 if the requirement is compliant, 0 if not; absent when Graph does not say. ${CACHED}`,
+    samples: perRequirement((r) => bit(r.compliant)),
+  },
+  {
+    name: 'partner_security_requirement_info',
+    type: 'gauge',
+    labels: ['requirement_type', 'state', 'action_url', 'help_url'],
+    help: `Constant 1 describing a requirement: state (active or preview) and its action and help links. ${CACHED}`,
+    samples: (t, c) =>
+      (fresh(t, c)?.requirements ?? []).map(
+        (r) => [{ requirement_type: r.type, state: r.state ?? '', action_url: r.actionUrl ?? '', help_url: r.helpUrl ?? '' }, 1] as const,
+      ),
+  },
+  {
+    name: 'partner_security_requirement_updated_timestamp',
+    type: 'gauge',
+    labels: ['requirement_type'],
+    help: `Unix time in seconds the requirement's data last changed (updatedDateTime). ${CACHED}`,
+    samples: perRequirement((r) => r.updatedTimestamp),
+  },
+  {
+    name: 'partner_security_admins',
+    type: 'gauge',
+    labels: [],
+    help: `Admins in the partner tenant (mfaEnforcedForAdmins). ${CACHED}`,
+    samples: detail('adminsMfa', (d) => d.totalAdmins),
+  },
+  {
+    name: 'partner_security_admins_mfa_enabled',
+    type: 'gauge',
+    labels: [],
+    help: `Partner tenant admins with MFA enabled. ${CACHED}`,
+    samples: detail('adminsMfa', (d) => d.mfaEnabledAdmins),
+  },
+  {
+    name: 'partner_security_admins_required_not_using_mfa',
+    type: 'gauge',
+    labels: [],
+    help: `Partner tenant admins required to use MFA who do not. ${CACHED}`,
+    samples: detail('adminsMfa', (d) => d.adminsRequiredNotUsingMfa),
+  },
+  {
+    name: 'partner_security_users',
+    type: 'gauge',
+    labels: [],
+    help: `Users in the partner tenant. ${CACHED}`,
+    samples: detail('adminsMfa', (d) => d.totalUsers),
+  },
+  {
+    name: 'partner_security_users_mfa_enabled',
+    type: 'gauge',
+    labels: [],
+    help: `Partner tenant users with MFA enabled. ${CACHED}`,
+    samples: detail('adminsMfa', (d) => d.mfaEnabledUsers),
+  },
+  {
+    name: 'partner_security_users_required_not_using_mfa',
+    type: 'gauge',
+    labels: [],
+    help: `Partner tenant users required to use MFA who do not. ${CACHED}`,
+    samples: detail('adminsMfa', (d) => d.usersRequiredNotUsingMfa),
+  },
+  {
+    name: 'partner_security_mfa_policy_enabled',
+    type: 'gauge',
+    labels: ['policy'],
+    help: `1 if an MFA policy of the partner tenant is enabled, 0 if disabled (policy: ${POLICIES.join(', ')}). ${CACHED}`,
+    samples: (t, c) => {
+      const d = fresh(t, c)?.requirements?.find((r) => r.details?.kind === 'adminsMfa')?.details;
+      return d?.kind === 'adminsMfa' ? policySamples(d.policies) : [];
+    },
+  },
+  {
+    name: 'partner_security_customer_tenants',
+    type: 'gauge',
+    labels: [],
+    help: `Customer tenants evaluated for admin MFA (mfaEnforcedForAdminsOfCustomers). ${CACHED}`,
+    samples: detail('customersMfa', (d) => d.totalTenants),
+  },
+  {
+    name: 'partner_security_customer_tenants_mfa_enforced',
+    type: 'gauge',
+    labels: [],
+    help: `Customer tenants with MFA enforced for their admins. ${CACHED}`,
+    samples: detail('customersMfa', (d) => d.compliantTenants),
+  },
+  {
+    name: 'partner_security_spending_budget_customers',
+    type: 'gauge',
+    labels: [],
+    help: `Customers with Azure subscriptions evaluated for a spending budget. ${CACHED}`,
+    samples: detail('spendingBudget', (d) => d.totalCustomers),
+  },
+  {
+    name: 'partner_security_spending_budget_customers_with_budget',
+    type: 'gauge',
+    labels: [],
+    help: `Customers with a spending budget set on their Azure subscriptions. ${CACHED}`,
+    samples: detail('spendingBudget', (d) => d.customersWithBudget),
+  },
+  {
+    name: 'partner_security_alert_response_time_average_seconds',
+    type: 'gauge',
+    labels: [],
+    help: `Average time to respond to security alerts over the last 30 days, in seconds (the requirement is 24 hours). ${CACHED}`,
+    samples: detail('responseTime', (d) => d.averageResponseTimeSeconds),
+  },
+  {
+    name: 'partner_security_history_compliant_requirements',
+    type: 'gauge',
+    labels: [],
+    help: `Compliant requirements in the latest score history entry. ${CACHED}`,
+    samples: (t, c) => one(latestHistory(t, c)?.compliantRequirements),
+  },
+  {
+    name: 'partner_security_history_requirements',
+    type: 'gauge',
+    labels: [],
+    help: `Requirements evaluated in the latest score history entry. ${CACHED}`,
+    samples: (t, c) => one(latestHistory(t, c)?.totalRequirements),
+  },
+  {
+    name: 'partner_security_history_latest_timestamp',
+    type: 'gauge',
+    labels: [],
+    help: `Unix time in seconds of the latest score history entry (createdDateTime). ${CACHED}`,
+    samples: (t, c) => one(latestHistory(t, c)?.createdTimestamp),
+  },
+  {
+    name: 'partner_security_customer_admins_mfa_compliant',
+    type: 'gauge',
+    labels: ['customer_tenant_id'],
+    help: `Customer admins compliant with MFA (customer insights). ${CACHED}`,
+    samples: perCustomer((c) => c.compliantAdmins),
+  },
+  {
+    name: 'partner_security_customer_non_admins_mfa_compliant',
+    type: 'gauge',
+    labels: ['customer_tenant_id'],
+    help: `Customer non-admin users compliant with MFA (customer insights). ${CACHED}`,
+    samples: perCustomer((c) => c.compliantNonAdmins),
+  },
+  {
+    name: 'partner_security_customer_users',
+    type: 'gauge',
+    labels: ['customer_tenant_id'],
+    help: `Users in a customer tenant (customer insights). ${CACHED}`,
+    samples: perCustomer((c) => c.totalUsers),
+  },
+  {
+    name: 'partner_security_customer_mfa_policy_enabled',
+    type: 'gauge',
+    labels: ['customer_tenant_id', 'policy'],
+    help: `1 if an MFA policy of a customer tenant is enabled, 0 if disabled (customer insights). ${CACHED}`,
+    samples: (t, c) =>
+      (fresh(t, c)?.customerInsights?.customers ?? []).flatMap((customer) => policySamples(customer.policies, { customer_tenant_id: customer.tenantId })),
+  },
+  {
+    name: 'partner_security_customer_insights_customers',
+    type: 'gauge',
+    labels: [],
+    help: `Customers read from customer insights (all pages read, beyond the per-customer cap). ${CACHED}`,
+    samples: (t, c) => one(fresh(t, c)?.customerInsights?.seen),
+  },
+  {
+    name: 'partner_security_customer_insights_policy_enabled_customers',
+    type: 'gauge',
+    labels: ['policy'],
+    help: `Customers read from customer insights with an MFA policy enabled. ${CACHED}`,
+    samples: (t, c) => {
+      const insights = fresh(t, c)?.customerInsights;
+      return insights === undefined ? [] : POLICIES.map((policy) => [{ policy }, insights.policyEnabled[policy]] as const);
+    },
+  },
+  {
+    name: 'partner_security_customer_insights_pages',
+    type: 'gauge',
+    labels: [],
+    help: `Pages of customer insights read in the last poll. ${CACHED}`,
+    samples: (t, c) => one(fresh(t, c)?.customerInsights?.pages),
+  },
+  {
+    name: 'partner_security_customer_insights_truncated',
+    type: 'gauge',
+    labels: [],
+    help: '1 if the page or customer cap (--collector.customer-insights.max-pages, .max-customers) left customers out, else 0.',
+    samples: (t, c) => one(bit(fresh(t, c)?.customerInsights?.truncated)),
+  },
+  {
+    name: 'partner_security_relation_up',
+    type: 'gauge',
+    labels: ['relation'],
+    help: `1 if a relation (${RELATIONS.join(', ')}) was read in the last successful poll, 0 if it was not available or failed; absent when turned off.`,
+    samples: (t) =>
+      RELATIONS.flatMap((relation) => {
+        const status = t.relationStatus[relation];
+        return status === undefined || status === 'disabled' ? [] : [[{ relation }, status === 'ok' ? 1 : 0] as const];
+      }),
   },
   {
     name: 'partner_security_up',
@@ -119,6 +381,8 @@ const DEFAULT_METRICS_PROMTOOL_REJECTS = ['nodejs_active_handles_total', 'nodejs
 
 export interface MetricsOptions {
   snapshots: () => readonly TenantSnapshot[];
+  /** Names of the constant labels any tenant carries (from the tenants file). */
+  constantLabels?: readonly string[];
   build: BuildInfo;
   maxStalenessMs: number;
   now?: () => number;
@@ -136,7 +400,8 @@ export interface Metrics {
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
   const registry = new Registry();
-  for (const spec of TENANT_METRICS) register(registry, spec, options.snapshots, () => ({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }));
+  const constant = options.constantLabels ?? [];
+  for (const spec of TENANT_METRICS) register(registry, spec, constant, options.snapshots, () => ({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }));
 
   new Gauge({
     name: 'partner_security_build_info',
@@ -152,12 +417,20 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return { registry, contentType: registry.contentType, render: () => registry.metrics() };
 }
 
-function register(registry: Registry, spec: MetricSpec, snapshots: () => readonly TenantSnapshot[], context: () => RenderContext): void {
-  const labelNames = ['tenant_id', ...spec.labels];
+function register(
+  registry: Registry,
+  spec: MetricSpec,
+  constant: readonly string[],
+  snapshots: () => readonly TenantSnapshot[],
+  context: () => RenderContext,
+): void {
+  const labelNames = ['tenant_id', ...constant, ...spec.labels];
+  const blank = Object.fromEntries(constant.map((name) => [name, '']));
   const fill = (write: (labels: Labels, value: number) => void) => {
     const ctx = context();
     for (const tenant of snapshots()) {
-      for (const [labels, value] of spec.samples(tenant, ctx)) write({ tenant_id: tenant.tenantId, ...labels }, value);
+      const tenantLabels = { tenant_id: tenant.tenantId, ...blank, ...tenant.labels };
+      for (const [labels, value] of spec.samples(tenant, ctx)) write({ ...tenantLabels, ...labels }, value);
     }
   };
   if (spec.type === 'gauge') {

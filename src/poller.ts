@@ -2,7 +2,7 @@
 import type { PollOnce, PollResult } from './collect.js';
 import { formatDuration } from './duration.js';
 import type { Logger } from './log.js';
-import { initialSnapshot, type TenantSnapshot } from './snapshot.js';
+import { initialSnapshot, RELATIONS, type RelationsData, type TenantSnapshot } from './snapshot.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */
 export const BACKOFF_BASE_MS = 3000;
@@ -12,6 +12,10 @@ export const MAX_RETRY_AFTER_MS = 24 * 3600_000;
 export interface PollerOptions {
   /** The tenant label before a token names it; undefined means "unknown" until then. */
   tenantId?: string;
+  /** Constant labels for every series of this tenant. */
+  labels?: Readonly<Record<string, string>>;
+  /** Runs a poll when a slot is free (bounds how many tenants poll at once). */
+  limit?: <T>(task: () => Promise<T>) => Promise<T>;
   poll: PollOnce;
   intervalMs: number;
   logger: Logger;
@@ -46,7 +50,8 @@ function waitsInterval(result: PollResult): boolean {
 export function createPoller(options: PollerOptions): Poller {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  let current = initialSnapshot(options.tenantId ?? 'unknown');
+  const limit = options.limit ?? ((task) => task());
+  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels);
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let controller: AbortController | undefined;
@@ -64,21 +69,49 @@ export function createPoller(options: PollerOptions): Poller {
   };
 
   const runOnce = async () => {
-    const startedMs = now();
     controller = new AbortController();
-    const result = await options.poll(controller.signal);
+    const signal = controller.signal;
+    let startedMs = now();
+    const result = await limit(() => {
+      startedMs = now();
+      return options.poll(signal);
+    });
     controller = undefined;
     if (stopped) return;
     const durationMs = now() - startedMs;
-    const wasFailing = current.consecutiveFailures > 0;
-    current = apply(current, result, startedMs, durationMs, now());
+    const previous = current;
+    const wasFailing = previous.consecutiveFailures > 0;
+    current = apply(previous, result, startedMs, durationMs, now());
     // The interval runs from poll start to poll start, so the cadence does not drift by the
     // poll's own duration; a poll slower than the interval is followed at once, never overlapped.
     const delayMs = Math.max(0, nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random) - (waitsInterval(result) ? durationMs : 0));
     const log = options.logger.with({ tenant_id: current.tenantId });
     if (result.ok) {
       if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs });
-      else log.debug('poll succeeded', { duration_ms: durationMs, score: result.score.currentScore });
+      else log.debug('poll succeeded', { duration_ms: durationMs, score: result.data.score.currentScore });
+      // One line when a relation stops (or starts) being readable, not one every poll.
+      for (const relation of RELATIONS) {
+        const before = previous.relationStatus[relation];
+        const after = result.data.relationStatus[relation];
+        if (after === before || after === 'disabled') continue;
+        if (after === 'ok') {
+          if (before !== undefined) log.info('relation readable again', { relation });
+        } else
+          log.warn(
+            after === 'unavailable'
+              ? 'relation not available for this tenant; exporting the score without it'
+              : 'reading a relation failed; keeping its last data',
+            { relation, err: result.data.relationErrors[relation] },
+          );
+      }
+      const insights = result.data.relations.customerInsights;
+      const wasTruncated = previous.relations.customerInsights?.truncated ?? false;
+      if (insights?.truncated && !wasTruncated)
+        log.warn('customer insights exceed the caps; some customers are not exported', {
+          customers_seen: insights.seen,
+          customers_exported: insights.customers.length,
+          pages: insights.pages,
+        });
     } else {
       const e = result.error;
       log.warn('poll failed', {
@@ -115,10 +148,20 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
   for (const code of result.requests) requests[code] = (requests[code] ?? 0) + 1;
   const base = { ...previous, polls: previous.polls + 1, requests: Object.freeze(requests) };
   if (result.ok) {
+    // A relation read now replaces its data; one that failed keeps its last data; one that is
+    // unavailable or turned off has none, so its series vanish.
+    const relations: Record<string, unknown> = {};
+    for (const relation of RELATIONS) {
+      const status = result.data.relationStatus[relation];
+      const data = status === 'ok' ? result.data.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
+      if (data !== undefined) relations[relation] = data;
+    }
     return Object.freeze({
       ...base,
       tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
-      score: result.score,
+      score: result.data.score,
+      relations: Object.freeze(relations) as RelationsData,
+      relationStatus: result.data.relationStatus,
       lastSuccessMs: nowMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),

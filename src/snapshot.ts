@@ -26,6 +26,89 @@ export interface SecurityScore {
   readonly updatedTimestamp?: number;
 }
 
+/** The relations of the score the exporter can read besides the score itself. */
+export const RELATIONS = ['requirements', 'history', 'customerInsights'] as const;
+export type Relation = (typeof RELATIONS)[number];
+
+/**
+ * How a relation fared in the most recent successful poll: read, not available for this tenant
+ * (Graph answered 404), failed (any other error; the previous data is kept), or turned off.
+ */
+export type RelationStatus = 'ok' | 'unavailable' | 'failed' | 'disabled';
+
+/** The three MFA policy switches Graph reports; undefined when Graph sent an unknown value. */
+export const POLICIES = ['securityDefaults', 'mfaConditionalAccessPolicy', 'legacyPerUserMfa'] as const;
+export type Policy = (typeof POLICIES)[number];
+export type PolicyStatuses = Readonly<Partial<Record<Policy, boolean>>>;
+
+/** What a requirement subtype adds to the base securityRequirement. */
+export type RequirementDetails =
+  | {
+      readonly kind: 'adminsMfa';
+      readonly totalAdmins?: number;
+      readonly mfaEnabledAdmins?: number;
+      readonly adminsRequiredNotUsingMfa?: number;
+      readonly totalUsers?: number;
+      readonly mfaEnabledUsers?: number;
+      readonly usersRequiredNotUsingMfa?: number;
+      readonly policies: PolicyStatuses;
+    }
+  | { readonly kind: 'customersMfa'; readonly compliantTenants?: number; readonly totalTenants?: number }
+  | { readonly kind: 'spendingBudget'; readonly customersWithBudget?: number; readonly totalCustomers?: number }
+  | { readonly kind: 'responseTime'; readonly averageResponseTimeSeconds?: number };
+
+/** One security requirement as Graph reported it. */
+export interface Requirement {
+  /** The requirementType enum value as sent (unknown future values are kept as they are). */
+  readonly type: string;
+  /** true compliant, false non-compliant (any spelling), undefined when Graph did not say. */
+  readonly compliant?: boolean;
+  readonly state?: string;
+  readonly actionUrl?: string;
+  readonly helpUrl?: string;
+  readonly score?: number;
+  readonly maxScore?: number;
+  readonly updatedTimestamp?: number;
+  readonly details?: RequirementDetails;
+}
+
+/** One day of the score's history. */
+export interface HistoryEntry {
+  readonly createdTimestamp: number;
+  readonly score?: number;
+  readonly compliantRequirements?: number;
+  readonly totalRequirements?: number;
+}
+
+/** One customer's MFA insight. */
+export interface CustomerInsight {
+  readonly tenantId: string;
+  readonly compliantAdmins?: number;
+  readonly compliantNonAdmins?: number;
+  readonly totalUsers?: number;
+  readonly policies: PolicyStatuses;
+}
+
+/** The customer insights of one poll, within the page and customer caps. */
+export interface CustomerInsights {
+  /** Per-customer data, at most --collector.customer-insights.max-customers of them. */
+  readonly customers: readonly CustomerInsight[];
+  /** Customers read (all pages fetched), which may exceed customers.length. */
+  readonly seen: number;
+  /** Customers read with each policy enabled (over all seen). */
+  readonly policyEnabled: Readonly<Record<Policy, number>>;
+  readonly pages: number;
+  /** True when a cap stopped paging or dropped per-customer series. */
+  readonly truncated: boolean;
+}
+
+/** The relations' data and how each fared. */
+export interface RelationsData {
+  readonly requirements?: readonly Requirement[];
+  readonly history?: readonly HistoryEntry[];
+  readonly customerInsights?: CustomerInsights;
+}
+
 /** How the most recent poll went. */
 export interface PollRecord {
   readonly startedMs: number;
@@ -39,8 +122,14 @@ export interface PollRecord {
 export interface TenantSnapshot {
   /** AZURE_TENANT_ID, the token's tid claim, "demo", or "unknown" until a token names it. */
   readonly tenantId: string;
+  /** Constant labels from the tenants file (empty for the single-tenant flags). */
+  readonly labels: Readonly<Record<string, string>>;
   /** The last score read successfully (kept through failed polls). */
   readonly score?: SecurityScore;
+  /** The last relation data read successfully (each kept through a failure of its own). */
+  readonly relations: RelationsData;
+  /** How each relation fared in the last successful poll (absent before one). */
+  readonly relationStatus: Readonly<Partial<Record<Relation, RelationStatus>>>;
   readonly lastSuccessMs?: number;
   readonly lastPoll?: PollRecord;
   readonly nextPollMs?: number;
@@ -52,7 +141,16 @@ export interface TenantSnapshot {
 }
 
 /** The snapshot of a tenant that has not been polled yet. */
-export function initialSnapshot(tenantId: string): TenantSnapshot {
+export function initialSnapshot(tenantId: string, labels: Readonly<Record<string, string>> = {}): TenantSnapshot {
   const failures = Object.fromEntries(FAILURE_REASONS.map((r) => [r, 0])) as Record<FailureReason, number>;
-  return Object.freeze({ tenantId, polls: 0, consecutiveFailures: 0, failures: Object.freeze(failures), requests: Object.freeze({}) });
+  return Object.freeze({
+    tenantId,
+    labels: Object.freeze({ ...labels }),
+    relations: Object.freeze({}),
+    relationStatus: Object.freeze({}),
+    polls: 0,
+    consecutiveFailures: 0,
+    failures: Object.freeze(failures),
+    requests: Object.freeze({}),
+  });
 }

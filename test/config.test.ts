@@ -2,16 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { type Config, DEFAULT_PORT, envName, FLAGS, helpText, parseConfig } from '../src/config.js';
 
 const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'client-id', AZURE_CLIENT_SECRET: 'shh-very-secret' };
-const exists = (path: string) => path.startsWith('/exists');
+const io = { readable: (path: string) => path.startsWith('/exists'), readText: () => '' };
 
 function run(argv: string[], env: Record<string, string> = SECRET_ENV): Config {
-  const result = parseConfig(argv, env, exists);
+  const result = parseConfig(argv, env, io);
   if (result.action !== 'run') throw new Error(`expected a config, got ${JSON.stringify(result)}`);
   return result.config;
 }
 
 function errors(argv: string[], env: Record<string, string> = SECRET_ENV): readonly string[] {
-  const result = parseConfig(argv, env, exists);
+  const result = parseConfig(argv, env, io);
   if (result.action !== 'fail') throw new Error(`expected errors, got ${JSON.stringify(result)}`);
   return result.errors;
 }
@@ -29,7 +29,15 @@ describe('parseConfig', () => {
       logLevel: 'info',
       logFormat: 'logfmt',
       demo: false,
-      credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: 'client-id', clientSecret: 'shh-very-secret' },
+      tenants: [
+        {
+          tenantId: SECRET_ENV.AZURE_TENANT_ID,
+          labels: {},
+          credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: 'client-id', clientSecret: 'shh-very-secret' },
+        },
+      ],
+      collectors: { requirements: true, history: true, customerInsights: false, maxPages: 50, maxCustomers: 1000 },
+      pollConcurrency: 4,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -60,7 +68,13 @@ describe('parseConfig', () => {
   });
 
   it('runs demo mode without credentials, polling faster unless told', () => {
-    expect(run(['--demo'], {})).toMatchObject({ demo: true, credential: { kind: 'demo' }, pollIntervalMs: 15_000 });
+    expect(run(['--demo'], {})).toMatchObject({
+      demo: true,
+      tenants: [{ tenantId: 'demo', credential: { kind: 'demo' } }],
+      pollIntervalMs: 15_000,
+      collectors: { customerInsights: true },
+    });
+    expect(run(['--demo', '--no-collector.customer-insights'], {}).collectors.customerInsights).toBe(false);
     expect(run(['--demo', '--poll.interval=1m'], {}).pollIntervalMs).toBe(60_000);
     expect(run([], { PSS_DEMO: 'true' }).demo).toBe(true);
     expect(run(['--no-demo'], { ...SECRET_ENV, PSS_DEMO: 'true' }).demo).toBe(false);
@@ -85,7 +99,7 @@ describe('parseConfig', () => {
       { kind: 'clientSecret', authorityHost: 'https://login.example.test' },
     ],
   ])('picks the %s credential', (_name, env, expected) => {
-    expect(run([], env).credential).toEqual(expect.objectContaining(expected));
+    expect(run([], env).tenants[0]?.credential).toEqual(expect.objectContaining(expected));
   });
 
   it.each([
@@ -150,7 +164,7 @@ describe('parseConfig', () => {
   it('documents every flag and its environment variable in --help', () => {
     const help = helpText();
     for (const flag of FLAGS) {
-      expect(help).toContain(`--${flag.name}`);
+      expect(help).toContain(flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
       if (flag.env) expect(help).toContain(envName(flag.name));
     }
   });

@@ -3,7 +3,7 @@ import { createCollector } from '../src/collect.js';
 import { demoCredential, demoTenantAt, startDemoGraph } from '../src/demo.js';
 import { createGraphClient } from '../src/graph/client.js';
 import { createTokenSource } from '../src/graph/token.js';
-import { createRedactor } from '../src/log.js';
+import { createLogger, createRedactor } from '../src/log.js';
 
 const STEP = 1000;
 
@@ -13,22 +13,38 @@ describe('demo tenant', () => {
     expect(scores).toEqual([20, 20, 20, 40, 40, 40, 60, 60, 60, 80, 80, 100, 20]);
     const early = demoTenantAt(0, 0, STEP);
     expect(early.requirements.filter((r) => r.complianceStatus === 'compliant').map((r) => r.requirementType)).toEqual(['securityContactProvided']);
-    expect(early.history).toHaveLength(30);
+    expect(early.history).toHaveLength(90);
+    expect(early.customers).toHaveLength(240);
   });
 
   it('is served through the real Graph client and parser with the static demo token', async () => {
-    let now = 0;
+    const t0 = Date.parse('2026-11-29T12:00:00Z');
+    let now = t0;
     const demo = await startDemoGraph({ now: () => now, stepMs: STEP });
     try {
       const tokens = createTokenSource({ credential: demoCredential(), scope: 'https://graph.microsoft.com/.default', redact: createRedactor() });
       const graph = createGraphClient({ endpoint: demo.endpoint, timeoutMs: 5000, tokens, userAgent: 'test' });
-      const poll = createCollector(graph, () => tokens.lastTenantId());
+      const collectors = { requirements: true, history: true, customerInsights: true, maxPages: 10, maxCustomers: 1000 };
+      const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
+      const poll = createCollector({ graph, collectors, tenantOfToken: () => tokens.lastTenantId(), logger });
       const first = await poll(new AbortController().signal);
-      now = 6 * STEP;
+      now = t0 + 6 * STEP;
       const later = await poll(new AbortController().signal);
-      expect(first.ok && first.score.currentScore).toBe(20);
-      expect(later.ok && later.score).toMatchObject({ currentScore: 60, maxScore: 100, updatedTimestamp: (6 * STEP) / 1000 });
-      expect(later.requests).toEqual(['200']);
+      if (!first.ok || !later.ok) throw new Error('demo poll failed');
+      expect(first.data.score.currentScore).toBe(20);
+      expect(later.data.score).toMatchObject({ currentScore: 60, maxScore: 100, updatedTimestamp: (t0 + 6 * STEP) / 1000 });
+      // One expanded call for the score, requirements and history, then three pages of customers.
+      expect(later.requests).toEqual(['200', '200', '200', '200']);
+      expect(later.data.relationStatus).toEqual({ requirements: 'ok', history: 'ok', customerInsights: 'ok' });
+      expect(later.data.relations.requirements?.map((r) => [r.type, r.compliant, r.state, r.details?.kind])).toEqual([
+        ['securityContactProvided', true, 'active', undefined],
+        ['mfaEnforcedForAdmins', true, 'active', 'adminsMfa'],
+        ['securityAlertsPromptlyResolved', true, 'active', 'responseTime'],
+        ['mfaEnforcedForAdminsOfCustomers', false, 'active', 'customersMfa'],
+        ['spendingBudgetSetForCustomerAzureSubscriptions', false, 'preview', 'spendingBudget'],
+      ]);
+      expect(later.data.relations.history).toHaveLength(90);
+      expect(later.data.relations.customerInsights).toMatchObject({ seen: 240, pages: 3, truncated: false });
     } finally {
       await demo.close();
     }

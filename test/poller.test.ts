@@ -7,7 +7,7 @@ import { BACKOFF_BASE_MS, createPoller, nextDelayMs } from '../src/poller.js';
 const INTERVAL = 60_000;
 const ok = (currentScore: number, tenantId?: string): PollResult => ({
   ok: true,
-  score: { currentScore },
+  data: { score: { currentScore }, relations: {}, relationStatus: {}, relationErrors: {} },
   requests: ['200'],
   ...(tenantId ? { tenantId } : {}),
 });

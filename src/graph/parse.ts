@@ -1,5 +1,5 @@
 /** Raw Graph JSON -> typed snapshot parts, surviving the quirks the beta API is known for. */
-import type { SecurityScore } from '../snapshot.js';
+import type { CustomerInsight, HistoryEntry, Policy, PolicyStatuses, Requirement, RequirementDetails, SecurityScore } from '../snapshot.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
 export class GraphParseError extends Error {
@@ -25,6 +25,171 @@ export function parseSecurityScore(body: unknown): SecurityScore {
   const updated = timestampField(entity, 'updatedDateTime');
   if (updated !== undefined) score.updatedTimestamp = updated;
   return Object.freeze(score);
+}
+
+/** One page of a collection: its items and the opaque link to the next page, if any. */
+export interface CollectionPage {
+  readonly items: readonly JsonObject[];
+  readonly nextLink?: string;
+}
+
+/** Parses a collection response ({"value": [...], "@odata.nextLink": "..."}). */
+export function parseCollection(body: unknown, typeName: string): CollectionPage {
+  if (!isObject(body) || !Array.isArray(body.value))
+    throw new GraphParseError(`expected a collection of ${typeName}, got ${isObject(body) ? 'an object without a "value" array' : describe(body)}`);
+  const items = body.value.filter(isObject);
+  const nextLink = body['@odata.nextLink'];
+  return typeof nextLink === 'string' && nextLink !== '' ? { items, nextLink } : { items };
+}
+
+/** Reads an inlined relation of an expanded entity: undefined when the entity does not carry it. */
+export function expandedItems(entity: JsonObject, relation: string): readonly JsonObject[] | undefined {
+  const value = entity[relation];
+  return Array.isArray(value) ? value.filter(isObject) : undefined;
+}
+
+/** The Graph entity of a response body, for expanded relations (see entityOf). */
+export function scoreEntity(body: unknown): JsonObject {
+  return entityOf(body, 'partnerSecurityScore');
+}
+
+// complianceStatus: the metadata's wire value is misspelled "noncomplaint"; examples show
+// "nonCompliant" too. Unknown values (unknownFutureValue, anything new) mean "not said".
+const NON_COMPLIANT = new Set(['noncomplaint', 'noncompliant']);
+
+/** true / false / undefined for a complianceStatus value. */
+export function complianceOf(value: unknown): boolean | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.toLowerCase();
+  if (v === 'compliant') return true;
+  return NON_COMPLIANT.has(v) ? false : undefined;
+}
+
+function policyOf(value: unknown): boolean | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.toLowerCase();
+  return v === 'enabled' ? true : v === 'disabled' ? false : undefined;
+}
+
+function policies(entity: JsonObject): PolicyStatuses {
+  const out: Partial<Record<Policy, boolean>> = {};
+  for (const policy of ['securityDefaults', 'mfaConditionalAccessPolicy', 'legacyPerUserMfa'] as const) {
+    const value = policyOf(entity[`${policy}Status`]);
+    if (value !== undefined) out[policy] = value;
+  }
+  return Object.freeze(out);
+}
+
+type DetailsKind = RequirementDetails['kind'];
+// A subtype is known by its @odata.type, or, when Graph sends the base type, by its requirementType.
+const KIND_BY_ODATA_TYPE: Record<string, DetailsKind> = {
+  adminsMfaEnforcedSecurityRequirement: 'adminsMfa',
+  customersMfaEnforcedSecurityRequirement: 'customersMfa',
+  customersSpendingBudgetSecurityRequirement: 'spendingBudget',
+  responseTimeSecurityRequirement: 'responseTime',
+};
+const KIND_BY_REQUIREMENT_TYPE: Record<string, DetailsKind> = {
+  mfaEnforcedForAdmins: 'adminsMfa',
+  mfaEnforcedForAdminsOfCustomers: 'customersMfa',
+  spendingBudgetSetForCustomerAzureSubscriptions: 'spendingBudget',
+  securityAlertsPromptlyResolved: 'responseTime',
+};
+
+function odataTypeName(entity: JsonObject): string | undefined {
+  const raw = entity['@odata.type'];
+  if (typeof raw !== 'string') return undefined;
+  return raw.replace(/^#/, '').split('.').pop();
+}
+
+/** Drops undefined properties (so optional fields are absent, not undefined) and freezes. */
+function defined<T>(value: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.freeze(Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined))) as T;
+}
+
+function detailsOf(entity: JsonObject, type: string): RequirementDetails | undefined {
+  const kind = KIND_BY_ODATA_TYPE[odataTypeName(entity) ?? ''] ?? KIND_BY_REQUIREMENT_TYPE[type];
+  const n = (key: string) => numberField(entity, key);
+  switch (kind) {
+    case 'adminsMfa':
+      return defined<RequirementDetails>({
+        kind,
+        totalAdmins: n('totalAdminsCount'),
+        mfaEnabledAdmins: n('mfaEnabledAdminsCount'),
+        adminsRequiredNotUsingMfa: n('adminsRequiredNotUsingMfaCount'),
+        totalUsers: n('totalUsersCount'),
+        mfaEnabledUsers: n('mfaEnabledUsersCount'),
+        usersRequiredNotUsingMfa: n('usersRequiredNotUsingMfaCount'),
+        policies: policies(entity),
+      });
+    case 'customersMfa':
+      return defined<RequirementDetails>({ kind, compliantTenants: n('compliantTenantCount'), totalTenants: n('totalTenantCount') });
+    case 'spendingBudget':
+      return defined<RequirementDetails>({ kind, customersWithBudget: n('customersWithSpendBudgetCount'), totalCustomers: n('totalCustomersCount') });
+    case 'responseTime': {
+      const hours = n('averageResponseTimeInHours');
+      return defined<RequirementDetails>({ kind, averageResponseTimeSeconds: hours === undefined ? undefined : hours * 3600 });
+    }
+    default:
+      return undefined;
+  }
+}
+
+// Label values stay short and printable: Graph's enums are short, and a broken body must not
+// turn into a megabyte label.
+const MAX_LABEL_CHARS = 256;
+function labelText(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const clean = [...value].filter((c) => c >= ' ' && c !== '\u007f').join('');
+  return clean.length > MAX_LABEL_CHARS ? clean.slice(0, MAX_LABEL_CHARS) : clean;
+}
+
+/** Parses one securityRequirement of any subtype. */
+export function parseRequirement(entity: JsonObject): Requirement {
+  // The requirement-by-id example keys requirements by their type; use the id when the type is missing.
+  const type = labelText(stringField(entity, 'requirementType') ?? stringField(entity, 'id')) || 'unknown';
+  return defined<Requirement>({
+    type,
+    compliant: complianceOf(entity.complianceStatus),
+    state: labelText(stringField(entity, 'state')),
+    actionUrl: labelText(stringField(entity, 'actionUrl')),
+    helpUrl: labelText(stringField(entity, 'helpUrl')),
+    score: numberField(entity, 'score'),
+    maxScore: numberField(entity, 'maxScore'),
+    updatedTimestamp: timestampField(entity, 'updatedDateTime'),
+    details: detailsOf(entity, type),
+  });
+}
+
+/** Parses securityScoreHistory entries, oldest first; entries without a date are skipped. */
+export function parseHistory(items: readonly JsonObject[]): HistoryEntry[] {
+  const entries: HistoryEntry[] = [];
+  for (const item of items) {
+    const createdTimestamp = timestampField(item, 'createdDateTime');
+    if (createdTimestamp === undefined) continue;
+    entries.push(
+      defined<HistoryEntry>({
+        createdTimestamp,
+        score: numberField(item, 'score'),
+        compliantRequirements: numberField(item, 'compliantRequirementsCount'),
+        totalRequirements: numberField(item, 'totalRequirementsCount'),
+      }),
+    );
+  }
+  return entries.sort((a, b) => a.createdTimestamp - b.createdTimestamp);
+}
+
+/** Parses one customerInsight; undefined without a tenantId (nothing to label it with). */
+export function parseCustomerInsight(item: JsonObject): CustomerInsight | undefined {
+  const tenantId = labelText(stringField(item, 'tenantId'));
+  if (!tenantId) return undefined;
+  const mfa = isObject(item.mfa) ? item.mfa : {};
+  return defined<CustomerInsight>({
+    tenantId,
+    compliantAdmins: numberField(mfa, 'compliantAdminsCount'),
+    compliantNonAdmins: numberField(mfa, 'compliantNonAdminsCount'),
+    totalUsers: numberField(mfa, 'totalUsersCount'),
+    policies: policies(mfa),
+  });
 }
 
 /**
