@@ -39,6 +39,20 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', env: true, help: 'Path under which to expose metrics.' },
   {
+    name: 'web.config.file',
+    kind: 'string',
+    default: '',
+    env: true,
+    help: 'Web config file (TLS, client certificates, basic auth, headers) in the Prometheus exporter-toolkit format; re-read when it changes.',
+  },
+  {
+    name: 'web.healthz-without-auth',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Let /healthz answer without basic auth when the web config requires it (for probes that cannot authenticate).',
+  },
+  {
     name: 'graph.endpoint',
     kind: 'string',
     default: 'https://graph.microsoft.com',
@@ -129,6 +143,7 @@ export const AZURE_ENV = [
   'AZURE_TENANT_ID',
   'AZURE_CLIENT_ID',
   'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_SECRET_FILE',
   'AZURE_CLIENT_CERTIFICATE_PATH',
   'AZURE_CLIENT_CERTIFICATE_PASSWORD',
   'AZURE_FEDERATED_TOKEN_FILE',
@@ -169,6 +184,8 @@ export interface ListenAddress {
 export interface Config {
   readonly listen: ListenAddress;
   readonly telemetryPath: string;
+  readonly webConfigFile?: string;
+  readonly healthzWithoutAuth: boolean;
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
@@ -205,7 +222,6 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   const backfill = allArgv[0] === 'backfill';
   const argv = backfill ? allArgv.slice(1) : allArgv;
   const raw = readFlags(argv, env, errors, backfill);
-  const fileExists = io.readable;
   if (raw.get('help') === 'true') return { action: 'help' };
   if (raw.get('version') === 'true') return { action: 'version' };
 
@@ -228,6 +244,9 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   } else if (RESERVED_PATHS.has(telemetryPath)) {
     errors.push(`${source('web.telemetry-path')}: "${telemetryPath}" is taken by the landing page or a health endpoint`);
   }
+
+  const webConfigFile = value('web.config.file') || undefined;
+  if (webConfigFile !== undefined && !io.readable(webConfigFile)) errors.push(`${source('web.config.file')}: cannot read "${webConfigFile}"`);
 
   const graphEndpoint = parseHttpsRoot(value('graph.endpoint'));
   if (graphEndpoint.error) errors.push(`${source('graph.endpoint')}: ${graphEndpoint.error}`);
@@ -283,7 +302,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       tenants = parseTenantsFile(io.readText(configFile), configFile, env, defaults, io, errors);
     }
   } else {
-    const credential = parseCredential(env, errors, fileExists);
+    const credential = parseCredential(env, errors, io);
     const tenantId = credential.kind === 'demo' ? undefined : credential.tenantId;
     tenants = [{ ...(tenantId ? { tenantId } : {}), credential, labels: {} }];
   }
@@ -298,6 +317,8 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     config: Object.freeze({
       listen: Object.freeze(listen),
       telemetryPath,
+      ...(webConfigFile === undefined ? {} : { webConfigFile }),
+      healthzWithoutAuth: value('web.healthz-without-auth') === 'true',
       graphEndpoint: graphEndpoint.url,
       graphTimeoutMs,
       pollIntervalMs,
@@ -334,7 +355,8 @@ export function helpText(): string {
   lines.push(
     '',
     'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
-    'AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
+    'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
+    '(optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
     'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set.',
     'AZURE_AUTHORITY_HOST overrides the authority. HTTPS_PROXY and NO_PROXY are honoured.',
   );
@@ -408,14 +430,25 @@ function parseHttpsRoot(text: string): { url?: string; error?: string } {
   return { url: url.toString().replace(/\/+$/, '') };
 }
 
-function parseCredential(env: Env, errors: string[], fileExists: (path: string) => boolean): CredentialConfig {
+function parseCredential(env: Env, errors: string[], io: ConfigIo): CredentialConfig {
+  const fileExists = io.readable;
   const get = (name: (typeof AZURE_ENV)[number]) => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
   const tenantId = get('AZURE_TENANT_ID');
   const clientId = get('AZURE_CLIENT_ID');
-  const secret = env.AZURE_CLIENT_SECRET === '' ? undefined : env.AZURE_CLIENT_SECRET;
+  let secret = env.AZURE_CLIENT_SECRET === '' ? undefined : env.AZURE_CLIENT_SECRET;
+  // Docker and Kubernetes secrets arrive as files: AZURE_CLIENT_SECRET_FILE names one.
+  const secretFile = get('AZURE_CLIENT_SECRET_FILE');
+  if (secretFile !== undefined) {
+    if (secret !== undefined) errors.push('AZURE_CLIENT_SECRET, AZURE_CLIENT_SECRET_FILE: set only one of them');
+    else if (!io.readable(secretFile)) errors.push(`AZURE_CLIENT_SECRET_FILE: cannot read "${secretFile}"`);
+    else {
+      secret = io.readText(secretFile).trim();
+      if (secret === '') errors.push(`AZURE_CLIENT_SECRET_FILE: "${secretFile}" is empty`);
+    }
+  }
   const certificatePath = get('AZURE_CLIENT_CERTIFICATE_PATH');
   const certificatePassword = env.AZURE_CLIENT_CERTIFICATE_PASSWORD || undefined;
   const tokenFilePath = get('AZURE_FEDERATED_TOKEN_FILE');

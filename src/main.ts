@@ -15,9 +15,11 @@ import { createLimit } from './limit.js';
 import { createLogger, createRedactor, type Logger, type Redactor } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPoller } from './poller.js';
-import { boundAddress, close, createApp, listen } from './server.js';
+import { boundAddress, close, createApp } from './server.js';
 import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
+import { startWebServer, type WebServer } from './web.js';
+import { WebConfigError } from './web-config.js';
 
 /** How long open scrapes may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -100,19 +102,38 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   });
   const snapshots = () => pollers.map((p) => p.snapshot());
   const constantLabels = [...new Set(config.tenants.flatMap((t) => Object.keys(t.labels)))].sort();
-  const metrics = createMetrics({ snapshots, constantLabels, build: { version, nodeVersion: process.version }, maxStalenessMs: config.maxStalenessMs });
+  let web: WebServer | undefined;
+  const metrics = createMetrics({
+    snapshots,
+    constantLabels,
+    build: { version, nodeVersion: process.version },
+    maxStalenessMs: config.maxStalenessMs,
+    webConfigStatus: () => web?.webConfigStatus(),
+  });
   const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger });
 
-  let server: Server;
   try {
-    server = await listen(app, config.listen);
+    web = await startWebServer({
+      app,
+      address: config.listen,
+      ...(config.webConfigFile === undefined ? {} : { webConfigFile: config.webConfigFile }),
+      healthzWithoutAuth: config.healthzWithoutAuth,
+      logger,
+    });
   } catch (error) {
     await demo?.close();
+    if (error instanceof WebConfigError) {
+      process.stderr.write(`${NAME}: invalid web config:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      return 2;
+    }
     throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${errorText(error)}`);
   }
+  const server: Server = web.server;
   logger.info('exporter started', {
     version,
     address: boundAddress(server),
+    // Only an https server can change its secure context: that is how TLS shows here.
+    tls: 'setSecureContext' in server,
     telemetry_path: config.telemetryPath,
     graph_endpoint: demo ? `${endpoint} (demo)` : endpoint,
     tenants: config.tenants.length,
@@ -127,6 +148,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   });
   logger.info('stopping', { signal });
   await Promise.all(pollers.map((p) => p.stop()));
+  web.stop();
   await close(server, SHUTDOWN_GRACE_MS);
   await demo?.close();
   await dispatcher.close();

@@ -388,6 +388,8 @@ export interface MetricsOptions {
   now?: () => number;
   /** Node.js and process metrics (on by default; off makes golden tests deterministic). */
   processMetrics?: boolean;
+  /** How the web config file's last (re)load went; undefined without one. */
+  webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
 }
 
 export interface Metrics {
@@ -409,6 +411,30 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['version', 'nodejs_version'],
     registers: [registry],
   }).set({ version: options.build.version, nodejs_version: options.build.nodeVersion }, 1);
+
+  const webConfig = options.webConfigStatus;
+  if (webConfig) {
+    new Gauge({
+      name: 'partner_security_web_config_last_reload_successful',
+      help: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
+      registers: [registry],
+      collect() {
+        const status = webConfig();
+        this.reset();
+        if (status) this.set(status.ok ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'partner_security_web_config_last_reload_success_timestamp_seconds',
+      help: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
+      registers: [registry],
+      collect() {
+        const status = webConfig();
+        this.reset();
+        if (status) this.set(status.lastSuccessMs / 1000);
+      },
+    });
+  }
 
   if (options.processMetrics ?? true) {
     collectDefaultMetrics({ register: registry });

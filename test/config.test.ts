@@ -22,6 +22,7 @@ describe('parseConfig', () => {
     expect(config).toEqual({
       listen: { port: DEFAULT_PORT },
       telemetryPath: '/metrics',
+      healthzWithoutAuth: false,
       graphEndpoint: 'https://graph.microsoft.com',
       graphTimeoutMs: 30_000,
       pollIntervalMs: 600_000,

@@ -192,3 +192,21 @@ extra: true
     expect(parseConfig(['--output=x', '--demo'], {})).toEqual({ action: 'fail', errors: ['unknown flag --output'] });
   });
 });
+
+describe('AZURE_CLIENT_SECRET_FILE', () => {
+  const io = { readable: (p: string) => p in FILES, readText: (p: string) => FILES[p] ?? '' };
+  const env = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c' };
+
+  it('reads the client secret from a file, without its trailing newline', () => {
+    const result = parseConfig([], { ...env, AZURE_CLIENT_SECRET_FILE: '/run/secrets/a' }, io);
+    expect(result).toMatchObject({ action: 'run', config: { tenants: [{ credential: { kind: 'clientSecret', clientSecret: 'secret-a-value' } }] } });
+  });
+
+  it.each([
+    [{ AZURE_CLIENT_SECRET_FILE: '/run/secrets/missing' }, 'AZURE_CLIENT_SECRET_FILE: cannot read "/run/secrets/missing"'],
+    [{ AZURE_CLIENT_SECRET_FILE: '/run/secrets/empty' }, 'AZURE_CLIENT_SECRET_FILE: "/run/secrets/empty" is empty'],
+    [{ AZURE_CLIENT_SECRET_FILE: '/run/secrets/a', AZURE_CLIENT_SECRET: 'x' }, 'AZURE_CLIENT_SECRET, AZURE_CLIENT_SECRET_FILE: set only one of them'],
+  ])('rejects %j', (extra, message) => {
+    expect(parseConfig([], { ...env, ...extra }, io)).toMatchObject({ action: 'fail', errors: [message] });
+  });
+});
