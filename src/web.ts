@@ -26,6 +26,8 @@ export interface WebServerOptions {
   healthzWithoutAuth: boolean;
   logger: Logger;
   reloadIntervalMs?: number;
+  /** Slow-client limits; the defaults suit Prometheus scrapes. */
+  timeouts?: { headersTimeout: number; requestTimeout: number };
   now?: () => number;
 }
 
@@ -36,7 +38,10 @@ export interface WebServer {
   stop(): void;
 }
 
+// A client gets 10 s to send its headers and 30 s for the whole request: slow-loris clients are cut off.
+// Node checks these every connectionsCheckingInterval (30 s by default): check every second.
 const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000 };
+const CHECK_INTERVAL_MS = 1000;
 const REALM = 'Basic realm="partner-security-score-exporter", charset="UTF-8"';
 // A well-formed hash of a random password: unknown users cost a bcrypt round like known ones.
 const DUMMY_HASH = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8.Dt4R5xKQYDrYGl9tYQnVoAPAhJSi';
@@ -90,11 +95,15 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
 
   let server: Server;
   const tls = settings?.tls;
+  const timeouts = {
+    ...(options.timeouts ?? SERVER_TIMEOUTS),
+    connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, (options.timeouts ?? SERVER_TIMEOUTS).headersTimeout),
+  };
   if (tls) {
     const requestCert = tls.clientAuth !== 'NoClientCert';
     const rejectUnauthorized = tls.clientAuth === 'RequireAndVerifyClientCert';
-    server = createHttpsServer({ ...SERVER_TIMEOUTS, ...secureContextOptions(tls), requestCert, rejectUnauthorized }, handler) as unknown as Server;
-  } else server = createHttpServer(SERVER_TIMEOUTS, handler);
+    server = createHttpsServer({ ...timeouts, ...secureContextOptions(tls), requestCert, rejectUnauthorized }, handler) as unknown as Server;
+  } else server = createHttpServer(timeouts, handler);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
