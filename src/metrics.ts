@@ -401,9 +401,14 @@ export interface Metrics {
 /** Creates the registry and its collectors. */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
+  // Two registries: the data ones change only when a poll lands and are rendered once per change;
+  // process metrics change all the time and are rendered on every scrape.
   const registry = new Registry();
+  const processRegistry = new Registry();
   const constant = options.constantLabels ?? [];
-  for (const spec of TENANT_METRICS) register(registry, spec, constant, options.snapshots, () => ({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }));
+  // Every collector of one render reads the same snapshots: no scrape sees half an update.
+  let rendering: { snapshots: readonly TenantSnapshot[]; ctx: RenderContext } = { snapshots: [], ctx: { nowMs: 0, maxStalenessMs: options.maxStalenessMs } };
+  for (const spec of TENANT_METRICS) register(registry, spec, constant, () => rendering);
 
   new Gauge({
     name: 'partner_security_build_info',
@@ -413,15 +418,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
   }).set({ version: options.build.version, nodejs_version: options.build.nodeVersion }, 1);
 
   const webConfig = options.webConfigStatus;
+  let webStatus: ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;
   if (webConfig) {
     new Gauge({
       name: 'partner_security_web_config_last_reload_successful',
       help: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
       registers: [registry],
       collect() {
-        const status = webConfig();
         this.reset();
-        if (status) this.set(status.ok ? 1 : 0);
+        if (webStatus) this.set(webStatus.ok ? 1 : 0);
       },
     });
     new Gauge({
@@ -429,32 +434,64 @@ export function createMetrics(options: MetricsOptions): Metrics {
       help: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
       registers: [registry],
       collect() {
-        const status = webConfig();
         this.reset();
-        if (status) this.set(status.lastSuccessMs / 1000);
+        if (webStatus) this.set(webStatus.lastSuccessMs / 1000);
       },
     });
   }
 
-  if (options.processMetrics ?? true) {
-    collectDefaultMetrics({ register: registry });
-    for (const name of DEFAULT_METRICS_PROMTOOL_REJECTS) registry.removeSingleMetric(name);
+  const withProcess = options.processMetrics ?? true;
+  if (withProcess) {
+    collectDefaultMetrics({ register: processRegistry });
+    for (const name of DEFAULT_METRICS_PROMTOOL_REJECTS) processRegistry.removeSingleMetric(name);
   }
-  return { registry, contentType: registry.contentType, render: () => registry.metrics() };
+
+  let cached: { key: readonly unknown[]; text: Promise<string> } | undefined;
+  const renderData = (): Promise<string> => {
+    const snapshots = options.snapshots();
+    const ctx = { nowMs: now(), maxStalenessMs: options.maxStalenessMs };
+    const status = webConfig?.();
+    // What the data text depends on: the snapshot objects (replaced whole on every poll), which
+    // of them are still fresh, and the web config status object.
+    const key = [...snapshots, ...snapshots.map((t) => freshScore(t, ctx) !== undefined), status];
+    if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached.text;
+    // Chained after the previous render, so two scrapes never interleave their collectors.
+    const previous = cached?.text ?? Promise.resolve('');
+    const text = previous
+      .catch(() => '')
+      .then(() => {
+        rendering = { snapshots, ctx };
+        webStatus = status;
+        return registry.metrics();
+      });
+    cached = { key, text };
+    text.catch(() => {
+      if (cached?.text === text) cached = undefined;
+    });
+    return text;
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: async () => {
+      const data = await renderData();
+      return withProcess ? data + (await processRegistry.metrics()) : data;
+    },
+  };
 }
 
 function register(
   registry: Registry,
   spec: MetricSpec,
   constant: readonly string[],
-  snapshots: () => readonly TenantSnapshot[],
-  context: () => RenderContext,
+  current: () => { snapshots: readonly TenantSnapshot[]; ctx: RenderContext },
 ): void {
   const labelNames = ['tenant_id', ...constant, ...spec.labels];
   const blank = Object.fromEntries(constant.map((name) => [name, '']));
   const fill = (write: (labels: Labels, value: number) => void) => {
-    const ctx = context();
-    for (const tenant of snapshots()) {
+    const { snapshots, ctx } = current();
+    for (const tenant of snapshots) {
       const tenantLabels = { tenant_id: tenant.tenantId, ...blank, ...tenant.labels };
       for (const [labels, value] of spec.samples(tenant, ctx)) write({ ...tenantLabels, ...labels }, value);
     }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../src/metrics.js';
 import { initialSnapshot, type TenantSnapshot } from '../src/snapshot.js';
 
@@ -64,6 +64,38 @@ describe('metrics', () => {
     const text = await metrics.render();
     expect(text).toContain('partner_security_score_current{tenant_id="t1"} 3');
     expect(text).not.toContain('tenant_id="t2"');
+  });
+
+  it('renders the data only when a poll lands or freshness changes, and serves the same text in between', async () => {
+    let snapshots = [healthy('t1', 10)];
+    let now = NOW;
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false });
+    const renders = vi.spyOn(metrics.registry, 'metrics');
+    const first = await metrics.render();
+    expect(await metrics.render()).toBe(first);
+    expect(renders).toHaveBeenCalledTimes(1);
+    snapshots = [healthy('t1', 11)];
+    expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 11');
+    expect(renders).toHaveBeenCalledTimes(2);
+    now = NOW + 2 * 3_600_000;
+    expect(await metrics.render()).not.toMatch(/^partner_security_score_current/m);
+    expect(renders).toHaveBeenCalledTimes(3);
+  });
+
+  it('never mixes two polls in one scrape, even when scrapes overlap a change', async () => {
+    let snapshots = [healthy('t1', 1), healthy('t2', 1)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    const texts = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        if (i % 3 === 0) snapshots = [healthy('t1', i), healthy('t2', i)];
+        return metrics.render();
+      }),
+    );
+    for (const text of texts) {
+      const values = [...text.matchAll(/^partner_security_score_current\{tenant_id="t\d"\} (\d+)$/gm)].map((m) => m[1]);
+      expect(values).toHaveLength(2);
+      expect(values[0]).toBe(values[1]);
+    }
   });
 
   it('passes promtool check metrics with process metrics on', async () => {
