@@ -1,0 +1,119 @@
+/**
+ * Soak: the exporter against a fake Graph that flaps between healthy, throttled, failing and
+ * hanging, while scrapers hit /metrics without pause. `npm run soak` runs it for 3 minutes;
+ * `npm test` (and so CI) runs a short version. Loopback only; bounded in time.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { killExporters, startExporter } from './helpers/exporter.js';
+import { closeFakeClouds, type GraphReply, startFakeCloud } from './helpers/fake-cloud.js';
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? '12');
+const SCRAPERS = 4;
+const PHASES = ['healthy', 'throttled', 'failing', 'hanging'] as const;
+type Phase = (typeof PHASES)[number] | 'healed';
+
+afterAll(async () => {
+  await killExporters();
+  await closeFakeClouds();
+});
+
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
+  return Math.round(kb / 102.4) / 10;
+}
+
+describe(`soak (${SECONDS}s)`, () => {
+  it(
+    'answers every scrape, stays flat in memory and recovers within one interval once Graph heals',
+    async () => {
+      const totalMs = SECONDS * 1000;
+      // Four flapping phases in the first 70 % of the run, then Graph stays healthy.
+      const healAtMs = Math.round(totalMs * 0.7);
+      const phaseMs = Math.max(1000, Math.floor(healAtMs / 8));
+      const cloud = await startFakeCloud();
+      let started = 0;
+      const phaseAt = (ms: number): Phase => (ms >= healAtMs ? 'healed' : (PHASES[Math.floor(ms / phaseMs) % PHASES.length] ?? 'healthy'));
+      const seen = new Map<Phase, number>();
+      cloud.graphDefault = (): GraphReply => {
+        const phase = phaseAt(Date.now() - started);
+        seen.set(phase, (seen.get(phase) ?? 0) + 1);
+        if (phase === 'throttled')
+          return { status: 429, headers: { 'retry-after': '1' }, body: { error: { code: 'TooManyRequests', message: 'Too many requests.' } } };
+        if (phase === 'failing') return { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'try later' } } };
+        if (phase === 'hanging') return { hang: true };
+        return {};
+      };
+      const exporter = await startExporter({
+        cloud,
+        args: ['--poll.interval=1s', '--graph.timeout=1s', '--no-collector.requirements', '--no-collector.history'],
+      });
+      const pid = exporter.child.pid ?? 0;
+      started = Date.now();
+      await new Promise((r) => setTimeout(r, 500));
+      const rssStart = rssMb(pid);
+
+      let ok = 0;
+      let failed = 0;
+      let slowestMs = 0;
+      let upSeen = { zero: 0, one: 0 };
+      let recoveredAtMs: number | undefined;
+      const scraper = async () => {
+        while (Date.now() - started < totalMs) {
+          const t = Date.now();
+          try {
+            const res = await fetch(`${exporter.url}/metrics`, { signal: AbortSignal.timeout(5000) });
+            const text = await res.text();
+            if (res.status !== 200) failed++;
+            else {
+              ok++;
+              const up = /^partner_security_up\{[^}]*\} (\d)$/m.exec(text)?.[1];
+              if (up === '0') upSeen = { ...upSeen, zero: upSeen.zero + 1 };
+              if (up === '1') upSeen = { ...upSeen, one: upSeen.one + 1 };
+              const at = t - started;
+              if (up === '1' && at >= healAtMs && recoveredAtMs === undefined) recoveredAtMs = at;
+              if (up === '0' && at >= healAtMs) recoveredAtMs = undefined;
+            }
+          } catch {
+            failed++;
+          }
+          slowestMs = Math.max(slowestMs, Date.now() - t);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      await Promise.all(Array.from({ length: SCRAPERS }, scraper));
+      const rssEnd = rssMb(pid);
+      const alive = exporter.child.exitCode === null;
+      const recoveryMs = recoveredAtMs === undefined ? undefined : recoveredAtMs - healAtMs;
+      const failures = (await exporter.samples())
+        .filter((s) => s.name === 'partner_security_poll_failures_total' && s.value > 0)
+        .map((s) => `${s.labels.reason}=${s.value}`);
+
+      const rows: [string, string][] = [
+        ['duration', `${SECONDS} s (phases of ${phaseMs} ms, healed at ${healAtMs} ms)`],
+        ['Graph requests by phase', [...seen].map(([p, n]) => `${p}=${n}`).join(' ')],
+        ['poll failures by reason', failures.join(' ') || 'none'],
+        ['scrapes answered', `${ok} of ${ok + failed}`],
+        ['slowest scrape', `${slowestMs} ms`],
+        ['scrapes showing up=0 / up=1', `${upSeen.zero} / ${upSeen.one}`],
+        ['RSS at start / end', `${rssStart} MB / ${rssEnd} MB`],
+        ['recovery after Graph healed', recoveryMs === undefined ? 'not recovered' : `${recoveryMs} ms`],
+        ['exporter alive', String(alive)],
+      ];
+      const width = Math.max(...rows.map(([k]) => k.length));
+      console.log(`\n${rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v}`).join('\n')}\n`);
+
+      expect(alive).toBe(true);
+      expect(failed).toBe(0);
+      expect(ok).toBeGreaterThan(SECONDS * 10);
+      // Every phase was lived through, and the failures show as data.
+      for (const phase of PHASES) expect(seen.get(phase) ?? 0).toBeGreaterThan(0);
+      expect(upSeen.zero).toBeGreaterThan(0);
+      // One interval (1 s) plus a timed-out hanging request (1 s), with slack for a loaded machine.
+      expect(recoveryMs).toBeDefined();
+      expect(recoveryMs ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(3000);
+      expect(rssEnd).toBeLessThan(rssStart * 1.5 + 30);
+    },
+    (SECONDS + 60) * 1000,
+  );
+});
