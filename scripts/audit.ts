@@ -6,7 +6,9 @@
 import { spawnSync } from 'node:child_process';
 
 /** What one `npm audit --json` run tells. */
-export type AuditVerdict = { readonly kind: 'unavailable'; readonly reason: string } | { readonly kind: 'report'; readonly highOrAbove: readonly string[]; readonly total: number };
+export type AuditVerdict =
+  | { readonly kind: 'unavailable'; readonly reason: string }
+  | { readonly kind: 'report'; readonly highOrAbove: readonly string[]; readonly total: number };
 
 /** Reads the JSON `npm audit --json` printed (npm 7 and later). */
 export function readAudit(json: string): AuditVerdict {
@@ -42,7 +44,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (verdict.kind === 'unavailable') {
     process.stdout.write(`audit skipped: the registry's audit endpoint could not be asked (${verdict.reason})\n`);
   } else if (verdict.highOrAbove.length > 0) {
-    process.stdout.write(`audit failed: ${verdict.highOrAbove.length} production dependencies with high or critical vulnerabilities: ${verdict.highOrAbove.join(', ')}\n`);
+    process.stdout.write(
+      `audit failed: ${verdict.highOrAbove.length} production dependencies with high or critical vulnerabilities: ${verdict.highOrAbove.join(', ')}\n`,
+    );
     process.exitCode = 1;
   } else process.stdout.write(`audit passed: no high or critical vulnerability in production dependencies (${verdict.total} lower)\n`);
 }

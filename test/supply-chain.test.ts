@@ -9,14 +9,20 @@ describe('npm audit of production dependencies', () => {
       metadata: { vulnerabilities: { info: 0, low: 0, moderate: 1, high: 1, critical: 1, total: 3 } },
     });
     expect(readAudit(report)).toEqual({ kind: 'report', highOrAbove: ['b (critical)', 'c (high)'], total: 3 });
-    expect(readAudit(JSON.stringify({ vulnerabilities: {}, metadata: { vulnerabilities: { total: 0 } } }))).toEqual({ kind: 'report', highOrAbove: [], total: 0 });
+    expect(readAudit(JSON.stringify({ vulnerabilities: {}, metadata: { vulnerabilities: { total: 0 } } }))).toEqual({
+      kind: 'report',
+      highOrAbove: [],
+      total: 0,
+    });
   });
 
   it('says "unavailable" rather than pass when the registry cannot be asked', () => {
-    expect(readAudit(JSON.stringify({ message: '405 Method Not Allowed - POST https://registry/-/npm/v1/security/advisories/bulk', statusCode: 405 }))).toEqual({
-      kind: 'unavailable',
-      reason: 'HTTP 405: 405 Method Not Allowed - POST https://registry/-/npm/v1/security/advisories/bulk',
-    });
+    expect(readAudit(JSON.stringify({ message: '405 Method Not Allowed - POST https://registry/-/npm/v1/security/advisories/bulk', statusCode: 405 }))).toEqual(
+      {
+        kind: 'unavailable',
+        reason: 'HTTP 405: 405 Method Not Allowed - POST https://registry/-/npm/v1/security/advisories/bulk',
+      },
+    );
     expect(readAudit(JSON.stringify({ error: { code: 'ENOTFOUND', summary: 'getaddrinfo ENOTFOUND registry.example' } })).kind).toBe('unavailable');
     expect(readAudit('npm ERR! network').kind).toBe('unavailable');
   });

@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# Container image of partner-security-score-exporter.
+#
+# Build (BuildKit, the default builder since Docker 23):
+#   docker build -t partner-security-score-exporter \
+#     --build-arg VERSION="$(node -p "require('./package.json').version")" \
+#     --build-arg REVISION="$(git rev-parse HEAD)" .
+#
+# Recommended hardening flags; the image needs none of what they take away (it writes no file,
+# needs no capability, runs as UID 65532 and binds an unprivileged port):
+#   --read-only --cap-drop=ALL --security-opt=no-new-privileges --user=65532:65532
+#   (optionally --memory=256m --pids-limit=64)
+#
+# Demo mode (a simulated tenant, no credentials):
+#   docker run --rm -p 10059:10059 --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+#     --user=65532:65532 partner-security-score-exporter --demo
+#
+# A real partner tenant, credentials through the environment (keep the secret out of shell
+# history and `docker inspect`: an --env-file readable only by you, or your orchestrator's secrets):
+#   docker run -d --name pss -p 10059:10059 --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+#     --user=65532:65532 --restart=unless-stopped \
+#     -e AZURE_TENANT_ID=<tenant> -e AZURE_CLIENT_ID=<app id> --env-file=./pss.env \
+#     partner-security-score-exporter
+#   where pss.env holds AZURE_CLIENT_SECRET=...; other flags as PSS_<FLAG>, e.g. -e PSS_POLL_INTERVAL=15m.
+#   A certificate instead of a secret: -v "$PWD/cert.pem:/certs/cert.pem:ro" -e AZURE_CLIENT_CERTIFICATE_PATH=/certs/cert.pem
+#   (the file must be readable by UID 65532).
+#
+# The HEALTHCHECK probes 127.0.0.1 on the port of PSS_WEB_LISTEN_ADDRESS (default 10059); if you move
+# the port with the --web.listen-address flag instead, set the variable or override the health check.
+
+# Build and runtime stay on the same Node major and Debian release (bookworm = debian12), so even a
+# future native dependency would link against the same glibc.
+ARG BUILD_IMAGE=node:24-bookworm-slim
+# Runtime: Google's distroless Node 24. It holds node, glibc, CA certificates and tzdata but no
+# shell, no npm/corepack and no package manager, so there is nothing to remove and little to
+# exploit or to patch; its :nonroot tag ships UID 65532. (The alternative, node:24-bookworm-slim
+# with npm/corepack deleted, still carries a shell, apt and ~150 MB more.) For a shell while
+# debugging, build with --build-arg RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:debug-nonroot.
+# Pin both images by digest (@sha256:...) in a release pipeline.
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# --- build: all dependencies, then `prepare` (= npm run build) compiles src/ into dist/ ---
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+
+# --- prod-deps: only "dependencies"; no install scripts run (none of them needs one) ---
+FROM ${BUILD_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# --- runtime: package.json (read for --version), dist/ and production node_modules only ---
+FROM ${RUNTIME_IMAGE}
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="partner-security-score-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for the Microsoft Graph partner security score" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="gcr.io/distroless/nodejs24-debian12:nonroot"
+# Express hides stack traces from error responses in production.
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and not writable by the exporter's user: the process cannot alter its own code.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/dist ./dist
+COPY --from=prod-deps /app/node_modules ./node_modules
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 65532:65532
+# The default --web.listen-address is :10059, so no PSS_WEB_LISTEN_ADDRESS is set here.
+EXPOSE 10059
+# No shell or curl in the image: node itself probes /healthz (liveness, not /readyz: a slow
+# first poll of Graph must not mark the container unhealthy).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/nodejs/bin/node", "-e", "const p=(process.env.PSS_WEB_LISTEN_ADDRESS||':10059').split(':').pop();fetch('http://127.0.0.1:'+p+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node runs as PID 1; the exporter handles SIGTERM and SIGINT itself and starts no children.
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/main.js"]
