@@ -39,7 +39,7 @@ export interface PollData {
 /** The result of one poll: data or an error, and the HTTP status of every Graph request made. */
 export type PollResult =
   | { readonly ok: true; readonly data: PollData; readonly requests: readonly string[]; readonly tenantId?: string }
-  | { readonly ok: false; readonly error: GraphError; readonly requests: readonly string[] };
+  | { readonly ok: false; readonly error: GraphError; readonly requests: readonly string[]; readonly tenantId?: string };
 
 /** A function the poller calls once per poll. It never rejects. */
 export type PollOnce = (signal: AbortSignal) => Promise<PollResult>;
@@ -74,6 +74,11 @@ export function createCollector(options: CollectorOptions): PollOnce {
 
   return async (signal) => {
     const requests: string[] = [];
+    // A failed poll still names the tenant when a token did (managed identity before its first success).
+    const failed = (error: GraphError): PollResult => {
+      const tenantId = options.tenantOfToken();
+      return { ok: false, error, requests, ...(tenantId === undefined ? {} : { tenantId }) };
+    };
     const get = async (path: string): Promise<GraphResponse> => {
       try {
         const response = await graph.get(path, signal);
@@ -107,7 +112,7 @@ export function createCollector(options: CollectorOptions): PollOnce {
       }
       response ??= await get(SECURITY_SCORE_PATH);
     } catch (error) {
-      return { ok: false, error: error as GraphError, requests };
+      return failed(error as GraphError);
     }
 
     let score: SecurityScore;
@@ -120,7 +125,7 @@ export function createCollector(options: CollectorOptions): PollOnce {
         clientRequestId: response.clientRequestId,
         ...(response.requestId === undefined ? {} : { requestId: response.requestId }),
       };
-      return { ok: false, error: new GraphError('invalid_response', `cannot read the answer from Graph: ${message}`, ids), requests };
+      return failed(new GraphError('invalid_response', `cannot read the answer from Graph: ${message}`, ids));
     }
 
     const relations: RelationsData = {};

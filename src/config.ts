@@ -210,7 +210,7 @@ export type ParseResult =
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const RESERVED_PATHS = new Set(['/', '/healthz', '/readyz']);
+const RESERVED_PATHS = new Set(['/', '/api/status', '/healthz', '/readyz']);
 const MIN_POLL_INTERVAL_MS = 1000;
 
 /** Reads files from disk; tests pass their own. */
@@ -242,7 +242,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   if (!telemetryPath.startsWith('/') || /[\s?#]/.test(telemetryPath)) {
     errors.push(`${source('web.telemetry-path')}: "${telemetryPath}" must be a path starting with "/" (no spaces, "?" or "#")`);
   } else if (RESERVED_PATHS.has(telemetryPath)) {
-    errors.push(`${source('web.telemetry-path')}: "${telemetryPath}" is taken by the landing page or a health endpoint`);
+    errors.push(`${source('web.telemetry-path')}: "${telemetryPath}" is taken by the status page or a health endpoint`);
   }
 
   const webConfigFile = value('web.config.file') || undefined;

@@ -70,13 +70,16 @@ function connect(config: Config, tenant: TenantConfig, endpoint: string, version
   const credential = tenant.credential.kind === 'demo' ? demoCredential() : createCredential(tenant.credential);
   // The token's scope is the Graph root the exporter talks to; the demo's fake Graph stands in for the real one.
   const scope = `${tenant.credential.kind === 'demo' ? 'https://graph.microsoft.com' : endpoint}/.default`;
-  const tokens = createTokenSource({ credential, scope, redact });
+  const settings = tenant.credential;
+  const renew = settings.kind === 'demo' ? {} : { renewCredential: () => createCredential(settings) };
+  const tokens = createTokenSource({ credential, scope, redact, ...renew });
   const graph = createGraphClient({
     endpoint,
     timeoutMs: config.graphTimeoutMs,
     tokens,
     userAgent: `${NAME}/${version} (node ${process.version})`,
     dispatcher,
+    redact,
   });
   return { tenant, tokens, graph };
 }

@@ -170,6 +170,7 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
   const { reason, message } = result.error;
   return Object.freeze({
     ...base,
+    tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
     consecutiveFailures: previous.consecutiveFailures + 1,
     failures: Object.freeze({ ...previous.failures, [reason]: previous.failures[reason] + 1 }),
     lastPoll: Object.freeze({ startedMs, durationMs, ok: false, reason, message }),

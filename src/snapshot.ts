@@ -36,6 +36,13 @@ export type Relation = (typeof RELATIONS)[number];
  */
 export type RelationStatus = 'ok' | 'unavailable' | 'failed' | 'disabled';
 
+/**
+ * The requirements a CSP partner's authorization depends on since October 2025: MFA for partner
+ * admins, a security contact, security alerts resolved within 24 hours. The others are scored but
+ * recommended (and "preview" ones count less).
+ */
+export const MANDATORY_REQUIREMENTS: readonly string[] = ['mfaEnforcedForAdmins', 'securityContactProvided', 'securityAlertsPromptlyResolved'];
+
 /** The three MFA policy switches Graph reports; undefined when Graph sent an unknown value. */
 export const POLICIES = ['securityDefaults', 'mfaConditionalAccessPolicy', 'legacyPerUserMfa'] as const;
 export type Policy = (typeof POLICIES)[number];

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { MANDATORY, THRESHOLDS } from '../dashboards/common.js';
+import { MANDATORY_REQUIREMENTS } from '../src/snapshot.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -99,7 +100,8 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     expect(rule('PartnerSecurityExporterPollFailing').for).toBe(`${THRESHOLDS.pollFailingSeconds / 60}m`);
   });
 
-  it('select the mandatory requirements the dashboards count, never preview ones', () => {
+  it('select the mandatory requirements the dashboards count and the status page names, never preview ones', () => {
+    expect(MANDATORY).toBe(MANDATORY_REQUIREMENTS.join('|'));
     const expr = rule('PartnerSecurityMandatoryRequirementNonCompliant').expr;
     expect(expr).toContain(`partner_security_requirement_compliant{requirement_type=~"${MANDATORY}"} == 0`);
     expect(expr).toContain('partner_security_requirement_info{state!="preview"}');

@@ -4,6 +4,7 @@ import { createLogger, createRedactor } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { boundAddress, close, createApp, listen } from '../src/server.js';
 import { initialSnapshot, type TenantSnapshot } from '../src/snapshot.js';
+import { statusPageCsp } from '../src/status/page.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -50,16 +51,18 @@ describe('HTTP server', () => {
     expect([health.status, await health.text()]).toEqual([200, 'ok\n']);
   });
 
-  it('has a landing page naming the exporter, linking to metrics and showing the last poll', async () => {
+  it('has a status page naming the exporter, linking to metrics and showing the last poll', async () => {
     const base = await start(() => [polled()]);
     const res = await fetch(`${base}/`);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'unsafe-inline'");
+    expect(res.headers.get('content-security-policy')).toBe(statusPageCsp());
     const html = await res.text();
     expect(html).toContain('<h1>Partner security score exporter</h1>');
-    expect(html).toContain('Version 9.9.9');
+    expect(html).toContain('version 9.9.9');
     expect(html).toContain('<a href="/metrics">Metrics</a>');
-    expect(html).toMatch(/<td>t1<\/td><td>70 \/ 100<\/td><td class="ok">succeeded<\/td><td>5s ago<\/td><td>in (59|1m)/);
+    expect(html).toContain('<a href="/healthz">Health</a>');
+    expect(html).toContain('<a href="/readyz">Readiness</a>');
+    expect(html).toMatch(/<td>t1<\/td><td>70 \/ 100<\/td><td><span class="chip ok">✓ succeeded<\/span><\/td><td>5s ago .*?<\/td><td>in (59s|1m)/);
   });
 
   it('escapes whatever Graph or the config put on the page', async () => {
@@ -74,7 +77,7 @@ describe('HTTP server', () => {
 
   it.each(['POST', 'PUT', 'DELETE', 'PATCH'])('answers %s with 405 and Allow', async (method) => {
     const base = await start(() => [polled()]);
-    for (const path of ['/metrics', '/', '/healthz', '/readyz']) {
+    for (const path of ['/metrics', '/', '/api/status', '/healthz', '/readyz']) {
       const res = await fetch(`${base}${path}`, { method });
       expect(res.status).toBe(405);
       expect(res.headers.get('allow')).toBe('GET, HEAD');

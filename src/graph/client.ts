@@ -59,6 +59,8 @@ export interface GraphClientOptions {
   userAgent: string;
   dispatcher?: Dispatcher;
   maxBodyBytes?: number;
+  /** Applied to every message before it is shortened, so a secret is never cut into an unrecognisable half. */
+  redact?: (text: string) => string;
   now?: () => number;
 }
 
@@ -67,6 +69,8 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const now = options.now ?? Date.now;
   const origin = new URL(options.endpoint).origin;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const redact = options.redact ?? ((text: string) => text);
+  const describe = (error: unknown) => errorText(error, redact);
 
   return {
     async get(path, outer) {
@@ -83,7 +87,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       try {
         token = (await options.tokens.get(signal)).token;
       } catch (error) {
-        throw aborted() ?? new GraphError('token', `could not get a token: ${errorText(error)}`);
+        throw aborted() ?? new GraphError('token', `could not get a token: ${describe(error)}`);
       }
 
       let response: Dispatcher.ResponseData;
@@ -101,7 +105,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
         });
       } catch (error) {
-        throw aborted() ?? new GraphError('network', `could not reach Graph at ${url.origin}: ${errorText(error)}`, { clientRequestId });
+        throw aborted() ?? new GraphError('network', `could not reach Graph at ${url.origin}: ${describe(error)}`, { clientRequestId });
       }
 
       const requestId = header(response.headers, 'request-id');
@@ -111,7 +115,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       try {
         text = await readBody(response.body, maxBodyBytes);
       } catch (error) {
-        bodyError = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${errorText(error)}`));
+        bodyError = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${describe(error)}`));
       }
       const status = response.statusCode;
 
@@ -124,12 +128,12 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         try {
           return { status, body: JSON.parse(text), ...ids };
         } catch (error) {
-          throw new GraphError('invalid_response', `Graph answered ${status} with invalid JSON: ${errorText(error)}`, { status, ...ids });
+          throw new GraphError('invalid_response', `Graph answered ${status} with invalid JSON: ${describe(error)}`, { status, ...ids });
         }
       }
       // A rejected token is not reused: the next poll asks the credential for a fresh one.
       if (status === 401) options.tokens.invalidate();
-      throw errorFromResponse(status, text, header(response.headers, 'retry-after'), header(response.headers, 'location'), ids, now());
+      throw errorFromResponse(status, text, header(response.headers, 'retry-after'), header(response.headers, 'location'), ids, now(), redact);
     },
   };
 }
@@ -141,6 +145,7 @@ function errorFromResponse(
   location: string | undefined,
   ids: { clientRequestId: string; requestId?: string },
   nowMs: number,
+  redact: (text: string) => string,
 ): GraphError {
   const graph = graphErrorBody(text);
   const requestId = ids.requestId ?? graph.requestId;
@@ -152,7 +157,7 @@ function errorFromResponse(
     ...(requestId === undefined ? {} : { requestId }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   };
-  const said = graph.message === undefined ? '' : `: ${truncate(graph.message)}`;
+  const said = graph.message === undefined ? '' : `: ${truncate(redact(graph.message))}`;
   const codeText = graph.code === undefined ? '' : ` ${graph.code}`;
   const base = `Graph answered ${status}${codeText}${said}`;
   if (status >= 300 && status < 400) {
@@ -251,11 +256,11 @@ function truncate(text: string): string {
 }
 
 /** The message of an error, one line, without stack. */
-export function errorText(error: unknown): string {
+export function errorText(error: unknown, redact: (text: string) => string = (text) => text): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    return truncate(`${typeof code === 'string' ? `${code}: ` : ''}${error.message}${cause}`);
+    return truncate(redact(`${typeof code === 'string' ? `${code}: ` : ''}${error.message}${cause}`));
   }
-  return truncate(String(error));
+  return truncate(redact(String(error)));
 }

@@ -24,6 +24,11 @@ export interface TokenSourceOptions {
   credential: TokenCredential;
   scope: string;
   redact: Redactor;
+  /**
+   * A new credential with an empty token cache, used after Graph rejected a token: MSAL keeps
+   * handing out a cached token until it expires, and @azure/identity cannot clear that cache.
+   */
+  renewCredential?: () => TokenCredential;
   now?: () => number;
 }
 
@@ -31,11 +36,14 @@ export interface TokenSourceOptions {
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const now = options.now ?? Date.now;
   let cached: { value: BearerToken; renewAt: number } | undefined;
+  let credential = options.credential;
   let tenantId: string | undefined;
   return {
     async get(signal) {
       if (cached && now() < cached.renewAt) return cached.value;
-      const access = await options.credential.getToken(options.scope, { abortSignal: signal });
+      // Not every credential passes abortSignal on to its token request: race it, so that
+      // --graph.timeout and shutdown are never held up by an authority that does not answer.
+      const access = await abortable(credential.getToken(options.scope, { abortSignal: signal }), signal);
       if (!access) throw new Error('the credential returned no token');
       options.redact.add(access.token);
       const renewAt = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
@@ -45,6 +53,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     },
     invalidate() {
       cached = undefined;
+      if (options.renewCredential) credential = options.renewCredential();
     },
     lastTenantId() {
       return tenantId;
@@ -64,4 +73,14 @@ export function tenantOf(token: string): string | undefined {
     // not a JWT: no tenant to learn
   }
   return undefined;
+}
+
+/** Settles with the promise, or rejects as soon as the signal aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
