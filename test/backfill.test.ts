@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { renderBackfill } from '../src/backfill.js';
+import { baseEnv, CLIENT_SECRET, clientSecretEnv, runExporter, TENANT_ID } from './helpers/exporter.js';
+import { closeFakeClouds, INVALID_CLIENT_SECRET, startFakeCloud } from './helpers/fake-cloud.js';
 import { startPrometheus } from './helpers/prometheus.js';
 
 const DAY = 86_400;
@@ -77,5 +79,55 @@ describe('backfill', () => {
     } finally {
       await prometheus.stop();
     }
+  });
+});
+
+describe('backfill command', () => {
+  afterEach(async () => {
+    await closeFakeClouds();
+  });
+
+  it('writes the history Graph returns, paged, under the live labels, and promtool turns it into blocks', async () => {
+    const cloud = await startFakeCloud();
+    const day = (i: number) => new Date(Date.UTC(2026, 8, 1 + i)).toISOString();
+    // Two pages of history; the second is reached through an opaque next link.
+    cloud.relationDefault = (request) => {
+      if (!request.path.endsWith('/history')) return { status: 404, body: { error: { code: 'ResourceNotFound', message: 'no' } } };
+      const second = request.query.includes('page=2');
+      const value = (second ? [3, 4] : [0, 1, 2]).map((i) => ({
+        createdDateTime: day(i),
+        score: 10 * i,
+        compliantRequirementsCount: i,
+        totalRequirementsCount: 5,
+      }));
+      return { body: { value, ...(second ? {} : { '@odata.nextLink': `${cloud.url}/beta/security/partner/securityScore/history?page=2` }) } };
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'pss-backfill-cli-'));
+    const output = join(dir, 'history.om');
+    const run = await runExporter(['backfill', `--output=${output}`, `--graph.endpoint=${cloud.url}`, '--log.format=json'], {
+      ...baseEnv(cloud),
+      ...clientSecretEnv(),
+    });
+    expect(run.code).toBe(0);
+    const text = readFileSync(output, 'utf8');
+    const scores = text.split('\n').filter((l) => l.startsWith('partner_security_score_current{'));
+    expect(scores).toEqual([0, 1, 2, 3, 4].map((i) => `partner_security_score_current{tenant_id="${TENANT_ID}"} ${10 * i} ${Date.parse(day(i)) / 1000}`));
+    expect(text.endsWith('# EOF\n')).toBe(true);
+    expect(run.stderr).not.toContain(CLIENT_SECRET);
+    execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', output, join(dir, 'data')], { stdio: 'pipe' });
+    expect(readdirSync(join(dir, 'data')).length).toBeGreaterThan(0);
+  });
+
+  it('exits 1 and writes what it could when a tenant fails', async () => {
+    const cloud = await startFakeCloud();
+    cloud.refuseTokens = INVALID_CLIENT_SECRET;
+    const output = join(mkdtempSync(join(tmpdir(), 'pss-backfill-cli-')), 'history.om');
+    const run = await runExporter(['backfill', `--output=${output}`, `--graph.endpoint=${cloud.url}`, '--log.format=json'], {
+      ...baseEnv(cloud),
+      ...clientSecretEnv(),
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('reading the history failed');
+    expect(readFileSync(output, 'utf8')).not.toContain('partner_security_score_current{');
   });
 });
