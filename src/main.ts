@@ -15,10 +15,10 @@ import { createLimit } from './limit.js';
 import { createLogger, createRedactor, type Logger, type Redactor } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPoller } from './poller.js';
-import { boundAddress, close, createApp } from './server.js';
+import { createApp } from './server.js';
 import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
-import { startWebServer, type WebServer } from './web.js';
+import { boundAddress, close, startWebServer, type WebServer } from './web.js';
 import { WebConfigError } from './web-config.js';
 
 /** How long open scrapes may take to finish after SIGTERM. */

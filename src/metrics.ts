@@ -396,6 +396,11 @@ export interface Metrics {
   readonly registry: Registry;
   readonly contentType: string;
   render(): Promise<string>;
+  /**
+   * The same exposition as UTF-8 chunks for the HTTP layer to write one after the other: the data
+   * part is encoded once per render and the same bytes serve every scrape until the next poll.
+   */
+  renderChunks(): Promise<readonly Buffer[]>;
 }
 
 /** Creates the registry and its collectors. */
@@ -446,15 +451,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
     for (const name of DEFAULT_METRICS_PROMTOOL_REJECTS) processRegistry.removeSingleMetric(name);
   }
 
-  let cached: { key: readonly unknown[]; text: Promise<string> } | undefined;
-  const renderData = (): Promise<string> => {
+  let cached: { key: readonly unknown[]; text: Promise<string>; bytes: Promise<Buffer> } | undefined;
+  const renderData = (): { text: Promise<string>; bytes: Promise<Buffer> } => {
     const snapshots = options.snapshots();
     const ctx = { nowMs: now(), maxStalenessMs: options.maxStalenessMs };
     const status = webConfig?.();
     // What the data text depends on: the snapshot objects (replaced whole on every poll), which
     // of them are still fresh, and the web config status object.
     const key = [...snapshots, ...snapshots.map((t) => freshScore(t, ctx) !== undefined), status];
-    if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached.text;
+    if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
     // Chained after the previous render, so two scrapes never interleave their collectors.
     const previous = cached?.text ?? Promise.resolve('');
     const text = previous
@@ -464,19 +469,26 @@ export function createMetrics(options: MetricsOptions): Metrics {
         webStatus = status;
         return registry.metrics();
       });
-    cached = { key, text };
+    // Encoding the text on every scrape cost more than the rest of a scrape (npm run bench, BENCHMARKS.md).
+    const bytes = text.then((t) => Buffer.from(t));
+    bytes.catch(() => {});
+    cached = { key, text, bytes };
     text.catch(() => {
       if (cached?.text === text) cached = undefined;
     });
-    return text;
+    return cached;
   };
 
   return {
     registry,
     contentType: registry.contentType,
     render: async () => {
-      const data = await renderData();
+      const data = await renderData().text;
       return withProcess ? data + (await processRegistry.metrics()) : data;
+    },
+    renderChunks: async () => {
+      const data = await renderData().bytes;
+      return withProcess ? [data, Buffer.from(await processRegistry.metrics())] : [data];
     },
   };
 }

@@ -1,8 +1,5 @@
 /** The HTTP side: /metrics, the status page and its JSON, health endpoints. It never talks to Graph. */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
-import type { ListenAddress } from './config.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { TenantSnapshot } from './snapshot.js';
@@ -39,8 +36,12 @@ export function createApp(options: AppOptions): Express {
   const routes: Record<string, express.RequestHandler> = {
     [options.telemetryPath]: async (_req, res) => {
       try {
-        const body = await options.metrics.render();
-        res.type(options.metrics.contentType).send(body);
+        const chunks = await options.metrics.renderChunks();
+        res.type(options.metrics.contentType).set('Content-Length', String(chunks.reduce((n, c) => n + c.length, 0)));
+        // Written as they are, in one go: joining them would copy the cached data part on every scrape.
+        res.cork();
+        for (const chunk of chunks) res.write(chunk);
+        res.end();
       } catch (error) {
         options.logger.error('rendering metrics failed', { err: error instanceof Error ? error.message : String(error) });
         res.status(500).type(TEXT).send('rendering metrics failed\n');
@@ -75,33 +76,4 @@ export function createApp(options: AppOptions): Express {
     res.status(404).type(TEXT).send('not found\n');
   });
   return app;
-}
-
-/** Starts listening; resolves with the server once the port is bound. */
-export function listen(app: Express, address: ListenAddress): Promise<Server> {
-  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, app);
-  server.keepAliveTimeout = 65_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: address.port, ...(address.host === undefined ? {} : { host: address.host }) }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
-
-/** Closes the server: idle connections at once, busy ones after the grace period. */
-export async function close(server: Server, graceMs: number): Promise<void> {
-  const forced = setTimeout(() => server.closeAllConnections(), graceMs);
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
-  clearTimeout(forced);
-}
-
-/** "host:port" of a listening server, for the log. */
-export function boundAddress(server: Server): string {
-  const address = server.address() as AddressInfo;
-  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }

@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import type { ListenAddress } from './config.js';
@@ -173,4 +174,20 @@ function refuse(res: ServerResponse, status: number, text: string): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.end(text);
+}
+
+/** Closes the server: idle connections at once, busy ones after the grace period. */
+export async function close(server: Server, graceMs: number): Promise<void> {
+  const forced = setTimeout(() => server.closeAllConnections(), graceMs);
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+  clearTimeout(forced);
+}
+
+/** "host:port" of a listening server, for the log. */
+export function boundAddress(server: Server): string {
+  const address = server.address() as AddressInfo;
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }

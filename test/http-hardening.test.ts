@@ -3,9 +3,9 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
-import { boundAddress, close, createApp } from '../src/server.js';
+import { createApp } from '../src/server.js';
 import { initialSnapshot } from '../src/snapshot.js';
-import { startWebServer, type WebServer } from '../src/web.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../src/web.js';
 
 let web: WebServer;
 let host: string;

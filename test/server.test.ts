@@ -2,9 +2,10 @@ import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
-import { boundAddress, close, createApp, listen } from '../src/server.js';
+import { createApp } from '../src/server.js';
 import { initialSnapshot, type TenantSnapshot } from '../src/snapshot.js';
 import { statusPageCsp } from '../src/status/page.js';
+import { boundAddress, close, startWebServer } from '../src/web.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -15,7 +16,8 @@ afterEach(async () => {
 async function start(snapshots: () => readonly TenantSnapshot[], telemetryPath = '/metrics'): Promise<string> {
   const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
   const metrics = createMetrics({ snapshots, build: { version: '9.9.9', nodeVersion: 'v24' }, maxStalenessMs: 0, processMetrics: false });
-  server = await listen(createApp({ telemetryPath, metrics, snapshots, version: '9.9.9', logger }), { host: '127.0.0.1', port: 0 });
+  const app = createApp({ telemetryPath, metrics, snapshots, version: '9.9.9', logger });
+  server = (await startWebServer({ app, address: { host: '127.0.0.1', port: 0 }, healthzWithoutAuth: false, logger })).server;
   return `http://${boundAddress(server)}`;
 }
 

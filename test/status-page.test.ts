@@ -3,10 +3,11 @@ import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
-import { boundAddress, close, createApp, escapeHtml, listen } from '../src/server.js';
+import { createApp, escapeHtml } from '../src/server.js';
 import { initialSnapshot, type Requirement, type TenantSnapshot } from '../src/snapshot.js';
 import { humanDuration, refreshParameter, statusPage, statusPageCsp } from '../src/status/page.js';
 import { statusView, webLink } from '../src/status/view.js';
+import { boundAddress, close, startWebServer } from '../src/web.js';
 
 const NOW = Date.parse('2025-11-29T12:00:00Z');
 const DAY = 86_400;
@@ -357,7 +358,7 @@ describe('/ and /api/status', () => {
     const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
     const metrics = createMetrics({ snapshots: () => snapshots, build: { version: '9.9.9', nodeVersion: 'v24' }, maxStalenessMs: 0, processMetrics: false });
     const app = createApp({ telemetryPath: '/metrics', metrics, snapshots: () => snapshots, version: '9.9.9', logger, now: () => NOW });
-    server = await listen(app, { host: '127.0.0.1', port: 0 });
+    server = (await startWebServer({ app, address: { host: '127.0.0.1', port: 0 }, healthzWithoutAuth: false, logger })).server;
     return `http://${boundAddress(server)}`;
   }
 

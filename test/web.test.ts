@@ -7,8 +7,7 @@ import bcrypt from 'bcryptjs';
 import { Agent, request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../src/log.js';
-import { boundAddress, close } from '../src/server.js';
-import { startWebServer, type WebServer } from '../src/web.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../src/web.js';
 import { loadWebConfig, WebConfigError } from '../src/web-config.js';
 
 const TLS = resolve('test/fixtures/tls');
