@@ -113,6 +113,22 @@ describe.concurrent('the exporter getting tokens', { timeout: INTEGRATION_TIMEOU
       expect((await exporter.get('/readyz')).status).toBe(200);
       expect((await exporter.get('/')).body).toContain('failed (token)');
     });
+
+    it.for([
+      ['a token that is not a string', 200, 'application/json', '{"token_type":"Bearer","expires_in":3600,"access_token":42}'],
+      ['HTML instead of JSON', 200, 'text/html', '<html><body>Sign in</body></html>'],
+      ['a body cut short', 200, 'application/json', '{"token_type":"Bearer","expires_in":36'],
+      ['a 500 without a body', 500, 'text/plain', ''],
+    ] as const)('reports a malformed token answer (%s) as reason token and keeps running', async ([, status, contentType, body], { onTestFinished }) => {
+      const cloud = await startFakeCloud({ onTestFinished });
+      cloud.tokenAnswer = { status, contentType, body };
+      const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+      await until(async () => (await exporter.value('partner_security_poll_failures_total', { ...tenant, reason: 'token' })) === 1, 15_000, 'a token failure');
+      expect(await exporter.value('partner_security_up', tenant)).toBe(0);
+      expect(cloud.graphRequests).toEqual([]);
+      expect(exporter.child.exitCode).toBeNull();
+      expect((await exporter.get('/healthz')).status).toBe(200);
+    });
   });
 
   describe('credential kinds', () => {

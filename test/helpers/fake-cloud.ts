@@ -226,6 +226,8 @@ export interface FakeCloud {
   refuseTokens: TokenRefusal | undefined;
   /** When true, token requests are recorded but never answered. */
   hangTokens: boolean;
+  /** When set, every token request gets this raw answer (a malformed or broken token response). */
+  tokenAnswer: { status: number; contentType: string; body: string } | undefined;
   /** Answers to GET securityScore (with or without $expand), used one by one before graphDefault. */
   readonly graphQueue: (GraphReply | GraphHandler)[];
   /** Answers GET securityScore once the queue is empty (default: the fixtures, see defaultGraphAnswer). */
@@ -282,6 +284,7 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     refuseTokens: undefined,
     hangTokens: false,
+    tokenAnswer: undefined,
     graphQueue: [],
     graphDefault: {},
     relationDefault: {},
@@ -377,6 +380,12 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
       aadError(res, refusal);
     };
     if (cloud.hangTokens) return;
+    if (cloud.tokenAnswer) {
+      record.status = cloud.tokenAnswer.status;
+      res.writeHead(cloud.tokenAnswer.status, { 'content-type': cloud.tokenAnswer.contentType });
+      res.end(cloud.tokenAnswer.body);
+      return;
+    }
     if (cloud.refuseTokens) return refuse(cloud.refuseTokens);
     if (form.grant_type !== 'client_credentials') {
       return refuse({
