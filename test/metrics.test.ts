@@ -82,6 +82,20 @@ describe('metrics', () => {
     expect(renders).toHaveBeenCalledTimes(3);
   });
 
+  it('serves the same exposition as bytes for HTTP, encoded once per render and shared until the next poll', async () => {
+    let snapshots = [healthy('t1', 10)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });
+    const [data, processPart] = await metrics.renderChunks();
+    expect(processPart?.toString('utf8')).toContain('process_resident_memory_bytes');
+    const text = await metrics.render();
+    expect(text.startsWith(data?.toString('utf8') ?? 'no data chunk')).toBe(true);
+    expect((await metrics.renderChunks())[0]).toBe(data);
+    snapshots = [healthy('t1', 11)];
+    const [next] = await metrics.renderChunks();
+    expect(next).not.toBe(data);
+    expect(next?.toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+  });
+
   it('never mixes two polls in one scrape, even when scrapes overlap a change', async () => {
     let snapshots = [healthy('t1', 1), healthy('t2', 1)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
