@@ -1,6 +1,6 @@
 /** Runs Debian's real Prometheus on a loopback port for a test, and queries its HTTP API. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,8 @@ export interface RunningPrometheus {
 /** Starts Prometheus with the given YAML config on a data directory and waits until it is ready. */
 export async function startPrometheus(options: { dataDir: string; config?: string; extraArgs?: string[] }): Promise<RunningPrometheus> {
   const port = await freePort();
-  const configFile = join(mkdtempSync(join(tmpdir(), 'pss-prom-')), 'prometheus.yml');
+  const configDir = mkdtempSync(join(tmpdir(), 'pss-prom-'));
+  const configFile = join(configDir, 'prometheus.yml');
   writeFileSync(configFile, options.config ?? 'global: {}\n');
   let output = '';
   const child: ChildProcess = spawn(
@@ -75,10 +76,12 @@ export async function startPrometheus(options: { dataDir: string; config?: strin
       return body.data.result;
     },
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(configDir, { recursive: true, force: true });
     },
   };
 }
