@@ -35,7 +35,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     default: `:${DEFAULT_PORT}`,
     env: true,
-    help: 'Address to listen on for the metrics, landing page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port").',
+    help: 'Address to listen on for the metrics, status page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port").',
   },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', env: true, help: 'Path under which to expose metrics.' },
   {
