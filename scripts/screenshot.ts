@@ -10,23 +10,13 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'main.js');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The demo moves one step every 20 s; 60 points is six steps in. */
 const WAIT_LIMIT_MS = 5 * 60_000;
 const VIEWPORT = { width: 1280, height: 900 };
@@ -96,7 +86,7 @@ async function waitForScore(base: string, minScore: number): Promise<number> {
 }
 
 async function screenshot(base: string, outDir: string): Promise<string[]> {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const written: string[] = [];
   try {
     for (const [scheme, file] of [
@@ -129,7 +119,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function run(): Promise<void> {
   const minScore = Number(option('min-score', '60'));
-  const outDir = join(ROOT, option('out', 'docs'));
+  const outDir = resolve(ROOT, option('out', 'docs'));
   buildIfNeeded();
   mkdirSync(outDir, { recursive: true });
   const { child, base } = await startDemo();

@@ -4,23 +4,12 @@
  * that is not to the exporter is refused and recorded; console errors (a CSP violation is one)
  * are collected. Nothing leaves the machine.
  */
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../scripts/chromium.js';
 import type { StatusView } from '../src/status/view.js';
 import { type Exporter, killExporters, startExporter, until } from './helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, startFakeCloud } from './helpers/fake-cloud.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const IMG = '<img src=x onerror=alert(1)>';
 const SCRIPT_URL = 'https://partner.microsoft.com/security"><script>alert(2)</script>';
@@ -147,7 +136,7 @@ let fake: Exporter;
 let demo: Exporter;
 
 beforeAll(async () => {
-  [browser, cloud] = await Promise.all([chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }), startFakeCloud()]);
+  [browser, cloud] = await Promise.all([launchChromium(), startFakeCloud()]);
   cloud.graphDefault = { body: SCORE_ENTITY };
   [fake, demo] = await Promise.all([
     startExporter({ cloud, args: ['--poll.interval=1s'] }),
