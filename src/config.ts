@@ -2,7 +2,8 @@
  * Flags and environment -> one frozen Config. Every flag has one row in FLAGS (name, environment
  * variable, default, help); parseConfig is pure and reports every problem at once.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { formatDuration, parseDuration } from './duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
 import { type ConfigIo, parseTenantsFile, TENANT_ID, type TenantConfig } from './tenants.js';
@@ -118,7 +119,15 @@ export const FLAGS: readonly FlagSpec[] = [
     default: '',
     env: false,
     command: 'backfill',
-    help: 'backfill only: file to write the OpenMetrics history to ("-" for standard output).',
+    help: 'backfill only: file to write the OpenMetrics history to ("-" for standard output). Written whole or not at all.',
+  },
+  {
+    name: 'force',
+    kind: 'boolean',
+    default: 'false',
+    env: false,
+    command: 'backfill',
+    help: 'backfill only: replace the --output file when it exists (without it, an existing file is an error).',
   },
   { name: 'log.level', kind: 'string', default: 'info', env: true, help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.` },
   { name: 'log.format', kind: 'string', default: 'logfmt', env: true, help: `Output format of log messages: ${LOG_FORMATS.join(', ')}.` },
@@ -200,6 +209,8 @@ export interface Config {
   readonly configFile?: string;
   /** Set for the backfill command: where to write. */
   readonly output?: string;
+  /** Backfill: replace an existing output file. */
+  readonly force?: boolean;
 }
 
 export type ParseResult =
@@ -214,7 +225,26 @@ const RESERVED_PATHS = new Set(['/', '/api/status', '/healthz', '/readyz']);
 const MIN_POLL_INTERVAL_MS = 1000;
 
 /** Reads files from disk; tests pass their own. */
-export const diskIo: ConfigIo = { readable, readText: (path) => readFileSync(path, 'utf8') };
+export const diskIo: ConfigIo = {
+  readable,
+  readText: (path) => readFileSync(path, 'utf8'),
+  exists: (path) => {
+    try {
+      lstatSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  writableDirectory: (path) => {
+    try {
+      accessSync(path, constants.W_OK | constants.X_OK);
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+};
 
 /** Builds the configuration from argv (without node and script) and the environment. */
 export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo = diskIo): ParseResult {
@@ -310,6 +340,12 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   const output = value('output') || undefined;
   if (backfill && output === undefined) errors.push('backfill: --output is required (a file, or "-" for standard output)');
   if (backfill && demo) errors.push('backfill: not available with --demo');
+  const force = value('force') === 'true';
+  if (backfill && output !== undefined && output !== '-') {
+    // Checked again when the file is put in place; this only spares a run that could not write.
+    if (io.exists?.(output) && !force) errors.push(`--output: "${output}" exists; add --force to replace it`);
+    if (io.writableDirectory?.(dirname(resolve(output))) === false) errors.push(`--output: cannot write to the directory of "${output}"`);
+  }
 
   if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors };
   return {
@@ -330,7 +366,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       collectors,
       pollConcurrency,
       ...(configFile === undefined ? {} : { configFile }),
-      ...(output === undefined ? {} : { output }),
+      ...(output === undefined ? {} : { output, force }),
     }),
   };
 }

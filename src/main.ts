@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** Composition root: config -> credentials -> Graph clients -> pollers -> metrics -> HTTP server. */
-import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { EnvHttpProxyAgent } from 'undici';
+import { writeFileAtomic } from './atomic-write.js';
 import { renderBackfill } from './backfill.js';
 import { createCollector, readHistory } from './collect.js';
 import { type Config, helpText, parseConfig } from './config.js';
@@ -178,11 +178,24 @@ async function backfill(config: Config, version: string, logger: Logger, redact:
     }
   }
   await dispatcher.close();
+  const destination = config.output === '-' ? 'stdout' : config.output;
+  if (histories.length === 0) {
+    // Nothing read: an existing file keeps the good data it holds.
+    logger.error('no history could be read; nothing written', { output: destination, failed, note: 'an existing file is left unchanged' });
+    return 1;
+  }
   const text = renderBackfill(histories);
   // Wait for standard output to drain: the process exits right after.
   if (config.output === '-') await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
-  else if (config.output !== undefined) writeFileSync(config.output, text);
-  logger.info('backfill written', { output: config.output === '-' ? 'stdout' : config.output, tenants: histories.length, failed });
+  else if (config.output !== undefined) {
+    try {
+      writeFileAtomic(config.output, text, config.force === true);
+    } catch (error) {
+      logger.error('writing the backfill failed; nothing written', { output: destination, err: errorText(error), note: 'an existing file is left unchanged' });
+      return 1;
+    }
+  }
+  logger.info('backfill written', { output: destination, tenants: histories.length, failed, bytes: Buffer.byteLength(text) });
   return failed > 0 ? 1 : 0;
 }
 

@@ -15,6 +15,10 @@ export interface TenantConfig {
 export interface ConfigIo {
   readable(path: string): boolean;
   readText(path: string): string;
+  /** Something (a file, a directory, a dangling link) is at the path; checks are skipped without it. */
+  exists?(path: string): boolean;
+  /** A directory new files can be created in; checks are skipped without it. */
+  writableDirectory?(path: string): boolean;
 }
 
 /** A tenant GUID or verified domain. */

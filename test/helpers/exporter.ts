@@ -168,8 +168,12 @@ function buildEnv(cloud: FakeCloud, env: Record<string, string | undefined> | un
   return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-function spawnMain(args: readonly string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnMain(args: readonly string[], env: Record<string, string>, fileSizeLimitKiB?: number): ChildProcess {
+  // A file size limit (bash's ulimit -f, in KiB) makes writes fail the way a full disk does.
+  const child =
+    fileSizeLimitKiB === undefined
+      ? spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('bash', ['-c', `ulimit -f ${fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;
@@ -275,8 +279,9 @@ export async function runExporter(
   args: readonly string[],
   env: Record<string, string>,
   timeoutMs = 30_000,
+  limits: { fileSizeKiB?: number } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const child = spawnMain(args, env);
+  const child = spawnMain(args, env, limits.fileSizeKiB);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
