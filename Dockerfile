@@ -79,4 +79,4 @@ EXPOSE 10059
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "-e", "const p=(process.env.PSS_WEB_LISTEN_ADDRESS||':10059').split(':').pop();fetch('http://127.0.0.1:'+p+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node runs as PID 1; the exporter handles SIGTERM and SIGINT itself and starts no children.
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--disable-sigusr1", "/app/dist/main.js"]

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --disable-sigusr1
 /** Composition root: config -> credentials -> Graph clients -> pollers -> metrics -> HTTP server. */
+// First of all: no signal may open the inspector or end the process before serve() handles it.
+import './signal-guard.js';
 import type { Server } from 'node:http';
 import { EnvHttpProxyAgent } from 'undici';
 import { writeFileAtomic } from './atomic-write.js';
@@ -144,11 +146,13 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     poll_interval: formatDuration(config.pollIntervalMs),
   });
   for (const poller of pollers) poller.start();
+  const stopSignals = handleSignals(logger, web);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  stopSignals();
   logger.info('stopping', { signal });
   await Promise.all(pollers.map((p) => p.stop()));
   web.stop();
@@ -197,6 +201,35 @@ async function backfill(config: Config, version: string, logger: Logger, redact:
   }
   logger.info('backfill written', { output: destination, tenants: histories.length, failed, bytes: Buffer.byteLength(text) });
   return failed > 0 ? 1 : 0;
+}
+
+/** How often a repeated SIGUSR1 is logged at most. */
+const SIGUSR1_LOG_EVERY_MS = 60_000;
+
+/**
+ * SIGHUP re-reads the web config file at once (it is also re-read when it changes); SIGUSR1 is
+ * refused with a log line (at most one a minute). Returns the function that removes the handlers.
+ */
+function handleSignals(logger: Logger, web: WebServer): () => void {
+  let usr1LoggedAt = Number.NEGATIVE_INFINITY;
+  const onUsr1 = () => {
+    if (Date.now() - usr1LoggedAt < SIGUSR1_LOG_EVERY_MS) return;
+    usr1LoggedAt = Date.now();
+    logger.warn('SIGUSR1 ignored: this exporter never opens the Node.js inspector');
+  };
+  const onHup = () => {
+    if (web.webConfigStatus() === undefined) logger.info('SIGHUP received: no web config file to re-read; other settings need a restart');
+    else {
+      logger.info('SIGHUP received: re-reading the web config file; other settings need a restart');
+      web.reload();
+    }
+  };
+  process.on('SIGUSR1', onUsr1);
+  process.on('SIGHUP', onHup);
+  return () => {
+    process.off('SIGUSR1', onUsr1);
+    process.off('SIGHUP', onHup);
+  };
 }
 
 /** Values that must never reach a log line. */

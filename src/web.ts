@@ -36,6 +36,8 @@ export interface WebServer {
   readonly server: Server;
   /** Undefined without --web.config.file. */
   webConfigStatus(): WebConfigStatus | undefined;
+  /** Re-reads the web config file now if it changed (SIGHUP); a no-op without one. */
+  reload(): void;
   stop(): void;
 }
 
@@ -143,6 +145,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   return {
     server,
     webConfigStatus: () => status,
+    reload,
     stop: () => clearInterval(timer),
   };
 }
