@@ -34,6 +34,8 @@ export interface PollData {
   readonly relationStatus: Readonly<Partial<Record<Relation, RelationStatus>>>;
   /** Why a relation is not "ok", for the log. */
   readonly relationErrors: Readonly<Partial<Record<Relation, string>>>;
+  /** The longest Retry-After a relation's answer asked for: the next poll waits at least this long. */
+  readonly retryAfterMs?: number;
 }
 
 /** The result of one poll: data or an error, and the HTTP status of every Graph request made. */
@@ -131,6 +133,7 @@ export function createCollector(options: CollectorOptions): PollOnce {
     const relations: RelationsData = {};
     const relationStatus: Partial<Record<Relation, RelationStatus>> = {};
     const relationErrors: Partial<Record<Relation, string>> = {};
+    let retryAfterMs: number | undefined;
     const settle = async (name: Relation, read: () => Promise<RelationsData>) => {
       try {
         Object.assign(relations, await read());
@@ -139,6 +142,8 @@ export function createCollector(options: CollectorOptions): PollOnce {
         const notFound = error instanceof GraphError && error.status === 404;
         relationStatus[name] = notFound ? 'unavailable' : 'failed';
         relationErrors[name] = error instanceof Error ? error.message : String(error);
+        // A throttled relation asks the whole exporter to slow down: the next poll waits for it.
+        if (error instanceof GraphError && error.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, error.retryAfterMs);
       }
     };
 
@@ -168,6 +173,7 @@ export function createCollector(options: CollectorOptions): PollOnce {
       relations: Object.freeze(relations),
       relationStatus: Object.freeze(relationStatus),
       relationErrors: Object.freeze(relationErrors),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
     const tenantId = options.tenantOfToken();
     return tenantId === undefined ? { ok: true, data, requests } : { ok: true, data, requests, tenantId };
