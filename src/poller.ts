@@ -2,7 +2,7 @@
 import type { PollOnce, PollResult } from './collect.js';
 import { formatDuration } from './duration.js';
 import type { Logger } from './log.js';
-import { initialSnapshot, RELATIONS, type RelationsData, type TenantSnapshot } from './snapshot.js';
+import { initialSnapshot, RELATIONS, type Relation, type RelationsData, type RelationTruncation, type TenantSnapshot } from './snapshot.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */
 export const BACKOFF_BASE_MS = 3000;
@@ -58,6 +58,15 @@ function waitsInterval(result: PollResult): boolean {
 function throttledBy(result: PollResult): boolean {
   return !result.ok && (result.error.reason === 'throttled' || result.error.reason === 'unavailable');
 }
+
+/** The flag that raises each cap, for the log line when one cuts. */
+const CAP_FLAGS: Readonly<Record<Relation | 'pages' | 'bytes', string>> = {
+  pages: '--collector.max-pages',
+  bytes: '--collector.max-bytes',
+  requirements: '--collector.requirements.max-requirements',
+  history: '--collector.history.max-entries',
+  customerInsights: '--collector.customer-insights.max-customers',
+};
 
 /** Creates a poller; it does nothing until start(). */
 export function createPoller(options: PollerOptions): Poller {
@@ -120,14 +129,18 @@ export function createPoller(options: PollerOptions): Poller {
             { relation, err: result.data.relationErrors[relation] },
           );
       }
-      const insights = result.data.relations.customerInsights;
-      const wasTruncated = previous.relations.customerInsights?.truncated ?? false;
-      if (insights?.truncated && !wasTruncated)
-        log.warn('customer insights exceed the caps; some customers are not exported', {
-          customers_seen: insights.seen,
-          customers_exported: insights.customers.length,
-          pages: insights.pages,
+      // One line when a cap starts cutting a relation short (and none while it goes on cutting).
+      for (const relation of RELATIONS) {
+        const cut = result.data.truncated?.[relation];
+        if (cut === undefined || previous.truncated?.[relation] !== undefined) continue;
+        log.warn('a cap cut a relation short; the rest of it is not exported', {
+          relation,
+          cap: cut.cap,
+          flag: CAP_FLAGS[cut.cap === 'items' ? relation : cut.cap],
+          items_seen: cut.seen,
+          items_kept: cut.kept,
         });
+      }
     } else {
       const e = result.error;
       // The same failure poll after poll is one line, repeated (with a count) only now and then;
@@ -180,10 +193,14 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
     // A relation read now replaces its data; one that failed keeps its last data; one that is
     // unavailable or turned off has none, so its series vanish.
     const relations: Record<string, unknown> = {};
+    const truncated: Partial<Record<Relation, RelationTruncation>> = {};
     for (const relation of RELATIONS) {
       const status = result.data.relationStatus[relation];
       const data = status === 'ok' ? result.data.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
       if (data !== undefined) relations[relation] = data;
+      // How a cap cut the data goes with the data.
+      const cut = status === 'ok' ? result.data.truncated?.[relation] : status === 'failed' ? previous.truncated?.[relation] : undefined;
+      if (cut !== undefined) truncated[relation] = cut;
     }
     return Object.freeze({
       ...base,
@@ -191,6 +208,7 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
       score: result.data.score,
       relations: Object.freeze(relations) as RelationsData,
       relationStatus: result.data.relationStatus,
+      truncated: Object.freeze(truncated),
       lastSuccessMs: nowMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),
