@@ -4,6 +4,7 @@
  */
 import { accessSync, constants, lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_PAGES, DEFAULT_MAX_REQUIREMENTS } from './collect.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
 import { type ConfigIo, parseTenantsFile, TENANT_ID, type TenantConfig } from './tenants.js';
@@ -84,11 +85,25 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Read the security requirements (expanded with the score; --no-collector.requirements turns it off).',
   },
   {
+    name: 'collector.requirements.max-requirements',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_REQUIREMENTS),
+    env: true,
+    help: 'Keep at most this many requirements per tenant (Microsoft has five types); the rest are dropped.',
+  },
+  {
     name: 'collector.history',
     kind: 'boolean',
     default: 'true',
     env: true,
     help: 'Read the score history (expanded with the score; --no-collector.history turns it off).',
+  },
+  {
+    name: 'collector.history.max-entries',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_HISTORY_ENTRIES),
+    env: true,
+    help: 'Keep at most this many score history entries per tenant, the newest (the history is daily).',
   },
   {
     name: 'collector.customer-insights',
@@ -97,13 +112,33 @@ export const FLAGS: readonly FlagSpec[] = [
     env: true,
     help: 'Read the per-customer MFA insights (paged; one series set per customer).',
   },
-  { name: 'collector.customer-insights.max-pages', kind: 'integer', default: '50', env: true, help: 'Stop paging customer insights after this many pages.' },
+  {
+    name: 'collector.customer-insights.max-pages',
+    kind: 'integer',
+    default: '',
+    env: true,
+    help: 'Deprecated name of --collector.max-pages (which bounds the pages of every relation).',
+  },
   {
     name: 'collector.customer-insights.max-customers',
     kind: 'integer',
     default: '1000',
     env: true,
     help: 'Export per-customer series for at most this many customers (aggregates count all customers read).',
+  },
+  {
+    name: 'collector.max-pages',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_PAGES),
+    env: true,
+    help: 'Stop paging a relation (requirements, history, customer insights) after this many pages in one poll.',
+  },
+  {
+    name: 'collector.max-bytes',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_BYTES),
+    env: true,
+    help: 'Stop paging a relation once the pages read in one poll add up to this many bytes of JSON.',
   },
   {
     name: 'config.file',
@@ -179,8 +214,15 @@ export interface CollectorsConfig {
   readonly requirements: boolean;
   readonly history: boolean;
   readonly customerInsights: boolean;
+  /** Pages of one relation in one poll. */
   readonly maxPages: number;
   readonly maxCustomers: number;
+  /** JSON bytes of one relation's pages in one poll (default DEFAULT_MAX_BYTES). */
+  readonly maxBytes?: number;
+  /** Requirements kept per tenant (default DEFAULT_MAX_REQUIREMENTS). */
+  readonly maxRequirements?: number;
+  /** History entries kept per tenant, the newest (default DEFAULT_MAX_HISTORY_ENTRIES). */
+  readonly maxHistoryEntries?: number;
 }
 
 export interface ListenAddress {
@@ -307,13 +349,25 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     return n;
   };
   const pollConcurrency = integer('poll.concurrency', 1, 64);
+  // --collector.customer-insights.max-pages is the old name of --collector.max-pages: it bounded
+  // the requirements and history pages too. It still works, alone.
+  const maxPages = () => {
+    const old = 'collector.customer-insights.max-pages';
+    if (!raw.has(old)) return integer('collector.max-pages', 1, 10_000);
+    if (raw.has('collector.max-pages'))
+      errors.push(`${source(old)}, ${source('collector.max-pages')}: set only one of them (the first is the old name of the second)`);
+    return integer(old, 1, 10_000);
+  };
   const collectors = Object.freeze({
     requirements: value('collector.requirements') === 'true',
     history: value('collector.history') === 'true',
     // Demo mode shows every metric: its customers are simulated, so insights are on unless turned off.
     customerInsights: value('collector.customer-insights') === 'true' || (demo && !raw.has('collector.customer-insights')),
-    maxPages: integer('collector.customer-insights.max-pages', 1, 10_000),
+    maxPages: maxPages(),
     maxCustomers: integer('collector.customer-insights.max-customers', 0, 1_000_000),
+    maxBytes: integer('collector.max-bytes', 1024, 1024 ** 3),
+    maxRequirements: integer('collector.requirements.max-requirements', 1, 1_000_000),
+    maxHistoryEntries: integer('collector.history.max-entries', 1, 1_000_000),
   });
 
   const configFile = value('config.file') || undefined;

@@ -316,7 +316,7 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_customer_insights_truncated',
     type: 'gauge',
     labels: [],
-    help: '1 if the page or customer cap (--collector.customer-insights.max-pages, .max-customers) left customers out, else 0.',
+    help: '1 if a cap (--collector.max-pages, --collector.max-bytes, --collector.customer-insights.max-customers) left customers out, else 0.',
     samples: (t, c) => one(bit(fresh(t, c)?.customerInsights?.truncated)),
   },
   {
@@ -329,6 +329,14 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
         const status = t.relationStatus[relation];
         return status === undefined || status === 'disabled' ? [] : [[{ relation }, status === 'ok' ? 1 : 0] as const];
       }),
+  },
+  {
+    name: 'partner_security_relation_truncated',
+    type: 'gauge',
+    labels: ['relation'],
+    help: "1 if a cap (--collector.max-pages, --collector.max-bytes or the relation's item cap) cut the exported data of a relation short, else 0; absent without data.",
+    samples: (t) =>
+      RELATIONS.flatMap((relation) => (t.relations[relation] === undefined ? [] : [[{ relation }, t.truncated?.[relation] === undefined ? 0 : 1] as const])),
   },
   {
     name: 'partner_security_up',

@@ -2,12 +2,16 @@
 import type { PollOnce, PollResult } from './collect.js';
 import { formatDuration } from './duration.js';
 import type { Logger } from './log.js';
-import { initialSnapshot, RELATIONS, type RelationsData, type TenantSnapshot } from './snapshot.js';
+import { initialSnapshot, RELATIONS, type Relation, type RelationsData, type RelationTruncation, type TenantSnapshot } from './snapshot.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */
 export const BACKOFF_BASE_MS = 3000;
 /** A Retry-After longer than this is treated as this long: a broken header must not stop polling for good. */
 export const MAX_RETRY_AFTER_MS = 24 * 3600_000;
+/** How far throttling (429, 503, 504) may push the backoff past a shorter poll interval. */
+export const THROTTLED_BACKOFF_MAX_MS = 5 * 60_000;
+/** The same failure (reason, status, code) is logged again after this long, with how often it repeated. */
+export const FAILURE_LOG_REPEAT_MS = 3600_000;
 
 export interface PollerOptions {
   /** The tenant label before a token names it; undefined means "unknown" until then. */
@@ -31,20 +35,38 @@ export interface Poller {
 }
 
 /**
- * Delay before the next poll. Success: the interval. Transient failure: Retry-After when Graph
- * sent one (never earlier), else exponential backoff with jitter, never longer than the interval.
- * Other failures (401, 403, bad body) would fail the same way at once: wait the interval.
+ * Delay before the next poll. Success or a failure that would only repeat (401, 403, bad body):
+ * the interval, counted from the poll's start (elapsedMs). Transient failure: exponential backoff
+ * with jitter, never longer than the interval, except that throttling (429, 503, 504) may grow it
+ * up to THROTTLED_BACKOFF_MAX_MS. Retry-After (from the score or from a relation) can only lengthen
+ * the wait, never shorten it: "Retry-After: 0" or a date in the past must not become a hot loop.
  */
-export function nextDelayMs(result: PollResult, consecutiveFailures: number, intervalMs: number, random: () => number): number {
-  if (result.ok || !result.error.transient) return intervalMs;
-  if (result.error.retryAfterMs !== undefined) return Math.min(Math.max(result.error.retryAfterMs, 0), MAX_RETRY_AFTER_MS);
-  const exponential = Math.min(intervalMs, BACKOFF_BASE_MS * 2 ** Math.min(consecutiveFailures - 1, 30));
-  return Math.round(exponential * (0.5 + random() / 2));
+export function nextDelayMs(result: PollResult, consecutiveFailures: number, intervalMs: number, random: () => number, elapsedMs = 0): number {
+  const asked = result.ok ? result.data.retryAfterMs : result.error.retryAfterMs;
+  const retryAfterMs = asked === undefined ? 0 : Math.min(Math.max(asked, 0), MAX_RETRY_AFTER_MS);
+  if (waitsInterval(result)) return Math.max(intervalMs - elapsedMs, retryAfterMs, 0);
+  const ceiling = throttledBy(result) ? Math.max(intervalMs, THROTTLED_BACKOFF_MAX_MS) : intervalMs;
+  const exponential = Math.min(ceiling, BACKOFF_BASE_MS * 2 ** Math.min(Math.max(consecutiveFailures, 1) - 1, 30));
+  return Math.max(Math.round(exponential * (0.5 + random() / 2)), retryAfterMs);
 }
 
 function waitsInterval(result: PollResult): boolean {
   return result.ok || !result.error.transient;
 }
+
+/** Graph itself asked to slow down (as opposed to a network error on the way). */
+function throttledBy(result: PollResult): boolean {
+  return !result.ok && (result.error.reason === 'throttled' || result.error.reason === 'unavailable');
+}
+
+/** The flag that raises each cap, for the log line when one cuts. */
+const CAP_FLAGS: Readonly<Record<Relation | 'pages' | 'bytes', string>> = {
+  pages: '--collector.max-pages',
+  bytes: '--collector.max-bytes',
+  requirements: '--collector.requirements.max-requirements',
+  history: '--collector.history.max-entries',
+  customerInsights: '--collector.customer-insights.max-customers',
+};
 
 /** Creates a poller; it does nothing until start(). */
 export function createPoller(options: PollerOptions): Poller {
@@ -56,6 +78,8 @@ export function createPoller(options: PollerOptions): Poller {
   let inFlight: Promise<void> | undefined;
   let controller: AbortController | undefined;
   let stopped = false;
+  // The last failure logged at warn level, and how many identical ones were not.
+  let failureLog: { key: string; loggedMs: number; suppressed: number } | undefined;
 
   const schedule = (delayMs: number) => {
     if (stopped) return;
@@ -84,11 +108,12 @@ export function createPoller(options: PollerOptions): Poller {
     current = apply(previous, result, startedMs, durationMs, now());
     // The interval runs from poll start to poll start, so the cadence does not drift by the
     // poll's own duration; a poll slower than the interval is followed at once, never overlapped.
-    const delayMs = Math.max(0, nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random) - (waitsInterval(result) ? durationMs : 0));
+    const delayMs = nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random, durationMs);
     const log = options.logger.with({ tenant_id: current.tenantId });
     if (result.ok) {
-      if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs });
+      if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs, failed_polls: previous.consecutiveFailures });
       else log.debug('poll succeeded', { duration_ms: durationMs, score: result.data.score.currentScore });
+      failureLog = undefined;
       // One line when a relation stops (or starts) being readable, not one every poll.
       for (const relation of RELATIONS) {
         const before = previous.relationStatus[relation];
@@ -104,25 +129,42 @@ export function createPoller(options: PollerOptions): Poller {
             { relation, err: result.data.relationErrors[relation] },
           );
       }
-      const insights = result.data.relations.customerInsights;
-      const wasTruncated = previous.relations.customerInsights?.truncated ?? false;
-      if (insights?.truncated && !wasTruncated)
-        log.warn('customer insights exceed the caps; some customers are not exported', {
-          customers_seen: insights.seen,
-          customers_exported: insights.customers.length,
-          pages: insights.pages,
+      // One line when a cap starts cutting a relation short (and none while it goes on cutting).
+      for (const relation of RELATIONS) {
+        const cut = result.data.truncated?.[relation];
+        if (cut === undefined || previous.truncated?.[relation] !== undefined) continue;
+        log.warn('a cap cut a relation short; the rest of it is not exported', {
+          relation,
+          cap: cut.cap,
+          flag: CAP_FLAGS[cut.cap === 'items' ? relation : cut.cap],
+          items_seen: cut.seen,
+          items_kept: cut.kept,
         });
+      }
     } else {
       const e = result.error;
-      log.warn('poll failed', {
+      // The same failure poll after poll is one line, repeated (with a count) only now and then;
+      // a new reason, status or code is logged at once. Every failure is in the metrics anyway.
+      const key = `${e.reason}|${e.status ?? ''}|${e.code ?? ''}`;
+      const nowMs = now();
+      const repeat = failureLog?.key === key && nowMs - failureLog.loggedMs < FAILURE_LOG_REPEAT_MS;
+      const fields = {
         reason: e.reason,
         status: e.status,
         code: e.code,
         request_id: e.requestId,
         client_request_id: e.clientRequestId,
         retry_in: formatDuration(delayMs),
+        ...(failureLog?.key === key && !repeat && failureLog.suppressed > 0 ? { repeated: failureLog.suppressed } : {}),
         err: e.message,
-      });
+      };
+      if (repeat && failureLog) {
+        failureLog.suppressed++;
+        log.debug('poll failed', fields);
+      } else {
+        failureLog = { key, loggedMs: nowMs, suppressed: 0 };
+        log.warn('poll failed', fields);
+      }
     }
     schedule(delayMs);
   };
@@ -151,10 +193,14 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
     // A relation read now replaces its data; one that failed keeps its last data; one that is
     // unavailable or turned off has none, so its series vanish.
     const relations: Record<string, unknown> = {};
+    const truncated: Partial<Record<Relation, RelationTruncation>> = {};
     for (const relation of RELATIONS) {
       const status = result.data.relationStatus[relation];
       const data = status === 'ok' ? result.data.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
       if (data !== undefined) relations[relation] = data;
+      // How a cap cut the data goes with the data.
+      const cut = status === 'ok' ? result.data.truncated?.[relation] : status === 'failed' ? previous.truncated?.[relation] : undefined;
+      if (cut !== undefined) truncated[relation] = cut;
     }
     return Object.freeze({
       ...base,
@@ -162,6 +208,7 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
       score: result.data.score,
       relations: Object.freeze(relations) as RelationsData,
       relationStatus: result.data.relationStatus,
+      truncated: Object.freeze(truncated),
       lastSuccessMs: nowMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),

@@ -109,6 +109,20 @@ export interface CustomerInsights {
   readonly truncated: boolean;
 }
 
+/** Which bound cut a relation short: pages, bytes across pages, or the number of items kept. */
+export const CAPS = ['pages', 'bytes', 'items'] as const;
+export type Cap = (typeof CAPS)[number];
+
+/** How a cap cut a relation short in one poll. */
+export interface RelationTruncation {
+  /** The bound that stopped reading (pages, bytes) or dropped items (items). */
+  readonly cap: Cap;
+  /** Items read from Graph (only those on the pages read). */
+  readonly seen: number;
+  /** Items kept, at most the relation's item cap. */
+  readonly kept: number;
+}
+
 /** The relations' data and how each fared. */
 export interface RelationsData {
   readonly requirements?: readonly Requirement[];
@@ -137,6 +151,8 @@ export interface TenantSnapshot {
   readonly relations: RelationsData;
   /** How each relation fared in the last successful poll (absent before one). */
   readonly relationStatus: Readonly<Partial<Record<Relation, RelationStatus>>>;
+  /** The relations whose kept data a cap cut short (kept with the data, like it). */
+  readonly truncated?: Readonly<Partial<Record<Relation, RelationTruncation>>>;
   readonly lastSuccessMs?: number;
   readonly lastPoll?: PollRecord;
   readonly nextPollMs?: number;

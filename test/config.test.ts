@@ -37,7 +37,16 @@ describe('parseConfig', () => {
           credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: 'client-id', clientSecret: 'shh-very-secret' },
         },
       ],
-      collectors: { requirements: true, history: true, customerInsights: false, maxPages: 50, maxCustomers: 1000 },
+      collectors: {
+        requirements: true,
+        history: true,
+        customerInsights: false,
+        maxPages: 50,
+        maxCustomers: 1000,
+        maxBytes: 32 * 1024 * 1024,
+        maxRequirements: 1000,
+        maxHistoryEntries: 1000,
+      },
       pollConcurrency: 4,
     });
     expect(Object.isFrozen(config)).toBe(true);

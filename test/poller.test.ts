@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PollResult } from '../src/collect.js';
 import { GraphError } from '../src/graph/client.js';
 import { createLogger, createRedactor } from '../src/log.js';
-import { BACKOFF_BASE_MS, createPoller, nextDelayMs } from '../src/poller.js';
+import { BACKOFF_BASE_MS, createPoller, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../src/poller.js';
 
 const INTERVAL = 60_000;
 const ok = (currentScore: number, tenantId?: string): PollResult => ({
@@ -101,7 +101,9 @@ describe('poller', () => {
     const e = fail(new GraphError('unavailable', 'x', { status: 503 }));
     expect(nextDelayMs(e, 1, INTERVAL, () => 0)).toBe(BACKOFF_BASE_MS / 2);
     expect(nextDelayMs(e, 2, INTERVAL, () => 0.5)).toBe(BACKOFF_BASE_MS * 2 * 0.75);
-    expect(nextDelayMs(e, 80, INTERVAL, () => 1)).toBe(INTERVAL);
+    // Graph asked to slow down (503): the backoff may outgrow a short interval, up to its own ceiling.
+    expect(nextDelayMs(e, 80, INTERVAL, () => 1)).toBe(THROTTLED_BACKOFF_MAX_MS);
+    expect(nextDelayMs(fail(new GraphError('timeout', 'x')), 80, INTERVAL, () => 1)).toBe(INTERVAL);
     expect(nextDelayMs(fail(throttled(10 * 24 * 3600_000)), 1, INTERVAL, () => 1)).toBe(24 * 3600_000);
   });
 
