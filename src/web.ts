@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import type { ListenAddress } from './config.js';
 import type { Logger } from './log.js';
-import { filesStamp, loadWebConfig, secureContextOptions, WebConfigError, type WebSettings } from './web-config.js';
+import { filesStamp, loadWebConfig, reloadRefusal, secureContextOptions, WebConfigError, type WebSettings } from './web-config.js';
 
 /** How the web config's last (re)load went, for metrics. */
 export interface WebConfigStatus {
@@ -36,6 +36,8 @@ export interface WebServer {
   readonly server: Server;
   /** Undefined without --web.config.file. */
   webConfigStatus(): WebConfigStatus | undefined;
+  /** Re-reads the web config now, changed or not (for SIGHUP); the timer keeps checking too. */
+  reload(): void;
   stop(): void;
 }
 
@@ -115,15 +117,21 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
 
   let lastStamp = settings ? filesStamp(settings.files) : '';
-  const reload = () => {
+  const reload = (force: boolean) => {
     if (options.webConfigFile === undefined || settings === undefined) return;
     const stamp = filesStamp(settings.files);
-    if (stamp === lastStamp) return;
+    if (stamp === lastStamp && !force) return;
     lastStamp = stamp;
     try {
       const next = loadWebConfig(options.webConfigFile);
-      if (Boolean(next.tls) !== Boolean(settings.tls) || next.tls?.clientAuth !== settings.tls?.clientAuth) {
-        throw new WebConfigError(['turning TLS on or off, or changing client_auth_type, needs a restart']);
+      const refusal = reloadRefusal(settings, next);
+      if (refusal.length > 0) {
+        status = { ok: false, lastSuccessMs: status?.lastSuccessMs ?? 0 };
+        options.logger.error('web config reload refused; keeping the last good settings (only a restart may lower protection)', {
+          file: options.webConfigFile,
+          reason: refusal.join('; '),
+        });
+        return;
       }
       if (next.tls) (server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(next.tls));
       settings = next;
@@ -137,12 +145,13 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       options.logger.error('web config reload failed; keeping the last good settings', { file: options.webConfigFile, err: problems });
     }
   };
-  const timer = options.webConfigFile === undefined ? undefined : setInterval(reload, options.reloadIntervalMs ?? 1000);
+  const timer = options.webConfigFile === undefined ? undefined : setInterval(() => reload(false), options.reloadIntervalMs ?? 1000);
   timer?.unref();
 
   return {
     server,
     webConfigStatus: () => status,
+    reload: () => reload(true),
     stop: () => clearInterval(timer),
   };
 }
