@@ -55,6 +55,13 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Let /healthz answer without basic auth when the web config requires it (for probes that cannot authenticate).',
   },
   {
+    name: 'web.max-connections',
+    kind: 'integer',
+    default: '512',
+    env: true,
+    help: 'Connections the web server holds at once (1-65536); at the limit the oldest idle one is closed. Keep it well under the file descriptor limit (ulimit -n).',
+  },
+  {
     name: 'graph.endpoint',
     kind: 'string',
     default: 'https://graph.microsoft.com',
@@ -237,6 +244,7 @@ export interface Config {
   readonly telemetryPath: string;
   readonly webConfigFile?: string;
   readonly healthzWithoutAuth: boolean;
+  readonly maxConnections: number;
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
@@ -358,6 +366,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       errors.push(`${source(old)}, ${source('collector.max-pages')}: set only one of them (the first is the old name of the second)`);
     return integer(old, 1, 10_000);
   };
+  const maxConnections = integer('web.max-connections', 1, 65_536);
   const collectors = Object.freeze({
     requirements: value('collector.requirements') === 'true',
     history: value('collector.history') === 'true',
@@ -409,6 +418,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       telemetryPath,
       ...(webConfigFile === undefined ? {} : { webConfigFile }),
       healthzWithoutAuth: value('web.healthz-without-auth') === 'true',
+      maxConnections,
       graphEndpoint: graphEndpoint.url,
       graphTimeoutMs,
       pollIntervalMs,

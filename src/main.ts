@@ -114,6 +114,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     build: { version, nodeVersion: process.version },
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
+    webCounters: () => web?.counters() ?? { authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 },
   });
   const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger });
 
@@ -123,6 +124,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
       address: config.listen,
       ...(config.webConfigFile === undefined ? {} : { webConfigFile: config.webConfigFile }),
       healthzWithoutAuth: config.healthzWithoutAuth,
+      maxConnections: config.maxConnections,
       logger,
     });
   } catch (error) {

@@ -398,6 +398,8 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
   webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
+  /** What the web server refused (basic auth, the connection limit). */
+  webCounters?: () => { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: number };
 }
 
 export interface Metrics {
@@ -453,6 +455,30 @@ export function createMetrics(options: MetricsOptions): Metrics {
     });
   }
 
+  const webCounters = options.webCounters;
+  let webCounts: ReturnType<NonNullable<MetricsOptions['webCounters']>> | undefined;
+  if (webCounters) {
+    new Counter({
+      name: 'partner_security_web_auth_rejected_total',
+      help: 'Requests basic auth refused: reason "unauthorized" (401, wrong or missing credentials) or "queue_full" (429, too many bcrypt checks waiting).',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(webCounts?.authRejected ?? {})) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'partner_security_web_connections_dropped_total',
+      help: 'Connections closed because --web.max-connections was reached (the oldest idle one, or the new one when all are busy).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(webCounts?.connectionsDropped ?? 0);
+      },
+    });
+  }
+
   const withProcess = options.processMetrics ?? true;
   if (withProcess) {
     collectDefaultMetrics({ register: processRegistry });
@@ -464,9 +490,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const snapshots = options.snapshots();
     const ctx = { nowMs: now(), maxStalenessMs: options.maxStalenessMs };
     const status = webConfig?.();
+    const counts = webCounters?.();
     // What the data text depends on: the snapshot objects (replaced whole on every poll), which
-    // of them are still fresh, and the web config status object.
-    const key = [...snapshots, ...snapshots.map((t) => freshScore(t, ctx) !== undefined), status];
+    // of them are still fresh, the web config status object and the web server's counts.
+    const key = [
+      ...snapshots,
+      ...snapshots.map((t) => freshScore(t, ctx) !== undefined),
+      status,
+      ...Object.values(counts?.authRejected ?? {}),
+      counts?.connectionsDropped,
+    ];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
     // Chained after the previous render, so two scrapes never interleave their collectors.
     const previous = cached?.text ?? Promise.resolve('');
@@ -475,6 +508,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       .then(() => {
         rendering = { snapshots, ctx };
         webStatus = status;
+        webCounts = counts;
         return registry.metrics();
       });
     // Encoding the text on every scrape cost more than the rest of a scrape (npm run bench, BENCHMARKS.md).

@@ -204,6 +204,33 @@ export function loadWebConfig(file: string): WebSettings {
   return Object.freeze({ ...(tls ? { tls } : {}), headers: Object.freeze(headers), users: Object.freeze(users), files });
 }
 
+/**
+ * Why a reload from `previous` to `next` must be refused; empty when it may be applied. A reload
+ * never lowers protection (editors truncate a file before they write it: an empty file must not
+ * switch basic auth off), and some changes need a restart because the socket was made with them.
+ * Allowed: other users (fewer, but at least one: removing a user is a rotation), other client
+ * CAs, certificates and other client_allowed_sans (as long as some remain), a higher min_version.
+ */
+export function reloadRefusal(previous: WebSettings, next: WebSettings): string[] {
+  const reasons: string[] = [];
+  if (Object.keys(previous.users).length > 0 && Object.keys(next.users).length === 0)
+    reasons.push('it would turn basic auth off (basic_auth_users is missing or empty)');
+  const [before, after] = [previous.tls, next.tls];
+  if (before && !after) reasons.push('it would turn TLS off');
+  if (!before && after) reasons.push('turning TLS on needs a restart');
+  if (before && after) {
+    const [from, to] = [CLIENT_AUTH_TYPES.indexOf(before.clientAuth), CLIENT_AUTH_TYPES.indexOf(after.clientAuth)];
+    if (to < from) reasons.push(`it would lower client_auth_type from ${before.clientAuth} to ${after.clientAuth}`);
+    if (to > from) reasons.push(`raising client_auth_type to ${after.clientAuth} needs a restart`);
+    if ((before.clientAllowedSans?.length ?? 0) > 0 && (after.clientAllowedSans?.length ?? 0) === 0)
+      reasons.push('it would remove client_allowed_sans (any certificate of the client CA would do)');
+    const versions = Object.values(TLS_VERSIONS) as string[];
+    if (versions.indexOf(after.minVersion) < versions.indexOf(before.minVersion))
+      reasons.push(`it would lower min_version from ${before.minVersion} to ${after.minVersion}`);
+  }
+  return reasons;
+}
+
 /** Node TLS options for the settings (the parts that can change without a restart). */
 export function secureContextOptions(tls: TlsSettings): SecureContextOptions {
   return {

@@ -23,6 +23,7 @@ describe('parseConfig', () => {
       listen: { port: DEFAULT_PORT },
       telemetryPath: '/metrics',
       healthzWithoutAuth: false,
+      maxConnections: 512,
       graphEndpoint: 'https://graph.microsoft.com',
       graphTimeoutMs: 30_000,
       pollIntervalMs: 600_000,

@@ -5,9 +5,11 @@
  * Dockerfile's ENTRYPOINT (which the Kubernetes manifests run), and the bin itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import bcrypt from 'bcryptjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { INTEGRATION_TIMEOUT_MS, killExporters, type LogRecord, until } from './helpers/exporter.js';
@@ -122,5 +124,30 @@ describe('SIGHUP', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
     expect(health.status).toBe(200);
     exporter.child.kill('SIGTERM');
     expect(await exporter.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('re-reads the web config file at once, even a change the file watch cannot see', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pss-sighup-'));
+    const file = join(dir, 'web.yml');
+    // Same size and modification time before and after: only SIGHUP can make the exporter notice.
+    const write = (hash: string) => {
+      writeFileSync(file, `basic_auth_users:\n  prometheus: ${hash}\n`);
+      utimesSync(file, 1_000_000_000, 1_000_000_000);
+    };
+    write(bcrypt.hashSync('first-pass', 4));
+    const exporter = run(process.execPath, ['dist/main.js', ...DEMO_ARGS, `--web.config.file=${file}`]);
+    await started(exporter);
+    const address = String(exporter.logs().find((l) => l.msg === 'exporter started')?.address);
+    const status = async (password: string) =>
+      (await fetch(`http://${address}/healthz`, { headers: { authorization: `Basic ${Buffer.from(`prometheus:${password}`).toString('base64')}` } })).status;
+    expect(await status('first-pass')).toBe(200);
+    write(bcrypt.hashSync('other-pass', 4));
+    // The file watch runs every second: after two, it still has not seen the change.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await status('other-pass')).toBe(401);
+    exporter.child.kill('SIGHUP');
+    await until(() => exporter.logs().some((l) => l.msg === 'web config reloaded'), 10_000, 'the reload');
+    expect(await status('other-pass')).toBe(200);
+    expect(await status('first-pass')).toBe(401);
   });
 });
