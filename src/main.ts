@@ -49,7 +49,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(`configuration OK: ${config.tenants.length} tenant(s)\n${tenants.join('\n')}\n`);
     return 0;
   }
-  const redact = createRedactor(config.tenants.flatMap((t) => secretsOf(t)));
+  const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
     return parsed.action === 'backfill' ? await backfill(config, version, logger, redact) : await serve(config, version, logger, redact);
@@ -113,7 +113,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
   });
-  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger });
+  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact });
 
   try {
     web = await startWebServer({
@@ -186,12 +186,21 @@ async function backfill(config: Config, version: string, logger: Logger, redact:
   return failed > 0 ? 1 : 0;
 }
 
-/** Values that must never reach a log line. */
+/** Configured values that must never be shown: redacted for the life of the process. */
 function secretsOf(tenant: TenantConfig): string[] {
   const c = tenant.credential;
   if (c.kind === 'clientSecret') return [c.clientSecret];
   if (c.kind === 'clientCertificate' && c.certificatePassword !== undefined) return [c.certificatePassword];
   return [];
+}
+
+/**
+ * Secrets @azure/identity reads from the environment itself (the managed identity endpoint's
+ * header, a certificate password), whether or not the configuration names them.
+ */
+const SECRET_VARIABLES = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'IDENTITY_HEADER', 'MSI_SECRET'] as const;
+function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
+  return SECRET_VARIABLES.flatMap((name) => (env[name] ? [env[name]] : []));
 }
 
 // Exit explicitly: an idle keep-alive socket of a credential must not hold a stopped exporter open.
