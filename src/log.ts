@@ -140,18 +140,24 @@ const UNSAFE_IN_LOG = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
 /** A value redacted first (a cut must not leave half a secret), then made visible and bounded. */
 function logValue(value: string, redact: Redactor): string {
-  const safe = cutChars(redact(value), MAX_LOG_VALUE_CHARS * 2);
-  return cutChars(
-    safe.replace(UNSAFE_IN_LOG, (c) => `\\u${c.codePointAt(0)?.toString(16).padStart(4, '0')}`),
-    MAX_LOG_VALUE_CHARS,
-  );
+  // Only the start can be shown; redacting a megabyte against every secret would only cost time.
+  const start = value.length > MAX_LOG_VALUE_CHARS * 8 ? `${value.slice(0, MAX_LOG_VALUE_CHARS * 8)}…` : value;
+  const visible = cutChars(redact(start), MAX_LOG_VALUE_CHARS).replace(UNSAFE_IN_LOG, (c) => `\\u${c.codePointAt(0)?.toString(16).padStart(4, '0')}`);
+  return cutChars(visible, MAX_LOG_VALUE_CHARS);
 }
 
-/** At most max code points; a longer text ends with …. */
+/** At most max code points (never half of one); a longer text ends with …. */
 function cutChars(text: string, max: number): string {
   if (text.length <= max) return text;
-  const chars = [...text.slice(0, max * 2)];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  let count = 0;
+  let index = 0;
+  let cutAt = 0;
+  for (const c of text) {
+    if (count === max - 1) cutAt = index;
+    if (++count > max) return `${text.slice(0, cutAt)}…`;
+    index += c.length;
+  }
+  return text;
 }
 
 /**
