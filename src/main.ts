@@ -51,7 +51,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(`configuration OK: ${config.tenants.length} tenant(s)\n${tenants.join('\n')}\n`);
     return 0;
   }
-  const redact = createRedactor(config.tenants.flatMap((t) => secretsOf(t)));
+  const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
     return parsed.action === 'backfill' ? await backfill(config, version, logger, redact) : await serve(config, version, logger, redact);
@@ -116,7 +116,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     webConfigStatus: () => web?.webConfigStatus(),
     webCounters: () => web?.counters() ?? { authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 },
   });
-  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger });
+  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact });
 
   try {
     web = await startWebServer({
@@ -234,12 +234,21 @@ function handleSignals(logger: Logger, web: WebServer): () => void {
   };
 }
 
-/** Values that must never reach a log line. */
+/** Configured values that must never be shown: redacted for the life of the process. */
 function secretsOf(tenant: TenantConfig): string[] {
   const c = tenant.credential;
   if (c.kind === 'clientSecret') return [c.clientSecret];
   if (c.kind === 'clientCertificate' && c.certificatePassword !== undefined) return [c.certificatePassword];
   return [];
+}
+
+/**
+ * Secrets @azure/identity reads from the environment itself (the managed identity endpoint's
+ * header, a certificate password), whether or not the configuration names them.
+ */
+const SECRET_VARIABLES = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'IDENTITY_HEADER', 'MSI_SECRET'] as const;
+function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
+  return SECRET_VARIABLES.flatMap((name) => (env[name] ? [env[name]] : []));
 }
 
 // Exit explicitly: an idle keep-alive socket of a credential must not hold a stopped exporter open.

@@ -14,6 +14,8 @@ export interface AppOptions {
   snapshots: () => readonly TenantSnapshot[];
   version: string;
   logger: Logger;
+  /** Removes secrets from what the status page and /api/status show (the exporter's redactor). */
+  redact?: (text: string) => string;
   now?: () => number;
 }
 
@@ -32,7 +34,13 @@ export function createApp(options: AppOptions): Express {
     next();
   });
 
-  const view = () => statusView(options.snapshots(), { nowMs: now(), version: options.version, telemetryPath: options.telemetryPath });
+  const view = () =>
+    statusView(options.snapshots(), {
+      nowMs: now(),
+      version: options.version,
+      telemetryPath: options.telemetryPath,
+      ...(options.redact === undefined ? {} : { redact: options.redact }),
+    });
   const routes: Record<string, express.RequestHandler> = {
     [options.telemetryPath]: async (_req, res) => {
       try {

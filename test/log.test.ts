@@ -36,7 +36,7 @@ describe('logger', () => {
   it('redacts known secrets, bearer tokens and JWTs in every format', () => {
     for (const format of ['logfmt', 'json'] as const) {
       const { lines, logger, redact } = capture(format, 'debug', ['client-secret-value']);
-      redact.add('opaque-token-abcdef');
+      redact.tokenSlot()('opaque-token-abcdef');
       logger.error('boom client-secret-value', {
         err: 'Authorization: Bearer abc.def-ghi and opaque-token-abcdef',
         jwt: 'eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ4In0.sig',

@@ -2,12 +2,18 @@
 import { randomUUID } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
 import type { FailureReason } from '../snapshot.js';
+import { boundText } from '../text.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
 
 /** Largest body read from Graph; a partner security score is a few kilobytes. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-const MAX_MESSAGE_CHARS = 300;
+/** Longest text quoted from Graph or Entra ID in an error (their message, a credential's error). */
+export const MAX_QUOTED_CHARS = 300;
+/** Longest error message, hints included: it reaches the log, the status page and /api/status. */
+export const MAX_ERROR_MESSAGE_CHARS = 1024;
+/** Longest request-id, client-request-id or error code kept from an answer (real ones are GUIDs and short words). */
+export const MAX_ID_CHARS = 128;
 
 /** Why one Graph call failed, with what Microsoft support asks for (request-id, client-request-id). */
 export class GraphError extends Error {
@@ -24,12 +30,13 @@ export class GraphError extends Error {
     message: string,
     details: { status?: number; code?: string; requestId?: string; clientRequestId?: string; retryAfterMs?: number } = {},
   ) {
-    super(message);
+    // Everything here may come from Graph or Entra ID: bounded and visible before anyone shows it.
+    super(boundText(message, MAX_ERROR_MESSAGE_CHARS));
     this.reason = reason;
     if (details.status !== undefined) this.status = details.status;
-    if (details.code !== undefined) this.code = details.code;
-    if (details.requestId !== undefined) this.requestId = details.requestId;
-    if (details.clientRequestId !== undefined) this.clientRequestId = details.clientRequestId;
+    if (details.code !== undefined) this.code = boundText(details.code, MAX_ID_CHARS);
+    if (details.requestId !== undefined) this.requestId = boundText(details.requestId, MAX_ID_CHARS);
+    if (details.clientRequestId !== undefined) this.clientRequestId = boundText(details.clientRequestId, MAX_ID_CHARS);
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
   }
 
@@ -250,9 +257,9 @@ function safeOrigin(location: string): string {
   }
 }
 
+/** Quoted text on one line, visible characters only, at most MAX_QUOTED_CHARS (redact it first). */
 function truncate(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > MAX_MESSAGE_CHARS ? `${oneLine.slice(0, MAX_MESSAGE_CHARS)}...` : oneLine;
+  return boundText(text, MAX_QUOTED_CHARS);
 }
 
 /** The message of an error, one line, without stack. */

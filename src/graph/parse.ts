@@ -1,5 +1,7 @@
 /** Raw Graph JSON -> typed snapshot parts, surviving the quirks the beta API is known for. */
+
 import type { CustomerInsight, HistoryEntry, Policy, PolicyStatuses, Requirement, RequirementDetails, SecurityScore } from '../snapshot.js';
+import { boundText, labelValue } from '../text.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
 export class GraphParseError extends Error {
@@ -134,13 +136,15 @@ function detailsOf(entity: JsonObject, type: string): RequirementDetails | undef
   }
 }
 
-// Label values stay short and printable: Graph's enums are short, and a broken body must not
-// turn into a megabyte label.
-const MAX_LABEL_CHARS = 256;
+/**
+ * Longest label value taken from Graph, in characters: Graph's enums, URLs and tenant IDs are far
+ * shorter, and a broken body must not turn into a megabyte label. A longer value is cut and ends
+ * with … and a hash of the whole value, so it stays its own series.
+ */
+export const MAX_LABEL_CHARS = 256;
+/** A label value from Graph: visible characters only (no controls, bidi or zero-width), bounded. */
 function labelText(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const clean = [...value].filter((c) => c >= ' ' && c !== '\u007f').join('');
-  return clean.length > MAX_LABEL_CHARS ? clean.slice(0, MAX_LABEL_CHARS) : clean;
+  return value === undefined ? undefined : labelValue(value, MAX_LABEL_CHARS);
 }
 
 /** Parses one securityRequirement of any subtype. */
@@ -238,6 +242,6 @@ function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(boundText(value, 40))}`;
   return `${typeof value} ${typeof value === 'object' ? '' : String(value)}`.trim();
 }

@@ -38,6 +38,8 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   let cached: { value: BearerToken; renewAt: number } | undefined;
   let credential = options.credential;
   let tenantId: string | undefined;
+  // This source's own place in the redactor: its tokens never push a configured secret out.
+  const rememberToken = options.redact.tokenSlot();
   return {
     async get(signal) {
       if (cached && now() < cached.renewAt) return cached.value;
@@ -45,7 +47,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       // --graph.timeout and shutdown are never held up by an authority that does not answer.
       const access = await abortable(credential.getToken(options.scope, { abortSignal: signal }), signal);
       if (!access) throw new Error('the credential returned no token');
-      options.redact.add(access.token);
+      rememberToken(access.token);
       const renewAt = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
       tenantId = tenantOf(access.token) ?? tenantId;
       cached = { value: tenantId === undefined ? { token: access.token } : { token: access.token, tenantId }, renewAt };

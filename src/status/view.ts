@@ -14,7 +14,14 @@ import {
   type RequirementDetails,
   type TenantSnapshot,
 } from '../snapshot.js';
+import { boundText } from '../text.js';
 import { NAME } from '../version.js';
+
+/**
+ * Longest text the page and /api/status show for one value (a message, a label); Graph's own
+ * values are bounded when they are read, this bounds whatever else reaches a snapshot.
+ */
+export const MAX_SHOWN_CHARS = 1024;
 
 /** The security alert response time the requirement allows: 24 hours. */
 export const ALERT_RESPONSE_REQUIREMENT_SECONDS = 24 * 3600;
@@ -150,6 +157,8 @@ export interface StatusViewOptions {
   nowMs: number;
   version: string;
   telemetryPath: string;
+  /** Removes secrets from every text shown (the exporter's redactor); none by default. */
+  redact?: (text: string) => string;
 }
 
 /** Builds the status view of the given snapshots at nowMs. */
@@ -157,18 +166,24 @@ export function statusView(snapshots: readonly TenantSnapshot[], options: Status
   return {
     exporter: { name: NAME, version: options.version, telemetryPath: options.telemetryPath },
     generatedAt: new Date(options.nowMs).toISOString(),
-    tenants: snapshots.map((snapshot) => tenantView(snapshot, options.nowMs)),
+    tenants: snapshots.map((snapshot) => tenantView(snapshot, options.nowMs, shownText(options.redact ?? ((text) => text)))),
   };
 }
 
-function tenantView(t: TenantSnapshot, nowMs: number): TenantView {
+/** Text as the page shows it: redacted first (a cut must not leave half a secret), then visible and bounded. */
+type Shown = (text: string) => string;
+function shownText(redact: (text: string) => string): Shown {
+  return (text) => boundText(redact(text), MAX_SHOWN_CHARS);
+}
+
+function tenantView(t: TenantSnapshot, nowMs: number, shown: Shown): TenantView {
   const moment = (ms: number | undefined): Moment | null => (ms === undefined ? null : momentOf(ms, nowMs));
   const seconds = (s: number | undefined) => moment(s === undefined ? undefined : s * 1000);
-  const requirements = t.relations.requirements?.map((r) => requirementView(r, nowMs)).sort(byUrgency);
+  const requirements = t.relations.requirements?.map((r) => requirementView(r, nowMs, shown)).sort(byUrgency);
   const score = t.score;
   return {
-    tenantId: t.tenantId,
-    labels: { ...t.labels },
+    tenantId: shown(t.tenantId),
+    labels: Object.fromEntries(Object.entries(t.labels).map(([name, value]) => [shown(name), shown(value)])),
     score:
       score === undefined
         ? null
@@ -210,7 +225,7 @@ function tenantView(t: TenantSnapshot, nowMs: number): TenantView {
               durationMs: t.lastPoll.durationMs,
               result: t.lastPoll.ok ? 'succeeded' : 'failed',
               reason: t.lastPoll.reason ?? null,
-              message: t.lastPoll.message ?? null,
+              message: t.lastPoll.message === undefined ? null : shown(t.lastPoll.message),
             },
       lastSuccess: moment(t.lastSuccessMs),
       nextPoll: moment(t.nextPollMs),
@@ -226,17 +241,18 @@ function momentOf(ms: number, nowMs: number): Moment {
   return { at: new Date(ms).toISOString(), ageSeconds: Math.round((nowMs - ms) / 1000) };
 }
 
-function requirementView(r: Requirement, nowMs: number): RequirementView {
+function requirementView(r: Requirement, nowMs: number, shown: Shown): RequirementView {
+  const type = shown(r.type);
   return {
-    type: r.type,
-    title: REQUIREMENT_TITLES[r.type] ?? r.type,
-    state: r.state === undefined ? null : r.state === 'active' ? (MANDATORY_REQUIREMENTS.includes(r.type) ? 'mandatory' : 'recommended') : r.state,
+    type,
+    title: REQUIREMENT_TITLES[r.type] ?? type,
+    state: r.state === undefined ? null : r.state === 'active' ? (MANDATORY_REQUIREMENTS.includes(r.type) ? 'mandatory' : 'recommended') : shown(r.state),
     compliance: r.compliant === undefined ? 'unknown' : r.compliant ? 'compliant' : 'non-compliant',
     score: r.score ?? null,
     maxScore: r.maxScore ?? null,
-    actionUrl: r.actionUrl ?? null,
+    actionUrl: r.actionUrl === undefined ? null : shown(r.actionUrl),
     actionLink: webLink(r.actionUrl),
-    helpUrl: r.helpUrl ?? null,
+    helpUrl: r.helpUrl === undefined ? null : shown(r.helpUrl),
     helpLink: webLink(r.helpUrl),
     updated: r.updatedTimestamp === undefined ? null : momentOf(r.updatedTimestamp * 1000, nowMs),
     detail: requirementDetail(r),

@@ -163,6 +163,13 @@ export interface TokenRequest {
   status?: number;
 }
 
+/** A raw answer of the fake token endpoint. */
+export interface TokenAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
 /** What the fake App Service managed identity endpoint saw. */
 export interface MsiRequest {
   readonly at: number;
@@ -226,8 +233,11 @@ export interface FakeCloud {
   refuseTokens: TokenRefusal | undefined;
   /** When true, token requests are recorded but never answered. */
   hangTokens: boolean;
-  /** When set, every token request gets this raw answer (a malformed or broken token response). */
-  tokenAnswer: { status: number; contentType: string; body: string } | undefined;
+  /**
+   * When set, every token request gets this raw answer (a malformed or broken token response); a
+   * function answers each request on its own (undefined: the usual answer), e.g. to echo what it was sent.
+   */
+  tokenAnswer: TokenAnswer | ((request: TokenRequest) => TokenAnswer | undefined) | undefined;
   /** Answers to GET securityScore (with or without $expand), used one by one before graphDefault. */
   readonly graphQueue: (GraphReply | GraphHandler)[];
   /** Answers GET securityScore once the queue is empty (default: the fixtures, see defaultGraphAnswer). */
@@ -380,10 +390,11 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
       aadError(res, refusal);
     };
     if (cloud.hangTokens) return;
-    if (cloud.tokenAnswer) {
-      record.status = cloud.tokenAnswer.status;
-      res.writeHead(cloud.tokenAnswer.status, { 'content-type': cloud.tokenAnswer.contentType });
-      res.end(cloud.tokenAnswer.body);
+    const answer = typeof cloud.tokenAnswer === 'function' ? cloud.tokenAnswer(record) : cloud.tokenAnswer;
+    if (answer) {
+      record.status = answer.status;
+      res.writeHead(answer.status, { 'content-type': answer.contentType });
+      res.end(answer.body);
       return;
     }
     if (cloud.refuseTokens) return refuse(cloud.refuseTokens);
