@@ -163,6 +163,19 @@ extra: true
     ]);
   });
 
+  it('reports a bad default from the environment once, not once per entry', () => {
+    const yaml =
+      'tenants:\n  - { tenant_id: a, client_id: x, client_secret_file: /run/secrets/a }\n  - { tenant_id: b, client_id: y, client_secret_file: /run/secrets/a }\n';
+    expect(errors(yaml, { AZURE_AUTHORITY_HOST: 'http://login.example.test' })).toEqual(['AZURE_AUTHORITY_HOST: "http://login.example.test" must use https']);
+  });
+
+  it('takes a secret with workload identity as the mistake it is, as the environment does', () => {
+    const yaml = 'tenants:\n  - { tenant_id: a, client_id: x, auth: workload_identity, client_secret_env: S }\n';
+    expect(errors(yaml, { S: 'shh', AZURE_FEDERATED_TOKEN_FILE: '/var/run/token' })).toEqual([
+      '/etc/tenants.yml: tenants[0].client_secret_env: not used with auth workload_identity',
+    ]);
+  });
+
   it('never echoes a secret value in an error', () => {
     const yaml = 'tenants:\n  - { tenant_id: "bad id", client_id: x, client_secret_env: S }\n';
     expect(errors(yaml, { S: 'very-secret-value' }).join('\n')).not.toContain('very-secret-value');

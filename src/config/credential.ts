@@ -101,7 +101,8 @@ export function parseCredential(input: CredentialInput, io: ConfigIo, report: Pr
   if (given('clientSecret') && given('clientSecretFile')) problem(['clientSecret', 'clientSecretFile'], 'set only one of them');
   const methods = (Object.keys(METHOD_OF) as CredentialFieldName[]).filter(given);
   const kinds = [...new Set(methods.map((m) => METHOD_OF[m]))];
-  if (kinds.length > 1) {
+  // With auth named, the other ways are reported as not used with it (below).
+  if (kinds.length > 1 && explicit === undefined) {
     problem(methods, 'set only one way to authenticate');
     return undefined;
   }
