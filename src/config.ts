@@ -2,12 +2,16 @@
  * Flags and environment -> one frozen Config. Every flag has one row in FLAGS (name, environment
  * variable, default, help); parseConfig is pure and reports every problem at once.
  */
-import { accessSync, constants, lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_PAGES, DEFAULT_MAX_REQUIREMENTS } from './collect.js';
+import { credentialFromEnv, parseCredential } from './config/credential.js';
+import { type ConfigIo, diskIo, readConfigText } from './config/files.js';
+import { parseHttpsRoot } from './config/https-root.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
-import { type ConfigIo, parseTenantsFile, TENANT_ID, type TenantConfig } from './tenants.js';
+import { parseTenantsFile, type TenantConfig } from './tenants.js';
+
+export { diskIo } from './config/files.js';
 
 /** The port this exporter listens on by default (see README, "Port"). */
 export const DEFAULT_PORT = 10059;
@@ -274,28 +278,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 const RESERVED_PATHS = new Set(['/', '/api/status', '/healthz', '/readyz']);
 const MIN_POLL_INTERVAL_MS = 1000;
 
-/** Reads files from disk; tests pass their own. */
-export const diskIo: ConfigIo = {
-  readable,
-  readText: (path) => readFileSync(path, 'utf8'),
-  exists: (path) => {
-    try {
-      lstatSync(path);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  writableDirectory: (path) => {
-    try {
-      accessSync(path, constants.W_OK | constants.X_OK);
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
-  },
-};
-
 /** Builds the configuration from argv (without node and script) and the environment. */
 export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo = diskIo): ParseResult {
   const errors: string[] = [];
@@ -384,20 +366,15 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   let tenants: TenantConfig[];
   if (demo) tenants = [{ tenantId: 'demo', credential: { kind: 'demo' }, labels: {} }];
   else if (configFile !== undefined) {
-    if (!io.readable(configFile)) {
-      errors.push(`${source('config.file')}: cannot read "${configFile}"`);
+    const read = readConfigText(io, configFile);
+    if ('problem' in read) {
+      errors.push(`${source('config.file')}: ${read.problem}`);
       tenants = [];
-    } else {
-      const defaults = {
-        ...(env.AZURE_AUTHORITY_HOST ? { authorityHost: env.AZURE_AUTHORITY_HOST } : {}),
-        ...(env.AZURE_FEDERATED_TOKEN_FILE ? { federatedTokenFile: env.AZURE_FEDERATED_TOKEN_FILE } : {}),
-      };
-      tenants = parseTenantsFile(io.readText(configFile), configFile, env, defaults, io, errors);
-    }
+    } else tenants = parseTenantsFile(read.text, configFile, env, io, errors);
   } else {
-    const credential = parseCredential(env, errors, io);
-    const tenantId = credential.kind === 'demo' ? undefined : credential.tenantId;
-    tenants = [{ ...(tenantId ? { tenantId } : {}), credential, labels: {} }];
+    const credential = parseCredential(credentialFromEnv(env), io, (where, what) => errors.push(`${where}: ${what}`));
+    const tenantId = credential === undefined || credential.kind === 'demo' ? undefined : credential.tenantId;
+    tenants = credential === undefined ? [] : [{ ...(tenantId ? { tenantId } : {}), credential, labels: {} }];
   }
 
   const output = value('output') || undefined;
@@ -410,7 +387,8 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     if (io.writableDirectory?.(dirname(resolve(output))) === false) errors.push(`--output: cannot write to the directory of "${output}"`);
   }
 
-  if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors };
+  // A default every tenants-file entry inherits (AZURE_AUTHORITY_HOST) is reported once, not once per entry.
+  if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors: [...new Set(errors)] };
   return {
     action: backfill ? 'backfill' : raw.get('config.check') === 'true' ? 'check' : 'run',
     config: Object.freeze({
@@ -517,98 +495,6 @@ function parseListenAddress(text: string): ListenAddress | string {
   return host ? { host, port } : { port };
 }
 
-function parseHttpsRoot(text: string): { url?: string; error?: string } {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return { error: `"${text}" is not a URL` };
-  }
-  // A bearer token must never travel in clear text.
-  if (url.protocol !== 'https:') return { error: `"${text}" must use https` };
-  if (url.username || url.password || url.search || url.hash) return { error: `"${text}" must not carry credentials, a query or a fragment` };
-  return { url: url.toString().replace(/\/+$/, '') };
-}
-
-function parseCredential(env: Env, errors: string[], io: ConfigIo): CredentialConfig {
-  const fileExists = io.readable;
-  const get = (name: (typeof AZURE_ENV)[number]) => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  const tenantId = get('AZURE_TENANT_ID');
-  const clientId = get('AZURE_CLIENT_ID');
-  let secret = env.AZURE_CLIENT_SECRET === '' ? undefined : env.AZURE_CLIENT_SECRET;
-  // Docker and Kubernetes secrets arrive as files: AZURE_CLIENT_SECRET_FILE names one.
-  const secretFile = get('AZURE_CLIENT_SECRET_FILE');
-  if (secretFile !== undefined) {
-    if (secret !== undefined) errors.push('AZURE_CLIENT_SECRET, AZURE_CLIENT_SECRET_FILE: set only one of them');
-    else if (!io.readable(secretFile)) errors.push(`AZURE_CLIENT_SECRET_FILE: cannot read "${secretFile}"`);
-    else {
-      secret = io.readText(secretFile).trim();
-      if (secret === '') errors.push(`AZURE_CLIENT_SECRET_FILE: "${secretFile}" is empty`);
-    }
-  }
-  const certificatePath = get('AZURE_CLIENT_CERTIFICATE_PATH');
-  const certificatePassword = env.AZURE_CLIENT_CERTIFICATE_PASSWORD || undefined;
-  const tokenFilePath = get('AZURE_FEDERATED_TOKEN_FILE');
-  const authorityRaw = get('AZURE_AUTHORITY_HOST');
-
-  if (tenantId !== undefined && !TENANT_ID.test(tenantId)) errors.push(`AZURE_TENANT_ID: "${tenantId}" is not a tenant ID (a GUID or a domain)`);
-  let authorityHost: string | undefined;
-  if (authorityRaw !== undefined) {
-    const parsed = parseHttpsRoot(authorityRaw);
-    if (parsed.error) errors.push(`AZURE_AUTHORITY_HOST: ${parsed.error}`);
-    authorityHost = parsed.url;
-  }
-  const authority = authorityHost === undefined ? {} : { authorityHost };
-
-  const kinds = [
-    secret !== undefined && 'AZURE_CLIENT_SECRET',
-    certificatePath !== undefined && 'AZURE_CLIENT_CERTIFICATE_PATH',
-    tokenFilePath !== undefined && 'AZURE_FEDERATED_TOKEN_FILE',
-  ].filter((k): k is string => typeof k === 'string');
-  if (kinds.length > 1) {
-    errors.push(`${kinds.join(', ')}: set only one way to authenticate`);
-    return { kind: 'managedIdentity' };
-  }
-  const needIds = (what: string) => {
-    if (tenantId === undefined) errors.push(`AZURE_TENANT_ID: required with ${what}`);
-    if (clientId === undefined) errors.push(`AZURE_CLIENT_ID: required with ${what}`);
-  };
-  if (secret !== undefined) {
-    needIds('AZURE_CLIENT_SECRET');
-    return { kind: 'clientSecret', tenantId: tenantId ?? '', clientId: clientId ?? '', clientSecret: secret, ...authority };
-  }
-  if (certificatePath !== undefined) {
-    needIds('AZURE_CLIENT_CERTIFICATE_PATH');
-    if (!fileExists(certificatePath)) errors.push(`AZURE_CLIENT_CERTIFICATE_PATH: cannot read "${certificatePath}"`);
-    return {
-      kind: 'clientCertificate',
-      tenantId: tenantId ?? '',
-      clientId: clientId ?? '',
-      certificatePath,
-      ...(certificatePassword ? { certificatePassword } : {}),
-      ...authority,
-    };
-  }
-  if (tokenFilePath !== undefined) {
-    needIds('AZURE_FEDERATED_TOKEN_FILE');
-    if (!fileExists(tokenFilePath)) errors.push(`AZURE_FEDERATED_TOKEN_FILE: cannot read "${tokenFilePath}"`);
-    return { kind: 'workloadIdentity', tenantId: tenantId ?? '', clientId: clientId ?? '', tokenFilePath, ...authority };
-  }
-  return { kind: 'managedIdentity', ...(clientId ? { clientId } : {}), ...(tenantId ? { tenantId } : {}) };
-}
-
 function isOneOf<T extends string>(options: readonly T[], value: string): value is T {
   return (options as readonly string[]).includes(value);
-}
-
-function readable(path: string): boolean {
-  try {
-    accessSync(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

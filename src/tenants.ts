@@ -1,28 +1,24 @@
 /** The tenants file (--config.file): YAML, strict, every problem reported with its place. */
-import { parseDocument } from 'yaml';
+
+import { type CredentialField, type CredentialInput, parseCredential } from './config/credential.js';
+import type { ConfigIo } from './config/files.js';
+import { parseStrictYaml } from './config/yaml.js';
 import type { CredentialConfig } from './config.js';
+
+export { TENANT_ID } from './config/credential.js';
+export type { ConfigIo } from './config/files.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 /** One partner tenant to poll. */
 export interface TenantConfig {
-  /** The tenant_id label; undefined means "learn it from the token" (managed identity). */
+  /** The tenant_id label, lower-cased and without a trailing dot; undefined means "learn it from the token" (managed identity). */
   readonly tenantId?: string;
   readonly credential: CredentialConfig;
   /** Constant labels added to every series of this tenant. */
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Reading files is the only side effect config parsing needs; tests pass their own. */
-export interface ConfigIo {
-  readable(path: string): boolean;
-  readText(path: string): string;
-  /** Something (a file, a directory, a dangling link) is at the path; checks are skipped without it. */
-  exists?(path: string): boolean;
-  /** A directory new files can be created in; checks are skipped without it. */
-  writableDirectory?(path: string): boolean;
-}
-
-/** A tenant GUID or verified domain. */
-export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Labels the exporter sets itself; a constant label must not shadow them. */
 export const RESERVED_LABELS = new Set([
@@ -41,7 +37,6 @@ export const RESERVED_LABELS = new Set([
   'job',
   'instance',
 ]);
-const AUTH_KINDS = ['client_secret', 'client_certificate', 'workload_identity', 'managed_identity'] as const;
 const TENANT_KEYS = [
   'tenant_id',
   'client_id',
@@ -55,27 +50,14 @@ const TENANT_KEYS = [
   'labels',
 ] as const;
 
-/** Defaults the tenants file inherits from the environment (AZURE_AUTHORITY_HOST, AZURE_FEDERATED_TOKEN_FILE). */
-export interface TenantDefaults {
-  readonly authorityHost?: string;
-  readonly federatedTokenFile?: string;
-}
-
 /** Parses the text of a tenants file. Problems are pushed to errors as "file: place: problem". */
-export function parseTenantsFile(
-  text: string,
-  file: string,
-  env: Readonly<Record<string, string | undefined>>,
-  defaults: TenantDefaults,
-  io: ConfigIo,
-  errors: string[],
-): TenantConfig[] {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) errors.push(`${file}: ${(e.message.split('\n')[0] ?? '').replace(/:$/, '')}`);
+export function parseTenantsFile(text: string, file: string, env: Env, io: ConfigIo, errors: string[]): TenantConfig[] {
+  const parsed = parseStrictYaml(text);
+  if ('problems' in parsed) {
+    for (const p of parsed.problems) errors.push(`${file}: ${p}`);
     return [];
   }
-  const root: unknown = doc.toJS();
+  const root = parsed.value;
   const problem = (where: string, what: string) => errors.push(`${file}: ${where}: ${what}`);
   if (!isRecord(root)) {
     problem('top level', 'expected a mapping with a "tenants" list');
@@ -87,7 +69,9 @@ export function parseTenantsFile(
     return [];
   }
   const tenants: TenantConfig[] = [];
-  const seen = new Set<string>();
+  // Entra ID compares tenants case-insensitively (normalizeTenantId): one tenant, one entry.
+  const seen = new Map<string, { where: string; tenantId: string }>();
+  let firstManagedIdentity: string | undefined;
   root.tenants.forEach((entry: unknown, i: number) => {
     const where = `tenants[${i}]`;
     if (!isRecord(entry)) {
@@ -95,116 +79,72 @@ export function parseTenantsFile(
       return;
     }
     unknownKeys(entry, TENANT_KEYS, where, problem);
-    const tenant = parseTenant(entry, where, env, defaults, io, problem);
-    if (!tenant) return;
-    const key = tenant.tenantId ?? `managed identity ${JSON.stringify(tenant.credential)}`;
-    if (seen.has(key)) problem(`${where}.tenant_id`, `${tenant.tenantId ?? 'this managed identity'} is listed twice`);
-    seen.add(key);
-    tenants.push(tenant);
+    const tenant = parseTenant(entry, `${file}: ${where}.`, env, io, errors);
+    const rawTenantId = typeof entry.tenant_id === 'string' ? entry.tenant_id.trim() : undefined;
+    if (tenant?.tenantId !== undefined && rawTenantId !== undefined) {
+      const first = seen.get(tenant.tenantId);
+      if (first)
+        problem(`${where}.tenant_id`, `"${rawTenantId}" is the same tenant as ${first.where} ("${first.tenantId}"): list each tenant once, with one identity`);
+      else seen.set(tenant.tenantId, { where, tenantId: rawTenantId });
+    }
+    if (tenant?.credential.kind === 'managedIdentity') {
+      // Managed identities cannot be assigned across tenants: every one this host has signs in to its tenant.
+      if (firstManagedIdentity !== undefined)
+        problem(
+          where,
+          `a second managed identity (${firstManagedIdentity} is one): every managed identity of this host is in the same tenant, so list only one`,
+        );
+      firstManagedIdentity ??= where;
+    }
+    if (tenant) tenants.push(tenant);
   });
   return tenants;
 }
 
-function parseTenant(
-  entry: Record<string, unknown>,
-  where: string,
-  env: Readonly<Record<string, string | undefined>>,
-  defaults: TenantDefaults,
-  io: ConfigIo,
-  problem: (where: string, what: string) => void,
-): TenantConfig | undefined {
-  const str = (key: string): string | undefined => {
+/** One entry of the file -> the shared credential parser's input -> TenantConfig. */
+function parseTenant(entry: Record<string, unknown>, place: string, env: Env, io: ConfigIo, errors: string[]): TenantConfig | undefined {
+  const field = (key: string): CredentialField => {
     const value = entry[key];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' || value.trim() === '') {
-      problem(`${where}.${key}`, 'expected a non-empty string');
-      return undefined;
-    }
-    return value.trim();
+    if (value === undefined || value === null) return { name: key };
+    if (typeof value !== 'string' || value.trim() === '') return { name: key, problem: 'expected a non-empty string' };
+    return { name: key, value: value.trim() };
   };
-  const tenantId = str('tenant_id');
-  const clientId = str('client_id');
-  const secretFile = str('client_secret_file');
-  const secretEnv = str('client_secret_env');
-  const certificatePath = str('client_certificate_path');
-  const certificatePasswordEnv = str('client_certificate_password_env');
-  const tokenFile = str('federated_token_file') ?? defaults.federatedTokenFile;
-  const authorityHost = str('authority_host') ?? defaults.authorityHost;
-  const authRaw = str('auth');
-  let ok = true;
-  const fail = (key: string, what: string) => {
-    problem(`${where}.${key}`, what);
-    ok = false;
+  // client_secret_env and client_certificate_password_env name a variable that holds the secret.
+  const fromVariable = (key: string): CredentialField => {
+    const named = field(key);
+    if (named.value === undefined) return named;
+    const secret = env[named.value];
+    return secret ? { name: key, value: secret } : { name: key, problem: `environment variable ${named.value} is not set` };
   };
-
-  if (tenantId !== undefined && !TENANT_ID.test(tenantId)) fail('tenant_id', `"${tenantId}" is not a tenant ID (a GUID or a domain)`);
-  if (authorityHost !== undefined && !/^https:\/\/[^/?#\s]+\/?$/.test(authorityHost))
-    fail('authority_host', `"${authorityHost}" must be an https URL without a path`);
-  const given = [secretFile && 'client_secret_file', secretEnv && 'client_secret_env', certificatePath && 'client_certificate_path'].filter(
-    (k): k is string => typeof k === 'string',
-  );
-  if (given.length > 1) fail(given.join(', '), 'set only one way to authenticate');
-  if (authRaw !== undefined && !(AUTH_KINDS as readonly string[]).includes(authRaw)) fail('auth', `"${authRaw}" is not one of ${AUTH_KINDS.join(', ')}`);
-  const auth = authRaw ?? (secretFile || secretEnv ? 'client_secret' : certificatePath ? 'client_certificate' : undefined);
-  if (auth === undefined) {
-    fail('auth', 'say how to authenticate: client_secret_file, client_secret_env, client_certificate_path, or auth: workload_identity | managed_identity');
-    return undefined;
-  }
-  const needs = (key: string, value: string | undefined) => {
-    if (value === undefined) fail(key, `required with auth ${auth}`);
+  // Defaults from the environment, for the key of the same meaning (the AKS workload identity webhook sets both).
+  const inherited = (key: string, variable: string): CredentialField => {
+    const own = field(key);
+    if (own.value !== undefined || own.problem !== undefined) return own;
+    const value = env[variable]?.trim();
+    return value ? { name: key, where: variable, value } : own;
   };
-  const authority = authorityHost === undefined ? {} : { authorityHost: authorityHost.replace(/\/$/, '') };
-  let credential: CredentialConfig | undefined;
-  switch (auth) {
-    case 'client_secret': {
-      needs('tenant_id', tenantId);
-      needs('client_id', clientId);
-      let secret: string | undefined;
-      if (secretFile !== undefined) {
-        if (!io.readable(secretFile)) fail('client_secret_file', `cannot read "${secretFile}"`);
-        else secret = io.readText(secretFile).trim();
-        if (secret === '') fail('client_secret_file', `"${secretFile}" is empty`);
-      } else if (secretEnv !== undefined) {
-        secret = env[secretEnv];
-        if (secret === undefined || secret === '') fail('client_secret_env', `environment variable ${secretEnv} is not set`);
-      } else fail('client_secret_file', 'required with auth client_secret (or client_secret_env)');
-      if (ok && secret) credential = { kind: 'clientSecret', tenantId: tenantId ?? '', clientId: clientId ?? '', clientSecret: secret, ...authority };
-      break;
-    }
-    case 'client_certificate': {
-      needs('tenant_id', tenantId);
-      needs('client_id', clientId);
-      needs('client_certificate_path', certificatePath);
-      if (certificatePath !== undefined && !io.readable(certificatePath)) fail('client_certificate_path', `cannot read "${certificatePath}"`);
-      const password = certificatePasswordEnv === undefined ? undefined : env[certificatePasswordEnv];
-      if (certificatePasswordEnv !== undefined && !password)
-        fail('client_certificate_password_env', `environment variable ${certificatePasswordEnv} is not set`);
-      if (ok && certificatePath)
-        credential = {
-          kind: 'clientCertificate',
-          tenantId: tenantId ?? '',
-          clientId: clientId ?? '',
-          certificatePath,
-          ...(password ? { certificatePassword: password } : {}),
-          ...authority,
-        };
-      break;
-    }
-    case 'workload_identity':
-      needs('tenant_id', tenantId);
-      needs('client_id', clientId);
-      if (tokenFile === undefined) fail('federated_token_file', 'required with auth workload_identity (or set AZURE_FEDERATED_TOKEN_FILE)');
-      else if (!io.readable(tokenFile)) fail('federated_token_file', `cannot read "${tokenFile}"`);
-      if (ok && tokenFile)
-        credential = { kind: 'workloadIdentity', tenantId: tenantId ?? '', clientId: clientId ?? '', tokenFilePath: tokenFile, ...authority };
-      break;
-    case 'managed_identity':
-      if (given.length > 0) fail(given.join(', '), 'not used with auth managed_identity');
-      credential = { kind: 'managedIdentity', ...(clientId ? { clientId } : {}), ...(tenantId ? { tenantId } : {}) };
-      break;
-  }
-  const labels = parseLabels(entry.labels, `${where}.labels`, problem);
-  if (!ok || !credential || !labels) return undefined;
+  const auth = field('auth');
+  const input: CredentialInput = {
+    place,
+    implicitManagedIdentity: false,
+    fields: {
+      tenantId: field('tenant_id'),
+      clientId: field('client_id'),
+      auth,
+      clientSecret: fromVariable('client_secret_env'),
+      clientSecretFile: field('client_secret_file'),
+      certificatePath: field('client_certificate_path'),
+      certificatePassword: fromVariable('client_certificate_password_env'),
+      // Only for workload identity: in a pod where the webhook sets the variable, other entries may still use secrets.
+      federatedTokenFile: auth.value === 'workload_identity' ? inherited('federated_token_file', 'AZURE_FEDERATED_TOKEN_FILE') : field('federated_token_file'),
+      authorityHost: inherited('authority_host', 'AZURE_AUTHORITY_HOST'),
+    },
+  };
+  const report = (where: string, what: string) => errors.push(`${where}: ${what}`);
+  const credential = parseCredential(input, io, report);
+  const labels = parseLabels(entry.labels, `${place}labels`, report);
+  if (!credential || !labels) return undefined;
+  const tenantId = credential.kind === 'demo' ? undefined : credential.tenantId;
   return { ...(tenantId ? { tenantId } : {}), credential, labels };
 }
 

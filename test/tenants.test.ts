@@ -143,7 +143,6 @@ extra: true
       '/etc/tenants.yml: tenants[4].client_secret_file: "/run/secrets/empty" is empty',
       '/etc/tenants.yml: tenants[5].federated_token_file: required with auth workload_identity (or set AZURE_FEDERATED_TOKEN_FILE)',
       '/etc/tenants.yml: tenants[6].client_secret_file, client_certificate_path: set only one way to authenticate',
-      '/etc/tenants.yml: tenants[6].client_id: required with auth client_secret',
     ]);
   });
 
@@ -159,7 +158,22 @@ extra: true
   it('rejects a tenant listed twice', () => {
     const yaml =
       'tenants:\n  - { tenant_id: a, client_id: x, client_secret_file: /run/secrets/a }\n  - { tenant_id: a, client_id: y, client_secret_file: /run/secrets/a }\n';
-    expect(errors(yaml)).toEqual(['/etc/tenants.yml: tenants[1].tenant_id: a is listed twice']);
+    expect(errors(yaml)).toEqual([
+      '/etc/tenants.yml: tenants[1].tenant_id: "a" is the same tenant as tenants[0] ("a"): list each tenant once, with one identity',
+    ]);
+  });
+
+  it('reports a bad default from the environment once, not once per entry', () => {
+    const yaml =
+      'tenants:\n  - { tenant_id: a, client_id: x, client_secret_file: /run/secrets/a }\n  - { tenant_id: b, client_id: y, client_secret_file: /run/secrets/a }\n';
+    expect(errors(yaml, { AZURE_AUTHORITY_HOST: 'http://login.example.test' })).toEqual(['AZURE_AUTHORITY_HOST: "http://login.example.test" must use https']);
+  });
+
+  it('takes a secret with workload identity as the mistake it is, as the environment does', () => {
+    const yaml = 'tenants:\n  - { tenant_id: a, client_id: x, auth: workload_identity, client_secret_env: S }\n';
+    expect(errors(yaml, { S: 'shh', AZURE_FEDERATED_TOKEN_FILE: '/var/run/token' })).toEqual([
+      '/etc/tenants.yml: tenants[0].client_secret_env: not used with auth workload_identity',
+    ]);
   });
 
   it('never echoes a secret value in an error', () => {
