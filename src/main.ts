@@ -21,7 +21,7 @@ import { createApp } from './server.js';
 import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
 import { boundAddress, close, startWebServer, type WebServer } from './web.js';
-import { WebConfigError } from './web-config.js';
+import { loadWebConfig, WebConfigError } from './web-config.js';
 
 /** How long open scrapes may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -48,6 +48,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       (t) =>
         `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
     );
+    // The web config is checked as start-up checks it: a check that passes means start-up will.
+    if (config.webConfigFile !== undefined) {
+      try {
+        loadWebConfig(config.webConfigFile);
+      } catch (error) {
+        if (!(error instanceof WebConfigError)) throw error;
+        process.stderr.write(invalidWebConfig(error));
+        return 2;
+      }
+      tenants.push(`web config ${config.webConfigFile}: OK`);
+    }
     process.stdout.write(`configuration OK: ${config.tenants.length} tenant(s)\n${tenants.join('\n')}\n`);
     return 0;
   }
@@ -130,7 +141,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   } catch (error) {
     await demo?.close();
     if (error instanceof WebConfigError) {
-      process.stderr.write(`${NAME}: invalid web config:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      process.stderr.write(invalidWebConfig(error));
       return 2;
     }
     throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${errorText(error)}`);
@@ -205,6 +216,10 @@ async function backfill(config: Config, version: string, logger: Logger, redact:
   return failed > 0 ? 1 : 0;
 }
 
+function invalidWebConfig(error: WebConfigError): string {
+  return `${NAME}: invalid web config:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`;
+}
+
 /** How often a repeated SIGUSR1 is logged at most. */
 const SIGUSR1_LOG_EVERY_MS = 60_000;
 
@@ -252,4 +267,10 @@ function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
 }
 
 // Exit explicitly: an idle keep-alive socket of a credential must not hold a stopped exporter open.
-process.exit(await main(process.argv.slice(2), process.env));
+// Whatever escapes main is one line, never a stack trace (which could quote configuration).
+process.exit(
+  await main(process.argv.slice(2), process.env).catch((error: unknown) => {
+    process.stderr.write(`${NAME}: ${errorText(error)}\n`);
+    return 1;
+  }),
+);

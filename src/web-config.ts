@@ -2,10 +2,11 @@
  * --web.config.file: the format Prometheus exporters share (exporter-toolkit): TLS, client
  * certificates, bcrypt basic auth and response headers. Strict: unknown keys are errors.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { parseDocument } from 'yaml';
+import { diskIo, readConfigText } from './config/files.js';
+import { parseStrictYaml } from './config/yaml.js';
 
 export const CLIENT_AUTH_TYPES = [
   'NoClientCert',
@@ -55,36 +56,33 @@ export class WebConfigError extends Error {
 
 /** Loads and checks the web config file and the certificates it names. Throws WebConfigError. */
 export function loadWebConfig(file: string): WebSettings {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new WebConfigError([`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
+  // Regular files of at most MAX_CONFIG_FILE_BYTES only: a FIFO would block the exporter for good.
+  const read = readConfigText(diskIo, file);
+  if ('problem' in read) throw new WebConfigError([`${file}: ${read.problem.replace(/^cannot read ".*?"/s, 'cannot read it')}`]);
   const problems: string[] = [];
   const problem = (where: string, what: string) => problems.push(`${file}: ${where}: ${what}`);
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) throw new WebConfigError(doc.errors.map((e) => `${file}: ${(e.message.split('\n')[0] ?? '').replace(/:$/, '')}`));
-  const root: unknown = doc.toJS() ?? {};
+  const parsed = parseStrictYaml(read.text);
+  if ('problems' in parsed) throw new WebConfigError(parsed.problems.map((p) => `${file}: ${p}`));
+  const root: unknown = parsed.value ?? {};
   if (!isRecord(root)) throw new WebConfigError([`${file}: expected a mapping`]);
   unknown(root, ['tls_server_config', 'http_server_config', 'basic_auth_users'], 'top level', problem);
   // Paths in the file are relative to the file, as in exporter-toolkit.
   const base = dirname(resolve(file));
   const files = [resolve(file)];
-  const read = (where: string, path: unknown): Buffer | undefined => {
+  const readPem = (where: string, path: unknown): Buffer | undefined => {
     if (typeof path !== 'string' || path === '') {
       problem(where, 'expected a file path');
       return undefined;
     }
     const full = resolve(base, path);
-    try {
-      const content = readFileSync(full);
-      files.push(full);
-      return content;
-    } catch (error) {
-      problem(where, `cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    // PEM is text: the same bounded reader as every configuration file.
+    const pem = readConfigText(diskIo, full);
+    if ('problem' in pem) {
+      problem(where, pem.problem.replace(/^cannot read ".*?"/s, `cannot read "${path}"`));
       return undefined;
     }
+    files.push(full);
+    return Buffer.from(pem.text);
   };
 
   let tls: TlsSettings | undefined;
@@ -116,7 +114,7 @@ export function loadWebConfig(file: string): WebSettings {
         if (typeof t[inlineKey] === 'string' && t[fileKey] !== undefined)
           problem(`tls_server_config.${inlineKey}`, `set either ${inlineKey} or ${fileKey}, not both`);
         if (typeof t[inlineKey] === 'string') return Buffer.from(t[inlineKey] as string);
-        return t[fileKey] === undefined ? undefined : read(`tls_server_config.${fileKey}`, t[fileKey]);
+        return t[fileKey] === undefined ? undefined : readPem(`tls_server_config.${fileKey}`, t[fileKey]);
       };
       const cert = pem('cert', 'cert_file');
       const key = pem('key', 'key_file');

@@ -107,6 +107,43 @@ describe('bad configuration files exit 2 with one line per problem and no stack 
       problems: () => [/^ {2}- .*deep\.yml: nested too deeply to read$/],
     },
     {
+      what: 'a directory as the web config file',
+      args: () => ['--demo', '--web.listen-address=127.0.0.1:0', `--web.config.file=${at('a-directory')}`],
+      env: () => BASE_ENV,
+      problems: () => [/^ {2}- .*a-directory: cannot read it: is a directory$/],
+    },
+    {
+      what: 'a FIFO as the web config file',
+      args: () => ['--demo', '--web.listen-address=127.0.0.1:0', `--web.config.file=${at('a-fifo')}`],
+      env: () => BASE_ENV,
+      problems: () => [/^ {2}- .*a-fifo: cannot read it: is not a regular file/],
+    },
+    {
+      what: 'a web config file over 1 MiB',
+      args: () => ['--demo', '--web.listen-address=127.0.0.1:0', `--web.config.file=${at('big')}`],
+      env: () => BASE_ENV,
+      problems: () => [/^ {2}- .*big: cannot read it: larger than 1 MiB \(1048577 bytes\)$/],
+    },
+    {
+      what: 'a YAML alias bomb as the web config file',
+      args: () => ['--demo', '--web.listen-address=127.0.0.1:0', `--web.config.file=${file('web-bomb.yml', aliasBomb())}`],
+      env: () => BASE_ENV,
+      problems: () => [new RegExp(`^ {2}- .*web-bomb\\.yml: more than ${MAX_YAML_ALIAS_COUNT} YAML alias expansions`)],
+    },
+    {
+      what: 'a FIFO as the certificate the web config names',
+      args: () => [
+        '--demo',
+        '--web.listen-address=127.0.0.1:0',
+        `--web.config.file=${file('web-fifo-cert.yml', `tls_server_config:\n  cert_file: ${at('a-fifo')}\n  key_file: ${at('a-fifo')}\n`)}`,
+      ],
+      env: () => BASE_ENV,
+      problems: () => [
+        /^ {2}- .*tls_server_config\.cert_file: cannot read ".*a-fifo": is not a regular file/,
+        /^ {2}- .*tls_server_config\.key_file: cannot read ".*a-fifo": is not a regular file/,
+      ],
+    },
+    {
       what: 'a directory as AZURE_CLIENT_SECRET_FILE',
       args: () => [],
       env: () => ({ ...SECRET_ENV, AZURE_CLIENT_SECRET_FILE: at('a-directory') }),
@@ -238,6 +275,26 @@ describe('tenant ids', () => {
 });
 
 describe('--config.check', () => {
+  it(
+    'checks the web config file as start-up does: every problem, exit 2, the plain-text password never echoed',
+    async () => {
+      const web = file('web-check.yml', 'tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\nbasic_auth_users:\n  eve: plain-text-password-0123\n');
+      const result = await runExporter(['--config.check', '--demo', `--web.config.file=${web}`], BASE_ENV);
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(problemLines(result.stderr)).toEqual([
+        `  - ${web}: tls_server_config.cert_file: cannot read "missing.pem": no such file`,
+        `  - ${web}: tls_server_config.key_file: cannot read "missing-key.pem": no such file`,
+        `  - ${web}: basic_auth_users.eve: is not a bcrypt hash (create one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+      ]);
+      expect(result.stderr).not.toContain('plain-text-password-0123');
+      const good = file('web-check-good.yml', 'http_server_config:\n  headers:\n    X-Frame-Options: deny\n');
+      const ok = await runExporter(['--config.check', '--demo', `--web.config.file=${good}`], BASE_ENV);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain(`web config ${good}: OK`);
+    },
+    INTEGRATION_TIMEOUT_MS,
+  );
+
   it(
     'never prints a secret, wherever it is configured',
     async () => {

@@ -241,7 +241,7 @@ describe('web config', () => {
     const problems = (error as WebConfigError).problems.map((p) => p.replace(`${file}: `, ''));
     expect(problems).toEqual([
       'top level: unknown key "rate_limits"',
-      'tls_server_config.cert_file: cannot read "missing.pem" (ENOENT)',
+      'tls_server_config.cert_file: cannot read "missing.pem": no such file',
       'tls_server_config: key_file (or key) is required',
       'tls_server_config.client_auth_type: "Sometimes" is not one of NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert',
       'tls_server_config.min_version: "TLS99" is not one of TLS10, TLS11, TLS12, TLS13',
