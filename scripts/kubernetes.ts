@@ -7,7 +7,8 @@
  * renders. A test fails when the committed files are not what this generates.
  *
  * renderKustomization is the part of kustomize the manifests use (resources, components, JSON 6902
- * patches, delete patches, images, replacements, namespace, local-config objects left out), so they can be rendered and validated where no kustomize is installed;
+ * patches, delete patches, images, replacements, ConfigMaps from literals, namespace, local-config
+ * objects left out), so they can be rendered and validated where no kustomize is installed;
  * any other kustomization field is an error rather than silently ignored. Where `kubectl` is
  * installed, a test compares this renderer's output with `kubectl kustomize`.
  */
@@ -112,7 +113,7 @@ export function loadObjects(file: string): KubeObject[] {
 
 /** Kinds without a namespace (the namespace transformer leaves them alone). */
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PriorityClass', 'StorageClass']);
-const KUSTOMIZATION_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'components', 'patches', 'images', 'replacements']);
+const KUSTOMIZATION_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'configMapGenerator', 'components', 'patches', 'images', 'replacements']);
 const COMPONENT_KEYS = new Set(['apiVersion', 'kind', 'resources', 'patches', 'images', 'replacements']);
 /** Objects with this annotation set to "true" feed replacements and are left out of the output, as kustomize does. */
 export const LOCAL_CONFIG_ANNOTATION = 'config.kubernetes.io/local-config';
@@ -126,6 +127,7 @@ interface Kustomization {
   patches?: { path?: string; patch?: string; target?: { kind?: string; name?: string } }[];
   images?: { name: string; newName?: string; newTag?: string }[];
   replacements?: Replacement[];
+  configMapGenerator?: { name: string; literals?: string[]; options?: { disableNameSuffixHash?: boolean; annotations?: Record<string, string> } }[];
 }
 
 /** A kustomize replacement: copy one field of one object into fields of others. */
@@ -150,6 +152,14 @@ export function readKustomization(dir: string, kind: 'Kustomization' | 'Componen
     refuse('patches[].target.', isRecord(patch) ? patch.target : undefined, ['kind', 'name']);
   }
   for (const image of Array.isArray(value.images) ? value.images : []) refuse('images[].', image, ['name', 'newName', 'newTag']);
+  for (const generator of Array.isArray(value.configMapGenerator) ? value.configMapGenerator : []) {
+    refuse('configMapGenerator[].', generator, ['name', 'literals', 'options']);
+    const options = isRecord(generator) ? generator.options : undefined;
+    refuse('configMapGenerator[].options.', options, ['disableNameSuffixHash', 'annotations']);
+    // Hashed names would need kustomize's hash and its name references: not implemented.
+    if (!isRecord(options) || options.disableNameSuffixHash !== true)
+      throw new Error(`${file}: configMapGenerator[] needs options.disableNameSuffixHash: true`);
+  }
   for (const replacement of Array.isArray(value.replacements) ? value.replacements : []) {
     refuse('replacements[].', replacement, ['source', 'targets']);
     refuse('replacements[].source.', isRecord(replacement) ? replacement.source : undefined, ['kind', 'name', 'fieldPath']);
@@ -166,7 +176,7 @@ export function readKustomization(dir: string, kind: 'Kustomization' | 'Componen
 /** Renders a kustomization directory the way `kubectl kustomize` does, for the fields the manifests use. */
 export function renderKustomization(dir: string): KubeObject[] {
   const k = readKustomization(dir, 'Kustomization');
-  let objects = loadResources(dir, k.resources ?? []);
+  let objects = [...loadResources(dir, k.resources ?? []), ...generateConfigMaps(k)];
   for (const component of k.components ?? []) {
     const componentDir = resolve(dir, component);
     const c = readKustomization(componentDir, 'Component');
@@ -178,6 +188,15 @@ export function renderKustomization(dir: string): KubeObject[] {
     objects = objects.map((o) => (CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
   }
   return objects.filter((o) => o.metadata.annotations?.[LOCAL_CONFIG_ANNOTATION] !== 'true');
+}
+
+/** configMapGenerator entries with literals, as kustomize generates them (names unhashed). */
+function generateConfigMaps(k: Kustomization): KubeObject[] {
+  return (k.configMapGenerator ?? []).map((g) => {
+    const data = Object.fromEntries((g.literals ?? []).map((literal) => [literal.slice(0, literal.indexOf('=')), literal.slice(literal.indexOf('=') + 1)]));
+    const annotations = g.options?.annotations;
+    return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name, ...(annotations ? { annotations: { ...annotations } } : {}) }, data };
+  });
 }
 
 function loadResources(dir: string, resources: readonly string[]): KubeObject[] {

@@ -97,15 +97,14 @@ function overlay(components: readonly string[]): string {
 function filledExample(prometheusNamespace?: string): string {
   const dir = join(workDir, `example-${++overlays}`);
   mkdirSync(dir);
-  let text = readFileSync(join(EXAMPLE_DIR, 'kustomization.yaml'), 'utf8')
-    .replace('- ../base', `- ${relative(dir, BASE_DIR)}`)
-    .replaceAll('- ../components/', `- ${relative(dir, COMPONENTS_DIR)}/`);
+  let text = readFileSync(join(EXAMPLE_DIR, 'kustomization.yaml'), 'utf8').replace('- ../base', `- ${relative(dir, BASE_DIR)}`);
   for (const [placeholder, value] of Object.entries(PLACEHOLDERS)) text = text.replaceAll(placeholder, value);
+  if (prometheusNamespace !== undefined) {
+    const changed = text.replace(/^(\s+- prometheus-namespace=).*$/m, `$1${prometheusNamespace}`);
+    expect(changed).not.toBe(text);
+    text = changed;
+  }
   writeFileSync(join(dir, 'kustomization.yaml'), text);
-  const parameters = readFileSync(join(EXAMPLE_DIR, 'parameters.yaml'), 'utf8');
-  const changed = prometheusNamespace === undefined ? parameters : parameters.replace(/^( {2}prometheus-namespace:) .*$/m, `$1 ${prometheusNamespace}`);
-  if (prometheusNamespace !== undefined) expect(changed).not.toBe(parameters);
-  writeFileSync(join(dir, 'parameters.yaml'), changed);
   return dir;
 }
 
@@ -618,7 +617,7 @@ describe.concurrent('deploy/kubernetes', () => {
     }, 120_000);
   });
 
-  describe('the prometheus-namespace component', () => {
+  describe("the example overlay's prometheus-namespace parameter", () => {
     const policyFrom = (objects: KubeObject[]) => (only(objects, 'NetworkPolicy').spec as { ingress: { from: unknown[] }[] }).ingress[0]?.from;
 
     it("admits scrapes from the namespace the overlay's parameters name, and applies no parameters object", () => {
@@ -637,10 +636,20 @@ describe.concurrent('deploy/kubernetes', () => {
       expect(policyFrom(renderKustomization(filledExample()))).toEqual(policyFrom(renderKustomization(BASE_DIR)));
     });
 
-    it('refuses to render without the parameters', () => {
-      expect(() => renderKustomization(overlay(['prometheus-namespace']))).toThrow(
-        /replacement source ConfigMap partner-security-score-exporter-parameters matches 0 objects/,
-      );
+    it('with the azure-monitor component set to kube-system, admits exactly the ama-metrics pods', () => {
+      const dir = filledExample('kube-system');
+      const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8');
+      writeFileSync(join(dir, 'kustomization.yaml'), `${text}components:\n  - ${relative(dir, join(COMPONENTS_DIR, 'azure-monitor'))}\n`);
+      expect(policyFrom(renderKustomization(dir))).toEqual([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { rsName: 'ama-metrics' } } },
+      ]);
+    });
+
+    it('is the only source: without it the overlay does not render', () => {
+      const dir = filledExample();
+      const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8');
+      writeFileSync(join(dir, 'kustomization.yaml'), text.replace(/^configMapGenerator:\n(?: .*\n)+/m, ''));
+      expect(() => renderKustomization(dir)).toThrow(/replacement source ConfigMap partner-security-score-exporter-parameters matches 0 objects/);
     });
   });
 
