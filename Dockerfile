@@ -26,8 +26,9 @@
 #   A certificate instead of a secret: -v "$PWD/cert.pem:/certs/cert.pem:ro" -e AZURE_CLIENT_CERTIFICATE_PATH=/certs/cert.pem
 #   (the file must be readable by UID 65532).
 #
-# The HEALTHCHECK probes 127.0.0.1 on the port of PSS_WEB_LISTEN_ADDRESS (default 10059); if you move
-# the port with the --web.listen-address flag instead, set the variable or override the health check.
+# The HEALTHCHECK (dist/healthcheck.js) probes /healthz where the exporter listens, from its flags or
+# PSS_* variables, over https when the web config turns TLS on. With basic auth in the web config, add
+# --web.healthz-without-auth (PSS_WEB_HEALTHZ_WITHOUT_AUTH=true), or the container reports unhealthy.
 
 # Build and runtime stay on the same Node major and Debian release (bookworm = debian12), so even a
 # future native dependency would link against the same glibc.
@@ -74,9 +75,10 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 USER 65532:65532
 # The default --web.listen-address is :10059, so no PSS_WEB_LISTEN_ADDRESS is set here.
 EXPOSE 10059
-# No shell or curl in the image: node itself probes /healthz (liveness, not /readyz: a slow
-# first poll of Graph must not mark the container unhealthy).
+# No shell or curl in the image: node runs dist/healthcheck.js, which probes /healthz (liveness, not
+# /readyz: a slow first poll of Graph must not mark the container unhealthy) with the exporter's own
+# listen address and web config (http or https, the server's own certificate accepted).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["/nodejs/bin/node", "-e", "const p=(process.env.PSS_WEB_LISTEN_ADDRESS||':10059').split(':').pop();fetch('http://127.0.0.1:'+p+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["/nodejs/bin/node", "/app/dist/healthcheck.js"]
 # node runs as PID 1; the exporter handles SIGTERM and SIGINT itself and starts no children.
 ENTRYPOINT ["/nodejs/bin/node", "--disable-sigusr1", "/app/dist/main.js"]

@@ -7,7 +7,8 @@
  * renders. A test fails when the committed files are not what this generates.
  *
  * renderKustomization is the part of kustomize the manifests use (resources, components, JSON 6902
- * patches, images, namespace), so they can be rendered and validated where no kustomize is installed;
+ * patches, delete patches, images, replacements, ConfigMaps from literals, namespace, local-config
+ * objects left out), so they can be rendered and validated where no kustomize is installed;
  * any other kustomization field is an error rather than silently ignored. Where `kubectl` is
  * installed, a test compares this renderer's output with `kubectl kustomize`.
  */
@@ -112,8 +113,10 @@ export function loadObjects(file: string): KubeObject[] {
 
 /** Kinds without a namespace (the namespace transformer leaves them alone). */
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PriorityClass', 'StorageClass']);
-const KUSTOMIZATION_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'components', 'patches', 'images']);
-const COMPONENT_KEYS = new Set(['apiVersion', 'kind', 'resources', 'patches', 'images']);
+const KUSTOMIZATION_KEYS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'configMapGenerator', 'components', 'patches', 'images', 'replacements']);
+const COMPONENT_KEYS = new Set(['apiVersion', 'kind', 'resources', 'patches', 'images', 'replacements']);
+/** Objects with this annotation set to "true" feed replacements and are left out of the output, as kustomize does. */
+export const LOCAL_CONFIG_ANNOTATION = 'config.kubernetes.io/local-config';
 
 interface Kustomization {
   apiVersion?: string;
@@ -123,6 +126,14 @@ interface Kustomization {
   components?: string[];
   patches?: { path?: string; patch?: string; target?: { kind?: string; name?: string } }[];
   images?: { name: string; newName?: string; newTag?: string }[];
+  replacements?: Replacement[];
+  configMapGenerator?: { name: string; literals?: string[]; options?: { disableNameSuffixHash?: boolean; annotations?: Record<string, string> } }[];
+}
+
+/** A kustomize replacement: copy one field of one object into fields of others. */
+interface Replacement {
+  source: { kind: string; name: string; fieldPath: string };
+  targets: { select: { kind?: string; name?: string }; fieldPaths: string[] }[];
 }
 
 /** The kustomization.yaml of a directory, refusing fields the renderer does not implement. */
@@ -141,6 +152,22 @@ export function readKustomization(dir: string, kind: 'Kustomization' | 'Componen
     refuse('patches[].target.', isRecord(patch) ? patch.target : undefined, ['kind', 'name']);
   }
   for (const image of Array.isArray(value.images) ? value.images : []) refuse('images[].', image, ['name', 'newName', 'newTag']);
+  for (const generator of Array.isArray(value.configMapGenerator) ? value.configMapGenerator : []) {
+    refuse('configMapGenerator[].', generator, ['name', 'literals', 'options']);
+    const options = isRecord(generator) ? generator.options : undefined;
+    refuse('configMapGenerator[].options.', options, ['disableNameSuffixHash', 'annotations']);
+    // Hashed names would need kustomize's hash and its name references: not implemented.
+    if (!isRecord(options) || options.disableNameSuffixHash !== true)
+      throw new Error(`${file}: configMapGenerator[] needs options.disableNameSuffixHash: true`);
+  }
+  for (const replacement of Array.isArray(value.replacements) ? value.replacements : []) {
+    refuse('replacements[].', replacement, ['source', 'targets']);
+    refuse('replacements[].source.', isRecord(replacement) ? replacement.source : undefined, ['kind', 'name', 'fieldPath']);
+    for (const target of isRecord(replacement) && Array.isArray(replacement.targets) ? replacement.targets : []) {
+      refuse('replacements[].targets[].', target, ['select', 'fieldPaths']);
+      refuse('replacements[].targets[].select.', isRecord(target) ? target.select : undefined, ['kind', 'name']);
+    }
+  }
   const apiVersion = kind === 'Kustomization' ? 'kustomize.config.k8s.io/v1beta1' : 'kustomize.config.k8s.io/v1alpha1';
   if (value.kind !== kind || value.apiVersion !== apiVersion) throw new Error(`${file}: expected apiVersion ${apiVersion}, kind ${kind}`);
   return value as Kustomization;
@@ -149,7 +176,7 @@ export function readKustomization(dir: string, kind: 'Kustomization' | 'Componen
 /** Renders a kustomization directory the way `kubectl kustomize` does, for the fields the manifests use. */
 export function renderKustomization(dir: string): KubeObject[] {
   const k = readKustomization(dir, 'Kustomization');
-  let objects = loadResources(dir, k.resources ?? []);
+  let objects = [...loadResources(dir, k.resources ?? []), ...generateConfigMaps(k)];
   for (const component of k.components ?? []) {
     const componentDir = resolve(dir, component);
     const c = readKustomization(componentDir, 'Component');
@@ -160,7 +187,16 @@ export function renderKustomization(dir: string): KubeObject[] {
     const namespace = k.namespace;
     objects = objects.map((o) => (CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
   }
-  return objects;
+  return objects.filter((o) => o.metadata.annotations?.[LOCAL_CONFIG_ANNOTATION] !== 'true');
+}
+
+/** configMapGenerator entries with literals, as kustomize generates them (names unhashed). */
+function generateConfigMaps(k: Kustomization): KubeObject[] {
+  return (k.configMapGenerator ?? []).map((g) => {
+    const data = Object.fromEntries((g.literals ?? []).map((literal) => [literal.slice(0, literal.indexOf('=')), literal.slice(literal.indexOf('=') + 1)]));
+    const annotations = g.options?.annotations;
+    return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name, ...(annotations ? { annotations: { ...annotations } } : {}) }, data };
+  });
 }
 
 function loadResources(dir: string, resources: readonly string[]): KubeObject[] {
@@ -171,13 +207,21 @@ function loadResources(dir: string, resources: readonly string[]): KubeObject[] 
   });
 }
 
-/** Patches, then images, as kustomize orders its transformers. */
+/** Patches, then images, then replacements, as kustomize orders its transformers. */
 function transform(dir: string, k: Kustomization, input: KubeObject[]): KubeObject[] {
   let objects = structuredClone(input);
   for (const entry of k.patches ?? []) {
     const text = entry.path === undefined ? entry.patch : readFileSync(resolve(dir, entry.path), 'utf8');
     const ops: unknown = parseDocument(text ?? '').toJS();
-    if (!Array.isArray(ops)) throw new Error(`${dir}: only JSON 6902 patches (a list of operations) are supported`);
+    if (isRecord(ops) && ops.$patch === 'delete') {
+      // The one strategic merge patch supported: `$patch: delete` of the object it names (group included).
+      const meta = isRecord(ops.metadata) ? ops.metadata : {};
+      const doomed = objects.filter((o) => o.apiVersion === ops.apiVersion && o.kind === ops.kind && o.metadata.name === meta.name);
+      if (doomed.length === 0) throw new Error(`${dir}: delete patch of ${String(ops.apiVersion)} ${String(ops.kind)} ${String(meta.name)} matches no object`);
+      objects = objects.filter((o) => !doomed.includes(o));
+      continue;
+    }
+    if (!Array.isArray(ops)) throw new Error(`${dir}: only JSON 6902 patches (a list of operations) and $patch: delete are supported`);
     const target = entry.target ?? {};
     const matched = objects.filter(
       (o) => (target.kind === undefined || o.kind === target.kind) && (target.name === undefined || o.metadata.name === target.name),
@@ -195,7 +239,47 @@ function transform(dir: string, k: Kustomization, input: KubeObject[]): KubeObje
       }
     }
   }
+  for (const replacement of k.replacements ?? []) {
+    const { kind, name, fieldPath } = replacement.source;
+    const sources = objects.filter((o) => o.kind === kind && o.metadata.name === name);
+    if (sources.length !== 1) throw new Error(`${dir}: replacement source ${kind} ${name} matches ${sources.length} objects`);
+    const value = getField(sources[0], fieldPath);
+    if (value === undefined) throw new Error(`${dir}: replacement source ${kind} ${name} has no ${fieldPath}`);
+    for (const target of replacement.targets) {
+      const matched = objects.filter(
+        (o) =>
+          (target.select.kind === undefined || o.kind === target.select.kind) && (target.select.name === undefined || o.metadata.name === target.select.name),
+      );
+      if (matched.length === 0) throw new Error(`${dir}: replacement target ${JSON.stringify(target.select)} matches no object`);
+      for (const o of matched) for (const path of target.fieldPaths) setField(o, path, value);
+    }
+  }
   return objects;
+}
+
+/** A kustomize field path: dot-separated, list indexes as numbers, keys with dots in brackets (`a.[b.c/d]`). */
+function fieldPathKeys(path: string): string[] {
+  return [...path.matchAll(/\[([^\]]*)\]|[^.[\]]+/g)].map((m) => m[1] ?? m[0]);
+}
+
+function getField(object: unknown, path: string): unknown {
+  let current = object;
+  for (const key of fieldPathKeys(path)) {
+    if (Array.isArray(current) && /^\d+$/.test(key)) current = current[Number(key)];
+    else if (isRecord(current)) current = current[key];
+    else return undefined;
+  }
+  return current;
+}
+
+/** Sets an existing field (kustomize, without options.create, refuses to make one). */
+function setField(object: unknown, path: string, value: unknown): void {
+  const keys = fieldPathKeys(path);
+  const last = keys.pop() ?? '';
+  const parent = getField(object, keys.map((k) => `[${k}]`).join('.'));
+  const exists = Array.isArray(parent) ? /^\d+$/.test(last) && Number(last) < parent.length : isRecord(parent) && last in parent;
+  if (!exists) throw new Error(`replacement target field ${path} does not exist`);
+  (parent as Record<string, unknown>)[last] = structuredClone(value);
 }
 
 function splitImage(image: string): [string, string | undefined] {

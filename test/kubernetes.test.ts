@@ -53,6 +53,7 @@ const VARIANTS: readonly { name: string; components: readonly string[] }[] = [
   { name: 'base + tenants-file', components: ['tenants-file'] },
   { name: 'base + web-config', components: ['web-config'] },
   { name: 'base + tenants-file + web-config', components: ['tenants-file', 'web-config'] },
+  { name: 'base + azure-monitor', components: ['azure-monitor'] },
 ];
 
 /** What the user puts where the manifests say <...> (the README's overlay, the tenants file, the image). */
@@ -92,12 +93,17 @@ function overlay(components: readonly string[]): string {
   return dir;
 }
 
-/** The example overlay as a user fills it in (placeholders replaced), in a directory of its own. */
-function filledExample(): string {
+/** The example overlay as a user fills it in (placeholders replaced), in a directory of its own; optionally another Prometheus namespace. */
+function filledExample(prometheusNamespace?: string): string {
   const dir = join(workDir, `example-${++overlays}`);
   mkdirSync(dir);
   let text = readFileSync(join(EXAMPLE_DIR, 'kustomization.yaml'), 'utf8').replace('- ../base', `- ${relative(dir, BASE_DIR)}`);
   for (const [placeholder, value] of Object.entries(PLACEHOLDERS)) text = text.replaceAll(placeholder, value);
+  if (prometheusNamespace !== undefined) {
+    const changed = text.replace(/^(\s+- prometheus-namespace=).*$/m, `$1${prometheusNamespace}`);
+    expect(changed).not.toBe(text);
+    text = changed;
+  }
   writeFileSync(join(dir, 'kustomization.yaml'), text);
   return dir;
 }
@@ -119,6 +125,17 @@ const MODELS: Readonly<Record<string, new (data: never) => { validate(): void }>
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
+  // Azure Monitor managed Prometheus ships the Prometheus Operator's ServiceMonitor CRD under its own
+  // group: the same schema, checked with the upstream model.
+  'azmonitoring.coreos.com/v1/ServiceMonitor': class {
+    readonly data: Record<string, unknown>;
+    constructor(data: never) {
+      this.data = data;
+    }
+    validate() {
+      new ServiceMonitor({ ...this.data, apiVersion: 'monitoring.coreos.com/v1' } as never).validate();
+    }
+  },
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -412,7 +429,7 @@ describe.concurrent('deploy/kubernetes', () => {
       expect(exporter.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
     });
 
-    it('lets only Prometheus in from the monitoring namespace, and only DNS and HTTPS out', () => {
+    it('lets only Prometheus in from the monitoring namespace (Azure: the ama-metrics pods), and only DNS and HTTPS out', () => {
       const spec = only(objects, 'NetworkPolicy').spec as {
         policyTypes: string[];
         ingress: { from: Record<string, { matchLabels: Record<string, string> }>[] }[];
@@ -420,10 +437,12 @@ describe.concurrent('deploy/kubernetes', () => {
       };
       expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
       expect(spec.ingress.flatMap((r) => r.from)).toEqual([
-        {
-          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
-          podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
-        },
+        components.includes('azure-monitor')
+          ? { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { rsName: 'ama-metrics' } } }
+          : {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+            },
       ]);
       expect(spec.egress.flatMap((r) => r.ports.map((p) => `${p.port}/${p.protocol}`)).sort()).toEqual(['443/TCP', '53/TCP', '53/UDP']);
     });
@@ -433,6 +452,13 @@ describe.concurrent('deploy/kubernetes', () => {
         only(objects, 'ServiceMonitor').spec as { endpoints: { relabelings: { targetLabel: string; replacement: string; action: string }[] }[] }
       ).endpoints[0];
       expect(endpoint?.relabelings).toContainEqual({ action: 'replace', targetLabel: 'job', replacement: alertJob() });
+      if (components.includes('azure-monitor')) {
+        // The add-on's own API group; no Prometheus Operator object, whose CRDs the cluster need not have.
+        expect(only(objects, 'ServiceMonitor').apiVersion).toBe('azmonitoring.coreos.com/v1');
+        expect(objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'))).toEqual([]);
+        return;
+      }
+      expect(only(objects, 'ServiceMonitor').apiVersion).toBe('monitoring.coreos.com/v1');
       expect(only(objects, 'ServiceMonitor').metadata.labels?.release).toBe('kube-prometheus-stack');
       expect(only(objects, 'PrometheusRule').metadata.labels?.release).toBe('kube-prometheus-stack');
       expect(objects.filter((o) => o.metadata.labels?.grafana_dashboard === '1')).toHaveLength(2);
@@ -576,6 +602,7 @@ describe.concurrent('deploy/kubernetes', () => {
     const dirs = () => [
       ...VARIANTS.map((v) => ({ name: v.name, dir: overlay(v.components) })),
       { name: 'example overlay', dir: filledExample() },
+      { name: 'example overlay, Prometheus in another namespace', dir: filledExample('observability') },
       { name: 'base itself', dir: BASE_DIR },
     ];
 
@@ -588,6 +615,42 @@ describe.concurrent('deploy/kubernetes', () => {
         expect(sort(theirs), name).toEqual(sort(renderKustomization(dir)));
       }
     }, 120_000);
+  });
+
+  describe("the example overlay's prometheus-namespace parameter", () => {
+    const policyFrom = (objects: KubeObject[]) => (only(objects, 'NetworkPolicy').spec as { ingress: { from: unknown[] }[] }).ingress[0]?.from;
+
+    it("admits scrapes from the namespace the overlay's parameters name, and applies no parameters object", () => {
+      const objects = renderKustomization(filledExample('observability'));
+      expect(policyFrom(objects)).toEqual([
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } },
+          podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+        },
+      ]);
+      expect(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.includes('parameters'))).toEqual([]);
+      expect(objects.flatMap(problems)).toEqual([]);
+    });
+
+    it('ships the monitoring namespace, as the base has it', () => {
+      expect(policyFrom(renderKustomization(filledExample()))).toEqual(policyFrom(renderKustomization(BASE_DIR)));
+    });
+
+    it('with the azure-monitor component set to kube-system, admits exactly the ama-metrics pods', () => {
+      const dir = filledExample('kube-system');
+      const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8');
+      writeFileSync(join(dir, 'kustomization.yaml'), `${text}components:\n  - ${relative(dir, join(COMPONENTS_DIR, 'azure-monitor'))}\n`);
+      expect(policyFrom(renderKustomization(dir))).toEqual([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { rsName: 'ama-metrics' } } },
+      ]);
+    });
+
+    it('is the only source: without it the overlay does not render', () => {
+      const dir = filledExample();
+      const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8');
+      writeFileSync(join(dir, 'kustomization.yaml'), text.replace(/^configMapGenerator:\n(?: .*\n)+/m, ''));
+      expect(() => renderKustomization(dir)).toThrow(/replacement source ConfigMap partner-security-score-exporter-parameters matches 0 objects/);
+    });
   });
 
   describe('the example overlay', () => {

@@ -278,7 +278,10 @@ describe('--config.check', () => {
   it(
     'checks the web config file as start-up does: every problem, exit 2, the plain-text password never echoed',
     async () => {
-      const web = file('web-check.yml', 'tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\nbasic_auth_users:\n  eve: plain-text-password-0123\n');
+      const web = file(
+        'web-check.yml',
+        'tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\nbasic_auth_users:\n  eve: plain-text-password-0123\n',
+      );
       const result = await runExporter(['--config.check', '--demo', `--web.config.file=${web}`], BASE_ENV);
       expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
       expect(problemLines(result.stderr)).toEqual([
