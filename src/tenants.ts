@@ -4,6 +4,7 @@ import { type CredentialField, type CredentialInput, parseCredential } from './c
 import type { ConfigIo } from './config/files.js';
 import { parseStrictYaml } from './config/yaml.js';
 import type { CredentialConfig } from './config.js';
+import { labelValue, MAX_LABEL_CHARS } from './text.js';
 
 export { TENANT_ID } from './config/credential.js';
 export type { ConfigIo } from './config/files.js';
@@ -165,6 +166,10 @@ function parseLabels(raw: unknown, where: string, problem: (where: string, what:
       ok = false;
     } else if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       problem(`${where}.${name}`, 'expected a string value');
+      ok = false;
+    } else if (labelValue(String(value), MAX_LABEL_CHARS) !== String(value)) {
+      // Strict at start-up: the value would be changed to become a label, so say so now.
+      problem(`${where}.${name}`, `must be at most ${MAX_LABEL_CHARS} characters without control, bidi or invisible characters`);
       ok = false;
     } else labels[name] = String(value);
   }

@@ -4,6 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 
+/**
+ * Longest label value, in characters: Graph's enums, URLs and tenant IDs are far shorter, and a
+ * broken body must not turn into a megabyte label. A longer value taken from Graph is cut and ends
+ * with … and a hash of the whole value, so it stays its own series; the tenants file's constant
+ * labels must fit.
+ */
+export const MAX_LABEL_CHARS = 256;
+
 /** What a cut value ends with. */
 export const ELLIPSIS = '…';
 

@@ -103,6 +103,18 @@ tenants:
     ]);
   });
 
+  it('refuses constant label values that would have to change to become labels', () => {
+    const yaml = `
+tenants:
+  - tenant_id: a
+    client_id: app
+    client_secret_file: /run/secrets/a
+    labels: { bidi: "ab\\u202Ecd", newline: "a\\nb", zero_width: "a\\u200Bb", long: "${'x'.repeat(257)}", fine: "Contoso – EU", longest: "${'y'.repeat(256)}" }
+`;
+    const rule = 'must be at most 256 characters without control, bidi or invisible characters';
+    expect(errors(yaml)).toEqual(['bidi', 'newline', 'zero_width', 'long'].map((name) => `/etc/tenants.yml: tenants[0].labels.${name}: ${rule}`));
+  });
+
   it('reports every problem with its place, at once', () => {
     const yaml = `
 tenants:

@@ -1,7 +1,7 @@
 /** Raw Graph JSON -> typed snapshot parts, surviving the quirks the beta API is known for. */
 
 import type { CustomerInsight, HistoryEntry, Policy, PolicyStatuses, Requirement, RequirementDetails, SecurityScore } from '../snapshot.js';
-import { boundText, labelValue } from '../text.js';
+import { boundText, labelValue, MAX_LABEL_CHARS } from '../text.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
 export class GraphParseError extends Error {
@@ -136,12 +136,6 @@ function detailsOf(entity: JsonObject, type: string): RequirementDetails | undef
   }
 }
 
-/**
- * Longest label value taken from Graph, in characters: Graph's enums, URLs and tenant IDs are far
- * shorter, and a broken body must not turn into a megabyte label. A longer value is cut and ends
- * with … and a hash of the whole value, so it stays its own series.
- */
-export const MAX_LABEL_CHARS = 256;
 /** A label value from Graph: visible characters only (no controls, bidi or zero-width), bounded. */
 function labelText(value: string | undefined): string | undefined {
   return value === undefined ? undefined : labelValue(value, MAX_LABEL_CHARS);
