@@ -1,6 +1,8 @@
-#!/usr/bin/env -S node --disable-sigusr1
+#!/usr/bin/env node
 /** Composition root: config -> credentials -> Graph clients -> pollers -> metrics -> HTTP server. */
-// First of all: no signal may open the inspector or end the process before serve() handles it.
+// First of all: a Node.js too old to run the rest says so in one line; then no signal may open
+// the inspector or end the process before serve() handles it.
+import './node-guard.js';
 import './signal-guard.js';
 import type { Server } from 'node:http';
 import { EnvHttpProxyAgent } from 'undici';
