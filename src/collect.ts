@@ -1,6 +1,8 @@
 /** One poll of one tenant: which endpoints to call, $expand and its fallback, paging and caps. */
 import type { CollectorsConfig } from './config.js';
-import { errorText, type GraphClient, GraphError, type GraphResponse } from './graph/client.js';
+import { errorText } from './errors.js';
+import type { GraphClient, GraphResponse } from './graph/client.js';
+import { GraphError } from './graph/errors.js';
 import {
   expandedItems,
   GraphParseError,

@@ -1,6 +1,7 @@
 /** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, type TenantSnapshot } from './snapshot.js';
+import { FAILURE_REASONS } from './graph/errors.js';
+import { POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from './snapshot.js';
 
 /** What the exporter is, for partner_security_build_info. */
 export interface BuildInfo {
@@ -50,7 +51,7 @@ function bit(value: boolean | undefined): number | undefined {
 /** One sample from the first requirement carrying the given subtype details. */
 function detail<K extends RequirementDetails['kind']>(kind: K, read: (d: Extract<RequirementDetails, { kind: K }>) => number | undefined) {
   return (t: TenantSnapshot, ctx: RenderContext): Sample[] => {
-    const found = fresh(t, ctx)?.requirements?.find((r) => r.details?.kind === kind)?.details as Extract<RequirementDetails, { kind: K }> | undefined;
+    const found = requirementDetails(fresh(t, ctx)?.requirements, kind);
     return one(found === undefined ? undefined : read(found));
   };
 }
@@ -199,8 +200,8 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     labels: ['policy'],
     help: `1 if an MFA policy of the partner tenant is enabled, 0 if disabled (policy: ${POLICIES.join(', ')}). ${CACHED}`,
     samples: (t, c) => {
-      const d = fresh(t, c)?.requirements?.find((r) => r.details?.kind === 'adminsMfa')?.details;
-      return d?.kind === 'adminsMfa' ? policySamples(d.policies) : [];
+      const d = requirementDetails(fresh(t, c)?.requirements, 'adminsMfa');
+      return d === undefined ? [] : policySamples(d.policies);
     },
   },
   {

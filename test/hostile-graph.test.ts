@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCollector } from '../src/collect.js';
-import { createGraphClient, GraphError } from '../src/graph/client.js';
+import { createGraphClient } from '../src/graph/client.js';
+import { GraphError } from '../src/graph/errors.js';
 import type { TokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PollData, PollResult } from '../src/collect.js';
-import { GraphError } from '../src/graph/client.js';
+import { GraphError } from '../src/graph/errors.js';
 import { parseRetryAfter } from '../src/graph/retry-after.js';
 import { createLogger, createRedactor } from '../src/log.js';
 import { BACKOFF_BASE_MS, createPoller, FAILURE_LOG_REPEAT_MS, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../src/poller.js';
