@@ -6,7 +6,6 @@ import type { Server } from 'node:http';
 import { EnvHttpProxyAgent } from 'undici';
 import { writeFileAtomic } from './atomic-write.js';
 import { renderBackfill } from './backfill.js';
-import { createCollector, readHistory } from './collect.js';
 import { type Config, helpText, parseConfig } from './config.js';
 import { createCredential, describeCredential } from './credentials.js';
 import { type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
@@ -17,6 +16,7 @@ import { createTokenSource, type TokenSource } from './graph/token.js';
 import { createLimit } from './limit.js';
 import { createLogger, createRedactor, type Logger, type Redactor } from './log.js';
 import { createMetrics } from './metrics.js';
+import { createTenantPoll, readHistory } from './poll-tenant.js';
 import { createPoller } from './poller.js';
 import { createApp } from './server.js';
 import type { TenantConfig } from './tenants.js';
@@ -111,7 +111,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     return createPoller({
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
       labels: tenant.labels,
-      poll: createCollector({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
+      poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
       intervalMs: config.pollIntervalMs,
       logger,
       limit,

@@ -1,7 +1,8 @@
 /** Per-tenant schedule: first poll at start, then every interval; backoff and Retry-After on trouble. */
-import type { PollOnce, PollResult } from './collect.js';
+
 import { formatDuration } from './duration.js';
 import type { Logger } from './log.js';
+import type { PollOnce, PollResult } from './poll-tenant.js';
 import { initialSnapshot, RELATIONS, type Relation, type RelationsData, type RelationTruncation, type TenantSnapshot } from './snapshot.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */

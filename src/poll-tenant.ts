@@ -120,7 +120,7 @@ const EXPANDABLE: readonly CollectionRelation[] = [
 // can turn the expanded call into a 404 while the plain score still answers.
 const EXPANSION_REFUSED = new Set([400, 404, 501]);
 
-export interface CollectorOptions {
+export interface TenantPollOptions {
   graph: GraphClient;
   collectors: CollectorsConfig;
   tenantOfToken: () => string | undefined;
@@ -128,7 +128,7 @@ export interface CollectorOptions {
 }
 
 /** Creates the poll of one tenant's score and relations through one Graph client. */
-export function createCollector(options: CollectorOptions): PollOnce {
+export function createTenantPoll(options: TenantPollOptions): PollOnce {
   const { graph, collectors } = options;
   const limits: PageLimits = { maxPages: collectors.maxPages, maxBytes: collectors.maxBytes ?? DEFAULT_MAX_BYTES };
   let expansionRefused = false;
