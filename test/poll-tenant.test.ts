@@ -6,7 +6,8 @@ import type { CollectorsConfig } from '../src/config.js';
 import { createGraphClient } from '../src/graph/client.js';
 import type { TokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
-import { createTenantPoll, type PollResult, SECURITY_SCORE_PATH } from '../src/poll-tenant.js';
+import { createTenantPoll, type PollResult } from '../src/poll-tenant.js';
+import { SECURITY_SCORE_PATH } from '../src/relations.js';
 
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`./fixtures/graph/${name}`, import.meta.url), 'utf8'));
 const SCORE = (fixture('securityScore.json') as { value: Record<string, unknown> }).value;
