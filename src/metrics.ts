@@ -84,10 +84,24 @@ function perCustomer(read: (c: NonNullable<TenantSnapshot['relations']['customer
     });
 }
 
+/** Live names that backfill (src/backfill.ts) writes the score history under too. */
+export const SCORE_CURRENT = 'partner_security_score_current';
+export const HISTORY_COMPLIANT_REQUIREMENTS = 'partner_security_history_compliant_requirements';
+export const HISTORY_REQUIREMENTS = 'partner_security_history_requirements';
+
+/**
+ * How a tenant's series are labelled (live and backfilled): tenant_id, then every constant label
+ * any tenant carries, blank where this tenant has none.
+ */
+export function tenantLabeller(constant: readonly string[]): (tenantId: string, labels: Readonly<Record<string, string>>) => Labels {
+  const blank = Object.fromEntries(constant.map((name) => [name, '']));
+  return (tenantId, labels) => ({ tenant_id: tenantId, ...blank, ...labels });
+}
+
 /** Every per-tenant metric. A new piece of Graph data is a new row here. */
 export const TENANT_METRICS: readonly MetricSpec[] = [
   {
-    name: 'partner_security_score_current',
+    name: SCORE_CURRENT,
     type: 'gauge',
     labels: [],
     help: `Partner security score reported by Graph (currentScore, 0 to the maximum). ${CACHED}`,
@@ -240,14 +254,14 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     samples: detail('responseTime', (d) => d.averageResponseTimeSeconds),
   },
   {
-    name: 'partner_security_history_compliant_requirements',
+    name: HISTORY_COMPLIANT_REQUIREMENTS,
     type: 'gauge',
     labels: [],
     help: `Compliant requirements in the latest score history entry. ${CACHED}`,
     samples: (t, c) => one(latestHistory(t, c)?.compliantRequirements),
   },
   {
-    name: 'partner_security_history_requirements',
+    name: HISTORY_REQUIREMENTS,
     type: 'gauge',
     labels: [],
     help: `Requirements evaluated in the latest score history entry. ${CACHED}`,
@@ -543,11 +557,11 @@ function register(
   current: () => { snapshots: readonly TenantSnapshot[]; ctx: RenderContext },
 ): void {
   const labelNames = ['tenant_id', ...constant, ...spec.labels];
-  const blank = Object.fromEntries(constant.map((name) => [name, '']));
+  const labelsOf = tenantLabeller(constant);
   const fill = (write: (labels: Labels, value: number) => void) => {
     const { snapshots, ctx } = current();
     for (const tenant of snapshots) {
-      const tenantLabels = { tenant_id: tenant.tenantId, ...blank, ...tenant.labels };
+      const tenantLabels = labelsOf(tenant.tenantId, tenant.labels);
       for (const [labels, value] of spec.samples(tenant, ctx)) write({ ...tenantLabels, ...labels }, value);
     }
   };

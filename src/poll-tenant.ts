@@ -3,11 +3,11 @@ import type { CollectorsConfig } from './config.js';
 import { errorText } from './errors.js';
 import type { GraphClient, GraphResponse } from './graph/client.js';
 import { GraphError } from './graph/errors.js';
-import { type PageLimits, readPages } from './graph/paging.js';
-import { GraphParseError, parseHistory, parseSecurityScore, scoreEntity } from './graph/parse.js';
+import type { PageLimits } from './graph/paging.js';
+import { GraphParseError, parseSecurityScore, scoreEntity } from './graph/parse.js';
 import type { Logger } from './log.js';
 import { DEFAULT_MAX_BYTES, expandableRelations, type RelationsRead, readRelations, SECURITY_SCORE_PATH } from './relations.js';
-import type { HistoryEntry, SecurityScore } from './snapshot.js';
+import type { SecurityScore } from './snapshot.js';
 
 /** What one successful poll read: the score and how the relations fared. */
 export interface PollData extends RelationsRead {
@@ -100,17 +100,4 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
     const tenantId = options.tenantOfToken();
     return tenantId === undefined ? { ok: true, data, requests } : { ok: true, data, requests, tenantId };
   };
-}
-
-/** Reads the whole score history (for backfill), following nextLinks up to maxPages. */
-export async function readHistory(graph: GraphClient, maxPages: number, signal: AbortSignal): Promise<readonly HistoryEntry[]> {
-  const items: Record<string, unknown>[] = [];
-  await readPages(
-    (path) => graph.get(path, signal),
-    `${SECURITY_SCORE_PATH}/history`,
-    'securityScoreHistory',
-    { maxPages, maxBytes: DEFAULT_MAX_BYTES },
-    (page) => items.push(...page),
-  );
-  return parseHistory(items);
 }
