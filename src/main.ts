@@ -6,18 +6,18 @@ import './node-guard.js';
 import './signal-guard.js';
 import type { Server } from 'node:http';
 import { EnvHttpProxyAgent } from 'undici';
-import { writeFileAtomic } from './atomic-write.js';
-import { renderBackfill } from './backfill.js';
-import { createCollector, readHistory } from './collect.js';
+import { backfill } from './backfill.js';
 import { type Config, helpText, parseConfig } from './config.js';
 import { createCredential, describeCredential } from './credentials.js';
 import { type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
 import { formatDuration } from './duration.js';
-import { createGraphClient, errorText, type GraphClient } from './graph/client.js';
+import { errorText } from './errors.js';
+import { createGraphClient, type GraphClient } from './graph/client.js';
 import { createTokenSource, type TokenSource } from './graph/token.js';
 import { createLimit } from './limit.js';
 import { createLogger, createRedactor, type Logger, type Redactor } from './log.js';
 import { createMetrics } from './metrics.js';
+import { createTenantPoll } from './poll-tenant.js';
 import { createPoller } from './poller.js';
 import { createApp } from './server.js';
 import type { TenantConfig } from './tenants.js';
@@ -67,7 +67,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
-    return parsed.action === 'backfill' ? await backfill(config, version, logger, redact) : await serve(config, version, logger, redact);
+    return parsed.action === 'backfill' ? await runBackfill(config, version, logger, redact) : await serve(config, version, logger, redact);
   } catch (error) {
     logger.error('exporter failed', { err: errorText(error) });
     return 1;
@@ -112,7 +112,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     return createPoller({
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
       labels: tenant.labels,
-      poll: createCollector({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
+      poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
       intervalMs: config.pollIntervalMs,
       logger,
       limit,
@@ -178,44 +178,24 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   return 0;
 }
 
-async function backfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
+/** backfill: each tenant's history through the Graph client the live exporter would use (src/backfill.ts). */
+async function runBackfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
   const dispatcher = new EnvHttpProxyAgent();
-  const constantLabels = [...new Set(config.tenants.flatMap((t) => Object.keys(t.labels)))];
-  const histories = [];
-  let failed = 0;
-  for (const tenant of config.tenants) {
-    const client = connect(config, tenant, config.graphEndpoint, version, redact, dispatcher);
-    try {
-      const history = await readHistory(client.graph, config.collectors.maxPages, new AbortController().signal);
-      const tenantId = tenant.tenantId ?? client.tokens.lastTenantId() ?? 'unknown';
-      const labels = { tenant_id: tenantId, ...Object.fromEntries(constantLabels.map((l) => [l, ''])), ...tenant.labels };
-      histories.push({ labels: Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== '')), history });
-      logger.info('history read', { tenant_id: tenantId, entries: history.length });
-    } catch (error) {
-      failed++;
-      logger.error('reading the history failed', { tenant_id: tenant.tenantId ?? 'unknown', err: errorText(error) });
-    }
+  try {
+    return await backfill({
+      tenants: config.tenants,
+      connect: (tenant) => {
+        const client = connect(config, tenant, config.graphEndpoint, version, redact, dispatcher);
+        return { graph: client.graph, tenantOfToken: () => client.tokens.lastTenantId() };
+      },
+      maxPages: config.collectors.maxPages,
+      output: config.output,
+      force: config.force === true,
+      logger,
+    });
+  } finally {
+    await dispatcher.close();
   }
-  await dispatcher.close();
-  const destination = config.output === '-' ? 'stdout' : config.output;
-  if (histories.length === 0) {
-    // Nothing read: an existing file keeps the good data it holds.
-    logger.error('no history could be read; nothing written', { output: destination, failed, note: 'an existing file is left unchanged' });
-    return 1;
-  }
-  const text = renderBackfill(histories);
-  // Wait for standard output to drain: the process exits right after.
-  if (config.output === '-') await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
-  else if (config.output !== undefined) {
-    try {
-      writeFileAtomic(config.output, text, config.force === true);
-    } catch (error) {
-      logger.error('writing the backfill failed; nothing written', { output: destination, err: errorText(error), note: 'an existing file is left unchanged' });
-      return 1;
-    }
-  }
-  logger.info('backfill written', { output: destination, tenants: histories.length, failed, bytes: Buffer.byteLength(text) });
-  return failed > 0 ? 1 : 0;
 }
 
 function invalidWebConfig(error: WebConfigError): string {

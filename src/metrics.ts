@@ -1,6 +1,7 @@
 /** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, type TenantSnapshot } from './snapshot.js';
+import { FAILURE_REASONS } from './graph/errors.js';
+import { POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from './snapshot.js';
 
 /** What the exporter is, for partner_security_build_info. */
 export interface BuildInfo {
@@ -50,7 +51,7 @@ function bit(value: boolean | undefined): number | undefined {
 /** One sample from the first requirement carrying the given subtype details. */
 function detail<K extends RequirementDetails['kind']>(kind: K, read: (d: Extract<RequirementDetails, { kind: K }>) => number | undefined) {
   return (t: TenantSnapshot, ctx: RenderContext): Sample[] => {
-    const found = fresh(t, ctx)?.requirements?.find((r) => r.details?.kind === kind)?.details as Extract<RequirementDetails, { kind: K }> | undefined;
+    const found = requirementDetails(fresh(t, ctx)?.requirements, kind);
     return one(found === undefined ? undefined : read(found));
   };
 }
@@ -83,10 +84,24 @@ function perCustomer(read: (c: NonNullable<TenantSnapshot['relations']['customer
     });
 }
 
+/** Live names that backfill (src/backfill.ts) writes the score history under too. */
+export const SCORE_CURRENT = 'partner_security_score_current';
+export const HISTORY_COMPLIANT_REQUIREMENTS = 'partner_security_history_compliant_requirements';
+export const HISTORY_REQUIREMENTS = 'partner_security_history_requirements';
+
+/**
+ * How a tenant's series are labelled (live and backfilled): tenant_id, then every constant label
+ * any tenant carries, blank where this tenant has none.
+ */
+export function tenantLabeller(constant: readonly string[]): (tenantId: string, labels: Readonly<Record<string, string>>) => Labels {
+  const blank = Object.fromEntries(constant.map((name) => [name, '']));
+  return (tenantId, labels) => ({ tenant_id: tenantId, ...blank, ...labels });
+}
+
 /** Every per-tenant metric. A new piece of Graph data is a new row here. */
 export const TENANT_METRICS: readonly MetricSpec[] = [
   {
-    name: 'partner_security_score_current',
+    name: SCORE_CURRENT,
     type: 'gauge',
     labels: [],
     help: `Partner security score reported by Graph (currentScore, 0 to the maximum). ${CACHED}`,
@@ -199,8 +214,8 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     labels: ['policy'],
     help: `1 if an MFA policy of the partner tenant is enabled, 0 if disabled (policy: ${POLICIES.join(', ')}). ${CACHED}`,
     samples: (t, c) => {
-      const d = fresh(t, c)?.requirements?.find((r) => r.details?.kind === 'adminsMfa')?.details;
-      return d?.kind === 'adminsMfa' ? policySamples(d.policies) : [];
+      const d = requirementDetails(fresh(t, c)?.requirements, 'adminsMfa');
+      return d === undefined ? [] : policySamples(d.policies);
     },
   },
   {
@@ -239,14 +254,14 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     samples: detail('responseTime', (d) => d.averageResponseTimeSeconds),
   },
   {
-    name: 'partner_security_history_compliant_requirements',
+    name: HISTORY_COMPLIANT_REQUIREMENTS,
     type: 'gauge',
     labels: [],
     help: `Compliant requirements in the latest score history entry. ${CACHED}`,
     samples: (t, c) => one(latestHistory(t, c)?.compliantRequirements),
   },
   {
-    name: 'partner_security_history_requirements',
+    name: HISTORY_REQUIREMENTS,
     type: 'gauge',
     labels: [],
     help: `Requirements evaluated in the latest score history entry. ${CACHED}`,
@@ -542,11 +557,11 @@ function register(
   current: () => { snapshots: readonly TenantSnapshot[]; ctx: RenderContext },
 ): void {
   const labelNames = ['tenant_id', ...constant, ...spec.labels];
-  const blank = Object.fromEntries(constant.map((name) => [name, '']));
+  const labelsOf = tenantLabeller(constant);
   const fill = (write: (labels: Labels, value: number) => void) => {
     const { snapshots, ctx } = current();
     for (const tenant of snapshots) {
-      const tenantLabels = { tenant_id: tenant.tenantId, ...blank, ...tenant.labels };
+      const tenantLabels = labelsOf(tenant.tenantId, tenant.labels);
       for (const [labels, value] of spec.samples(tenant, ctx)) write({ ...tenantLabels, ...labels }, value);
     }
   };

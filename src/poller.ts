@@ -1,8 +1,10 @@
 /** Per-tenant schedule: first poll at start, then every interval; backoff and Retry-After on trouble. */
-import type { PollOnce, PollResult } from './collect.js';
+
 import { formatDuration } from './duration.js';
 import type { Logger } from './log.js';
-import { initialSnapshot, RELATIONS, type Relation, type RelationsData, type RelationTruncation, type TenantSnapshot } from './snapshot.js';
+import type { PollOnce, PollResult } from './poll-tenant.js';
+import { keptRelations, relationLogLines } from './relations.js';
+import { initialSnapshot, type TenantSnapshot } from './snapshot.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */
 export const BACKOFF_BASE_MS = 3000;
@@ -59,15 +61,6 @@ function throttledBy(result: PollResult): boolean {
   return !result.ok && (result.error.reason === 'throttled' || result.error.reason === 'unavailable');
 }
 
-/** The flag that raises each cap, for the log line when one cuts. */
-const CAP_FLAGS: Readonly<Record<Relation | 'pages' | 'bytes', string>> = {
-  pages: '--collector.max-pages',
-  bytes: '--collector.max-bytes',
-  requirements: '--collector.requirements.max-requirements',
-  history: '--collector.history.max-entries',
-  customerInsights: '--collector.customer-insights.max-customers',
-};
-
 /** Creates a poller; it does nothing until start(). */
 export function createPoller(options: PollerOptions): Poller {
   const now = options.now ?? Date.now;
@@ -114,33 +107,7 @@ export function createPoller(options: PollerOptions): Poller {
       if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs, failed_polls: previous.consecutiveFailures });
       else log.debug('poll succeeded', { duration_ms: durationMs, score: result.data.score.currentScore });
       failureLog = undefined;
-      // One line when a relation stops (or starts) being readable, not one every poll.
-      for (const relation of RELATIONS) {
-        const before = previous.relationStatus[relation];
-        const after = result.data.relationStatus[relation];
-        if (after === before || after === 'disabled') continue;
-        if (after === 'ok') {
-          if (before !== undefined) log.info('relation readable again', { relation });
-        } else
-          log.warn(
-            after === 'unavailable'
-              ? 'relation not available for this tenant; exporting the score without it'
-              : 'reading a relation failed; keeping its last data',
-            { relation, err: result.data.relationErrors[relation] },
-          );
-      }
-      // One line when a cap starts cutting a relation short (and none while it goes on cutting).
-      for (const relation of RELATIONS) {
-        const cut = result.data.truncated?.[relation];
-        if (cut === undefined || previous.truncated?.[relation] !== undefined) continue;
-        log.warn('a cap cut a relation short; the rest of it is not exported', {
-          relation,
-          cap: cut.cap,
-          flag: CAP_FLAGS[cut.cap === 'items' ? relation : cut.cap],
-          items_seen: cut.seen,
-          items_kept: cut.kept,
-        });
-      }
+      for (const line of relationLogLines(previous, result.data)) log[line.level](line.msg, line.fields);
     } else {
       const e = result.error;
       // The same failure poll after poll is one line, repeated (with a count) only now and then;
@@ -190,25 +157,14 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
   for (const code of result.requests) requests[code] = (requests[code] ?? 0) + 1;
   const base = { ...previous, polls: previous.polls + 1, requests: Object.freeze(requests) };
   if (result.ok) {
-    // A relation read now replaces its data; one that failed keeps its last data; one that is
-    // unavailable or turned off has none, so its series vanish.
-    const relations: Record<string, unknown> = {};
-    const truncated: Partial<Record<Relation, RelationTruncation>> = {};
-    for (const relation of RELATIONS) {
-      const status = result.data.relationStatus[relation];
-      const data = status === 'ok' ? result.data.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
-      if (data !== undefined) relations[relation] = data;
-      // How a cap cut the data goes with the data.
-      const cut = status === 'ok' ? result.data.truncated?.[relation] : status === 'failed' ? previous.truncated?.[relation] : undefined;
-      if (cut !== undefined) truncated[relation] = cut;
-    }
+    const { relations, truncated } = keptRelations(previous, result.data);
     return Object.freeze({
       ...base,
       tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
       score: result.data.score,
-      relations: Object.freeze(relations) as RelationsData,
+      relations,
       relationStatus: result.data.relationStatus,
-      truncated: Object.freeze(truncated),
+      truncated,
       lastSuccessMs: nowMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),

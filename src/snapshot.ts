@@ -1,19 +1,5 @@
 /** The plain, immutable data that flows from polling to serving. Nothing here knows about HTTP. */
-
-/** Why a poll failed; every value is exported (at 0) from the start so rate() works at once. */
-export const FAILURE_REASONS = [
-  'token',
-  'timeout',
-  'network',
-  'throttled',
-  'unavailable',
-  'unauthorized',
-  'forbidden',
-  'not_found',
-  'http_error',
-  'invalid_response',
-] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
+import { FAILURE_REASONS, type FailureReason } from './graph/errors.js';
 
 /** What Graph said about the partner security score in one successful poll. */
 export interface SecurityScore {
@@ -77,6 +63,15 @@ export interface Requirement {
   readonly maxScore?: number;
   readonly updatedTimestamp?: number;
   readonly details?: RequirementDetails;
+}
+
+/** The details of the first requirement that carries details of that kind (Graph sends one of each). */
+export function requirementDetails<K extends RequirementDetails['kind']>(
+  requirements: readonly Requirement[] | undefined,
+  kind: K,
+): Extract<RequirementDetails, { kind: K }> | undefined {
+  for (const r of requirements ?? []) if (r.details?.kind === kind) return r.details as Extract<RequirementDetails, { kind: K }>;
+  return undefined;
 }
 
 /** One day of the score's history. */

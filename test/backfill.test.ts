@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { renderBackfill } from '../src/backfill.js';
+import { backfill, renderBackfill } from '../src/backfill.js';
+import type { GraphClient } from '../src/graph/client.js';
+import { createLogger, createRedactor } from '../src/log.js';
 import { baseEnv, CLIENT_SECRET, clientSecretEnv, runExporter, TENANT_ID } from './helpers/exporter.js';
 import { closeFakeClouds, INVALID_CLIENT_SECRET, startFakeCloud } from './helpers/fake-cloud.js';
 import { startPrometheus } from './helpers/prometheus.js';
@@ -79,6 +81,34 @@ describe('backfill', () => {
     } finally {
       await prometheus.stop();
     }
+  });
+});
+
+describe('backfill of several tenants', () => {
+  it('labels each as the live exporter does: tenant_id (from the token when not configured), then the constant labels it has', async () => {
+    const graph = (score: number): GraphClient => ({
+      get: async () => ({ status: 200, clientRequestId: 'c', body: { value: [{ createdDateTime: new Date(T0 * 1000).toISOString(), score }] } }),
+    });
+    const output = join(mkdtempSync(join(tmpdir(), 'pss-backfill-labels-')), 'history.om');
+    const lines: string[] = [];
+    const code = await backfill({
+      tenants: [{ tenantId: 't1', labels: { partner: 'a', region: 'eu' } }, { labels: { region: 'us' } }],
+      connect: (tenant) => ({ graph: graph(tenant.tenantId === undefined ? 2 : 1), tenantOfToken: () => 't2' }),
+      maxPages: 1,
+      output,
+      force: false,
+      logger: createLogger({ level: 'info', format: 'logfmt', redact: createRedactor(), write: (l) => lines.push(l) }),
+    });
+    expect(code).toBe(0);
+    expect(
+      readFileSync(output, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('partner_security_score_current{')),
+    ).toEqual([
+      `partner_security_score_current{tenant_id="t1",partner="a",region="eu"} 1 ${T0}`,
+      `partner_security_score_current{tenant_id="t2",region="us"} 2 ${T0}`,
+    ]);
+    expect(lines.filter((l) => l.includes('history read'))).toHaveLength(2);
   });
 });
 

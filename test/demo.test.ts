@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createCollector } from '../src/collect.js';
 import { demoCredential, demoTenantAt, startDemoGraph } from '../src/demo.js';
 import { createGraphClient } from '../src/graph/client.js';
 import { createTokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
+import { createTenantPoll } from '../src/poll-tenant.js';
 
 const STEP = 1000;
 
@@ -26,7 +26,7 @@ describe('demo tenant', () => {
       const graph = createGraphClient({ endpoint: demo.endpoint, timeoutMs: 5000, tokens, userAgent: 'test' });
       const collectors = { requirements: true, history: true, customerInsights: true, maxPages: 10, maxCustomers: 1000 };
       const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
-      const poll = createCollector({ graph, collectors, tenantOfToken: () => tokens.lastTenantId(), logger });
+      const poll = createTenantPoll({ graph, collectors, tenantOfToken: () => tokens.lastTenantId(), logger });
       const first = await poll(new AbortController().signal);
       now = t0 + 6 * STEP;
       const later = await poll(new AbortController().signal);

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphClient, GraphError } from '../src/graph/client.js';
+import { createGraphClient } from '../src/graph/client.js';
+import { GraphError } from '../src/graph/errors.js';
 import type { TokenSource } from '../src/graph/token.js';
 
 type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer };

@@ -3,10 +3,11 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCollector } from '../src/collect.js';
-import { createGraphClient, GraphError } from '../src/graph/client.js';
+import { createGraphClient } from '../src/graph/client.js';
+import { GraphError } from '../src/graph/errors.js';
 import type { TokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
+import { createTenantPoll } from '../src/poll-tenant.js';
 
 type Behaviour = (socket: TLSSocket, request: string) => void;
 const servers: Server[] = [];
@@ -108,7 +109,7 @@ describe('hostile or broken answers from Graph, over TLS', () => {
       socket.end(`${head('200 OK', { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })}${body}`),
     );
     const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
-    const poll = createCollector({
+    const poll = createTenantPoll({
       graph: createGraphClient({ endpoint: url, timeoutMs: 5000, tokens, userAgent: 'test' }),
       collectors: { requirements: false, history: false, customerInsights: false, maxPages: 1, maxCustomers: 1 },
       tenantOfToken: () => undefined,

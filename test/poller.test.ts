@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PollResult } from '../src/collect.js';
-import { GraphError } from '../src/graph/client.js';
+import { GraphError } from '../src/graph/errors.js';
 import { createLogger, createRedactor } from '../src/log.js';
+import type { PollResult } from '../src/poll-tenant.js';
 import { BACKOFF_BASE_MS, createPoller, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../src/poller.js';
 
 const INTERVAL = 60_000;

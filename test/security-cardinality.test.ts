@@ -7,11 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCollector, type PollData, type PollResult } from '../src/collect.js';
 import { type CollectorsConfig, parseConfig } from '../src/config.js';
 import { createGraphClient } from '../src/graph/client.js';
 import type { TokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
+import { createTenantPoll, type PollData, type PollResult } from '../src/poll-tenant.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, startExporter, until } from './helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, type GraphReply, heldReply, jwtPart, SECURITY_SCORE_PATH, startFakeCloud } from './helpers/fake-cloud.js';
 
@@ -45,7 +45,7 @@ async function poll(cloud: FakeCloud, collectors: Partial<CollectorsConfig>): Pr
   const graph = createGraphClient({ endpoint: cloud.url, timeoutMs: 10_000, tokens, userAgent: 'test' });
   const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
   const all: CollectorsConfig = { requirements: true, history: true, customerInsights: false, maxPages: 50, maxCustomers: 1000 };
-  const result: PollResult = await createCollector({ graph, collectors: { ...all, ...collectors }, tenantOfToken: () => undefined, logger })(
+  const result: PollResult = await createTenantPoll({ graph, collectors: { ...all, ...collectors }, tenantOfToken: () => undefined, logger })(
     new AbortController().signal,
   );
   if (!result.ok) throw new Error(`poll failed: ${result.error.message}`);

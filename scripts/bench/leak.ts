@@ -1,18 +1,18 @@
 /**
  * The leak check of `npm run bench`, run as its own process (node --expose-gc): the real poll path
- * (Graph client -> collector -> poller -> snapshot -> metrics render) against the demo's fake
+ * (Graph client -> tenant poll -> poller -> snapshot -> metrics render) against the demo's fake
  * Graph on loopback (--graph: one in a process of its own; else one in this process), polled
  * back to back. The exporter's flags do not allow an interval under 1 s,
  * so 10,000 polls are driven in-process here instead of through dist/main.js.
  * Prints one JSON object (LeakResult) on standard output.
  */
 import { parseArgs } from 'node:util';
-import { createCollector } from '../../src/collect.js';
 import { demoCredential, startDemoGraph } from '../../src/demo.js';
 import { createGraphClient } from '../../src/graph/client.js';
 import { createTokenSource } from '../../src/graph/token.js';
 import { createLogger, createRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
+import { createTenantPoll } from '../../src/poll-tenant.js';
 import { createPoller } from '../../src/poller.js';
 
 /** Memory of the process at one point of the run. */
@@ -61,7 +61,7 @@ async function run(
   const redact = createRedactor();
   const tokens = createTokenSource({ credential: demoCredential(), scope: 'https://graph.microsoft.com/.default', redact });
   const logger = createLogger({ level: 'error', format: 'json', redact, write: () => {} });
-  const collector = createCollector({
+  const pollTenant = createTenantPoll({
     graph: createGraphClient({ endpoint: graph.endpoint, timeoutMs: 10_000, tokens, userAgent: 'bench' }),
     collectors: { requirements: true, history: true, customerInsights: true, maxPages: 50, maxCustomers: 1000 },
     tenantOfToken: () => tokens.lastTenantId(),
@@ -99,7 +99,7 @@ async function run(
         complete = done === polls;
         finish();
       } else done++;
-      return collector(signal);
+      return pollTenant(signal);
     },
   });
   const metrics = createMetrics({ snapshots: () => [poller.snapshot()], build: { version: 'bench', nodeVersion: process.version }, maxStalenessMs: 0 });

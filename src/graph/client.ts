@@ -1,50 +1,14 @@
 /** undici requests to Graph: deadlines, client-request-id, Retry-After, size caps, one GraphError. */
 import { randomUUID } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
-import type { FailureReason } from '../snapshot.js';
+import { errorText, MAX_QUOTED_CHARS } from '../errors.js';
 import { boundText } from '../text.js';
+import { GraphError } from './errors.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
 
 /** Largest body read from Graph; a partner security score is a few kilobytes. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Longest text quoted from Graph or Entra ID in an error (their message, a credential's error). */
-export const MAX_QUOTED_CHARS = 300;
-/** Longest error message, hints included: it reaches the log, the status page and /api/status. */
-export const MAX_ERROR_MESSAGE_CHARS = 1024;
-/** Longest request-id, client-request-id or error code kept from an answer (real ones are GUIDs and short words). */
-export const MAX_ID_CHARS = 128;
-
-/** Why one Graph call failed, with what Microsoft support asks for (request-id, client-request-id). */
-export class GraphError extends Error {
-  override name = 'GraphError';
-  readonly reason: FailureReason;
-  readonly status?: number;
-  readonly code?: string;
-  readonly requestId?: string;
-  readonly clientRequestId?: string;
-  readonly retryAfterMs?: number;
-
-  constructor(
-    reason: FailureReason,
-    message: string,
-    details: { status?: number; code?: string; requestId?: string; clientRequestId?: string; retryAfterMs?: number } = {},
-  ) {
-    // Everything here may come from Graph or Entra ID: bounded and visible before anyone shows it.
-    super(boundText(message, MAX_ERROR_MESSAGE_CHARS));
-    this.reason = reason;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.code !== undefined) this.code = boundText(details.code, MAX_ID_CHARS);
-    if (details.requestId !== undefined) this.requestId = boundText(details.requestId, MAX_ID_CHARS);
-    if (details.clientRequestId !== undefined) this.clientRequestId = boundText(details.clientRequestId, MAX_ID_CHARS);
-    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
-  }
-
-  /** Worth retrying sooner than the next interval (throttling, outages, network trouble). */
-  get transient(): boolean {
-    return ['throttled', 'unavailable', 'network', 'timeout'].includes(this.reason);
-  }
-}
 
 /** A successful (2xx) Graph answer with its JSON body. */
 export interface GraphResponse {
@@ -260,14 +224,4 @@ function safeOrigin(location: string): string {
 /** Quoted text on one line, visible characters only, at most MAX_QUOTED_CHARS (redact it first). */
 function truncate(text: string): string {
   return boundText(text, MAX_QUOTED_CHARS);
-}
-
-/** The message of an error, one line, without stack. */
-export function errorText(error: unknown, redact: (text: string) => string = (text) => text): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    return truncate(redact(`${typeof code === 'string' ? `${code}: ` : ''}${error.message}${cause}`));
-  }
-  return truncate(redact(String(error)));
 }

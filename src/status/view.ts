@@ -2,16 +2,15 @@
  * What the status page and /api/status show, computed from the snapshots alone: plain JSON-ready
  * data (null for "not known", never undefined), so the page and the API cannot disagree.
  */
+import { FAILURE_REASONS, type FailureReason } from '../graph/errors.js';
 import {
-  FAILURE_REASONS,
-  type FailureReason,
   MANDATORY_REQUIREMENTS,
   POLICIES,
   type Policy,
   RELATIONS,
   type Relation,
   type Requirement,
-  type RequirementDetails,
+  requirementDetails,
   type TenantSnapshot,
 } from '../snapshot.js';
 import { boundText } from '../text.js';
@@ -299,8 +298,8 @@ function requirementDetail(r: Requirement): string | null {
 }
 
 function mfaView(t: TenantSnapshot): MfaView | null {
-  const admins = detailsOf(t.relations.requirements, 'adminsMfa');
-  const customers = detailsOf(t.relations.requirements, 'customersMfa');
+  const admins = requirementDetails(t.relations.requirements, 'adminsMfa');
+  const customers = requirementDetails(t.relations.requirements, 'customersMfa');
   const insights = t.relations.customerInsights;
   if (admins === undefined && customers === undefined && insights === undefined) return null;
   const count = (c: number | undefined, total: number | undefined): Count => ({ count: c ?? null, total: total ?? null });
@@ -319,18 +318,9 @@ function mfaView(t: TenantSnapshot): MfaView | null {
 }
 
 function alertResponseView(requirements: readonly Requirement[] | undefined): AlertResponseView | null {
-  const averageSeconds = detailsOf(requirements, 'responseTime')?.averageResponseTimeSeconds;
+  const averageSeconds = requirementDetails(requirements, 'responseTime')?.averageResponseTimeSeconds;
   if (averageSeconds === undefined) return null;
   return { averageSeconds, requirementSeconds: ALERT_RESPONSE_REQUIREMENT_SECONDS, withinRequirement: averageSeconds <= ALERT_RESPONSE_REQUIREMENT_SECONDS };
-}
-
-/** The details of the first requirement of that kind. */
-function detailsOf<K extends RequirementDetails['kind']>(
-  requirements: readonly Requirement[] | undefined,
-  kind: K,
-): Extract<RequirementDetails, { kind: K }> | undefined {
-  for (const r of requirements ?? []) if (r.details?.kind === kind) return r.details as Extract<RequirementDetails, { kind: K }>;
-  return undefined;
 }
 
 /** A number for people: at most two decimals, no trailing zeros. */

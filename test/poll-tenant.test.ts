@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCollector, type PollResult, SECURITY_SCORE_PATH } from '../src/collect.js';
 import type { CollectorsConfig } from '../src/config.js';
 import { createGraphClient } from '../src/graph/client.js';
 import type { TokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
+import { createTenantPoll, type PollResult } from '../src/poll-tenant.js';
+import { SECURITY_SCORE_PATH } from '../src/relations.js';
 
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`./fixtures/graph/${name}`, import.meta.url), 'utf8'));
 const SCORE = (fixture('securityScore.json') as { value: Record<string, unknown> }).value;
@@ -40,12 +41,12 @@ beforeEach(() => {
 
 const ALL: CollectorsConfig = { requirements: true, history: true, customerInsights: false, maxPages: 10, maxCustomers: 1000 };
 
-function collector(collectors: Partial<CollectorsConfig> = {}) {
+function tenantPoll(collectors: Partial<CollectorsConfig> = {}) {
   const lines: string[] = [];
   const tokens: TokenSource = { get: async () => ({ token: 'token-xyz' }), invalidate: () => {}, lastTenantId: () => undefined };
   const graph = createGraphClient({ endpoint, timeoutMs: 5000, tokens, userAgent: 'test' });
   const logger = createLogger({ level: 'info', format: 'logfmt', redact: createRedactor(), write: (l) => lines.push(l) });
-  const poll = createCollector({ graph, collectors: { ...ALL, ...collectors }, tenantOfToken: () => undefined, logger });
+  const poll = createTenantPoll({ graph, collectors: { ...ALL, ...collectors }, tenantOfToken: () => undefined, logger });
   return { poll: () => poll(new AbortController().signal), lines };
 }
 
@@ -54,13 +55,13 @@ function data(result: PollResult) {
   return result.data;
 }
 
-describe('collector', () => {
+describe('tenant poll', () => {
   it('reads the score, requirements and history in one expanded request', async () => {
     route = (url) =>
       url.pathname === SECURITY_SCORE_PATH && url.searchParams.get('$expand') === 'requirements,history'
         ? [200, { value: { ...SCORE, requirements: REQUIREMENTS, history: HISTORY } }]
         : undefined;
-    const result = await collector().poll();
+    const result = await tenantPoll().poll();
     expect(seen).toEqual([`${SECURITY_SCORE_PATH}?$expand=requirements,history`]);
     expect(result.requests).toEqual(['200']);
     const d = data(result);
@@ -81,7 +82,7 @@ describe('collector', () => {
       if (url.pathname === `${SECURITY_SCORE_PATH}/history`) return [200, { value: HISTORY }];
       return undefined;
     };
-    const c = collector();
+    const c = tenantPoll();
     const first = await c.poll();
     expect(first.requests).toEqual(['400', '200', '200', '200']);
     expect(data(first).relationStatus).toMatchObject({ requirements: 'ok', history: 'ok' });
@@ -98,7 +99,7 @@ describe('collector', () => {
       if (url.pathname === `${SECURITY_SCORE_PATH}/history`) return [200, { value: HISTORY }];
       return undefined;
     };
-    const d = data(await collector().poll());
+    const d = data(await tenantPoll().poll());
     expect(d.score.currentScore).toBe(14.29);
     expect(d.relationStatus).toEqual({ requirements: 'unavailable', history: 'ok', customerInsights: 'disabled' });
     expect(d.relations.requirements).toBeUndefined();
@@ -111,21 +112,21 @@ describe('collector', () => {
       if (url.pathname === `${SECURITY_SCORE_PATH}/requirements`) return [200, { value: REQUIREMENTS }];
       return undefined;
     };
-    const result = await collector().poll();
+    const result = await tenantPoll().poll();
     expect(seen).toEqual([`${SECURITY_SCORE_PATH}?$expand=requirements,history`, `${SECURITY_SCORE_PATH}/requirements`]);
     expect(data(result).relations.requirements).toHaveLength(2);
   });
 
   it('expands only what is turned on, and reads only the score when everything is off', async () => {
     route = (url) => (url.pathname === SECURITY_SCORE_PATH ? [200, { ...SCORE, history: HISTORY }] : undefined);
-    expect(data(await collector({ requirements: false }).poll()).relationStatus).toEqual({
+    expect(data(await tenantPoll({ requirements: false }).poll()).relationStatus).toEqual({
       requirements: 'disabled',
       history: 'ok',
       customerInsights: 'disabled',
     });
     expect(seen).toEqual([`${SECURITY_SCORE_PATH}?$expand=history`]);
     seen = [];
-    await collector({ requirements: false, history: false }).poll();
+    await tenantPoll({ requirements: false, history: false }).poll();
     expect(seen).toEqual([SECURITY_SCORE_PATH]);
   });
 
@@ -146,7 +147,7 @@ describe('collector', () => {
     });
 
     it('follows every next link', async () => {
-      const result = await collector({ requirements: false, history: false, customerInsights: true }).poll();
+      const result = await tenantPoll({ requirements: false, history: false, customerInsights: true }).poll();
       expect(result.requests).toEqual(['200', '200', '200', '200']);
       const insights = data(result).relations.customerInsights;
       expect(insights).toMatchObject({
@@ -159,12 +160,12 @@ describe('collector', () => {
     });
 
     it('stops at the page cap and says so', async () => {
-      const insights = data(await collector({ requirements: false, history: false, customerInsights: true, maxPages: 2 }).poll()).relations.customerInsights;
+      const insights = data(await tenantPoll({ requirements: false, history: false, customerInsights: true, maxPages: 2 }).poll()).relations.customerInsights;
       expect(insights).toMatchObject({ seen: 4, pages: 2, truncated: true });
     });
 
     it('exports at most max-customers customers but counts them all', async () => {
-      const insights = data(await collector({ requirements: false, history: false, customerInsights: true, maxCustomers: 3 }).poll()).relations
+      const insights = data(await tenantPoll({ requirements: false, history: false, customerInsights: true, maxCustomers: 3 }).poll()).relations
         .customerInsights;
       expect(insights).toMatchObject({ seen: 6, truncated: true });
       expect(insights?.customers).toHaveLength(3);
@@ -175,7 +176,7 @@ describe('collector', () => {
         if (url.pathname === SECURITY_SCORE_PATH) return [200, SCORE];
         return [200, { value: [customer(1)], '@odata.nextLink': 'https://127.0.0.2:9/steal' }];
       };
-      const d = data(await collector({ requirements: false, history: false, customerInsights: true }).poll());
+      const d = data(await tenantPoll({ requirements: false, history: false, customerInsights: true }).poll());
       expect(d.relationStatus.customerInsights).toBe('failed');
       expect(d.relationErrors.customerInsights).toContain('refusing to send the token to https://127.0.0.2:9');
     });
@@ -183,7 +184,7 @@ describe('collector', () => {
 
   it('fails the poll when the score itself cannot be read, with the Graph ids', async () => {
     route = (url) => (url.pathname === SECURITY_SCORE_PATH ? [200, { value: { maxScore: 100 } }] : undefined);
-    const result = await collector().poll();
+    const result = await tenantPoll().poll();
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.error.reason).toBe('invalid_response');
