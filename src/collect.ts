@@ -1,5 +1,5 @@
 /** One poll of one tenant: which endpoints to call, $expand and its fallback, paging and caps. */
-import type { CollectorsConfig } from './config.js';
+import type { CollectorsConfig } from './config/parse.js';
 import { errorText, type GraphClient, GraphError, type GraphResponse } from './graph/client.js';
 import {
   expandedItems,

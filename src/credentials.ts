@@ -7,7 +7,7 @@ import {
   type TokenCredential,
   WorkloadIdentityCredential,
 } from '@azure/identity';
-import type { CredentialConfig } from './config.js';
+import type { CredentialConfig } from './config/parse.js';
 
 const KNOWN_AUTHORITY_HOSTS = new Set<string>(Object.values(AzureAuthorityHosts).map((h) => new URL(h).host));
 

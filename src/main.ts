@@ -7,7 +7,8 @@ import { EnvHttpProxyAgent } from 'undici';
 import { writeFileAtomic } from './atomic-write.js';
 import { renderBackfill } from './backfill.js';
 import { createCollector, readHistory } from './collect.js';
-import { type Config, helpText, parseConfig } from './config.js';
+import { type Config, helpText, parseConfig } from './config/parse.js';
+import type { TenantConfig } from './config/tenants.js';
 import { createCredential, describeCredential } from './credentials.js';
 import { type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
 import { formatDuration } from './duration.js';
@@ -18,7 +19,6 @@ import { createLogger, createRedactor, type Logger, type Redactor } from './log.
 import { createMetrics } from './metrics.js';
 import { createPoller } from './poller.js';
 import { createApp } from './server.js';
-import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
 import { boundAddress, close, startWebServer, type WebServer } from './web.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Config, DEFAULT_PORT, envName, FLAGS, helpText, parseConfig } from '../src/config.js';
+import { type Config, DEFAULT_PORT, envName, FLAGS, helpText, parseConfig } from '../src/config/parse.js';
 
 const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'client-id', AZURE_CLIENT_SECRET: 'shh-very-secret' };
 const io = { readable: (path: string) => path.startsWith('/exists'), readText: () => '' };

@@ -32,7 +32,7 @@ import {
   renderGenerated,
   renderKustomization,
 } from '../scripts/kubernetes.js';
-import { DEFAULT_PORT, FLAGS, parseConfig } from '../src/config.js';
+import { DEFAULT_PORT, FLAGS, parseConfig } from '../src/config/parse.js';
 import { CLIENT_ID, CLIENT_SECRET, INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until } from './helpers/exporter.js';
 import { closeFakeClouds, FIXTURE_SCORE, startFakeCloud, unsignedJwt } from './helpers/fake-cloud.js';
 import { type Container, containerProcess, mountVolumes, mutateWorkloadIdentity, only, type PodSpec, podTemplate, WEBHOOK } from './helpers/kubelet.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/parse.js';
 
 const FILES: Record<string, string> = {
   '/run/secrets/a': 'secret-a-value\n',

@@ -3,9 +3,10 @@
  * credential with the same fields, and both go through parseCredential, so every rule (ids,
  * authority, one way to authenticate, secret files) holds the same way for both.
  */
-import type { CredentialConfig } from '../config.js';
+
 import { type ConfigIo, checkConfigFile, readConfigText } from './files.js';
 import { parseHttpsRoot } from './https-root.js';
+import type { CredentialConfig } from './parse.js';
 
 /** A tenant GUID or a domain name (labels of letters, digits and inner dashes; a trailing dot allowed). */
 export const TENANT_ID =

@@ -3,15 +3,15 @@
  * variable, default, help); parseConfig is pure and reports every problem at once.
  */
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_PAGES, DEFAULT_MAX_REQUIREMENTS } from './collect.js';
-import { credentialFromEnv, parseCredential } from './config/credential.js';
-import { type ConfigIo, diskIo, readConfigText } from './config/files.js';
-import { parseHttpsRoot } from './config/https-root.js';
-import { formatDuration, parseDuration } from './duration.js';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_PAGES, DEFAULT_MAX_REQUIREMENTS } from '../collect.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
+import { credentialFromEnv, parseCredential } from './credential.js';
+import { type ConfigIo, diskIo, readConfigText } from './files.js';
+import { parseHttpsRoot } from './https-root.js';
 import { parseTenantsFile, type TenantConfig } from './tenants.js';
 
-export { diskIo } from './config/files.js';
+export { diskIo } from './files.js';
 
 /** The port this exporter listens on by default (see README, "Port"). */
 export const DEFAULT_PORT = 10059;

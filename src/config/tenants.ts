@@ -1,13 +1,10 @@
 /** The tenants file (--config.file): YAML, strict, every problem reported with its place. */
 
-import { type CredentialField, type CredentialInput, parseCredential } from './config/credential.js';
-import type { ConfigIo } from './config/files.js';
-import { parseStrictYaml } from './config/yaml.js';
-import type { CredentialConfig } from './config.js';
-import { labelValue, MAX_LABEL_CHARS } from './text.js';
-
-export { TENANT_ID } from './config/credential.js';
-export type { ConfigIo } from './config/files.js';
+import { labelValue, MAX_LABEL_CHARS } from '../text.js';
+import { type CredentialField, type CredentialInput, parseCredential } from './credential.js';
+import type { ConfigIo } from './files.js';
+import type { CredentialConfig } from './parse.js';
+import { parseStrictYaml } from './yaml.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
