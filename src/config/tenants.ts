@@ -23,6 +23,7 @@ export interface TenantConfig {
   /** The tenant_id label, lower-cased and without a trailing dot; undefined means "learn it from the token" (managed identity). */
   readonly tenantId?: string;
   readonly credential: CredentialConfig;
+  /** Where the credential is configured, so that errors name it (credentialHint). */
   readonly source: CredentialSource;
   /** Constant labels added to every series of this tenant. */
   readonly labels: Readonly<Record<string, string>>;
