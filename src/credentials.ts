@@ -7,7 +7,7 @@ import {
   type TokenCredential,
   WorkloadIdentityCredential,
 } from '@azure/identity';
-import type { CredentialConfig } from './config.js';
+import type { CredentialConfig } from './config/credential.js';
 
 const KNOWN_AUTHORITY_HOSTS = new Set<string>(Object.values(AzureAuthorityHosts).map((h) => new URL(h).host));
 
@@ -25,8 +25,8 @@ export function isKnownAuthorityHost(authorityHost: string | undefined): boolean
   }
 }
 
-/** Creates the credential the config names. Demo mode has its own static credential (demo.ts). */
-export function createCredential(config: Exclude<CredentialConfig, { kind: 'demo' }>): TokenCredential {
+/** Creates the credential the config names. */
+export function createCredential(config: CredentialConfig): TokenCredential {
   if (config.kind === 'managedIdentity') {
     return config.clientId === undefined ? new ManagedIdentityCredential() : new ManagedIdentityCredential({ clientId: config.clientId });
   }
@@ -51,10 +51,9 @@ export function createCredential(config: Exclude<CredentialConfig, { kind: 'demo
   }
 }
 
-/** Short human name of the credential kind, for the start-up log line. */
+/** Short human name of the credential kind, for the start-up log line and --config.check. */
 export function describeCredential(config: CredentialConfig): string {
   return {
-    demo: 'demo (static token)',
     clientSecret: 'client secret',
     clientCertificate: 'client certificate',
     workloadIdentity: 'workload identity',

@@ -1,13 +1,17 @@
 /**
  * --demo: a simulated partner tenant served by an in-process fake Graph on loopback, reached
  * through the same Graph client as production with a static token. The score climbs as the
- * simulated partner fixes requirements, then one regresses and the cycle starts again.
+ * simulated partner fixes requirements, then one regresses and the cycle starts again. main
+ * chooses it once: startDemo() gives the Graph root, credential and scope a real tenant would have.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 
+/** The tenant_id label of the simulated tenant. */
 export const DEMO_TENANT_ID = 'demo';
+/** How the demo's credential is named in the start-up log and by --config.check. */
+export const DEMO_CREDENTIAL_NAME = 'demo (static token)';
 const DEMO_TOKEN = 'demo-static-token-not-a-secret';
 /** How long one simulated step lasts by default. */
 export const DEMO_STEP_MS = 20_000;
@@ -17,6 +21,9 @@ const HISTORY_DAYS = 90;
 export const DEMO_CUSTOMERS = 240;
 const CUSTOMERS_PER_PAGE = 100;
 const DAY_MS = 24 * 3600_000;
+
+/** The token scope of demo mode: the real Graph's, as the fake Graph stands in for it. */
+export const DEMO_SCOPE = 'https://graph.microsoft.com/.default';
 
 /** A credential that always returns the demo token; nothing leaves the machine. */
 export function demoCredential(): TokenCredential {
@@ -168,14 +175,20 @@ function demoCustomer(i: number, step: number) {
   };
 }
 
-export interface DemoGraph {
+/** A running demo: what main needs to poll it as it polls a real tenant. */
+export interface Demo {
   /** http://127.0.0.1:<port>, to use as the Graph root. */
   readonly endpoint: string;
+  /** Always the demo token, which the fake Graph alone accepts. */
+  readonly credential: TokenCredential;
+  /** The scope tokens are asked for: the fake Graph stands in for the real one. */
+  readonly scope: string;
+  /** Stops the fake Graph. */
   close(): Promise<void>;
 }
 
 /** Starts the fake Graph for demo mode on an ephemeral loopback port. */
-export async function startDemoGraph(options: { now?: () => number; stepMs?: number } = {}): Promise<DemoGraph> {
+export async function startDemo(options: { now?: () => number; stepMs?: number } = {}): Promise<Demo> {
   const now = options.now ?? Date.now;
   const startMs = now();
   const server: Server = createServer((req, res) => {
@@ -212,6 +225,8 @@ export async function startDemoGraph(options: { now?: () => number; stepMs?: num
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    credential: demoCredential(),
+    scope: DEMO_SCOPE,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -22,7 +22,7 @@ import type { TLSSocket } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 
-/** The exporter's default port (src/config.ts DEFAULT_PORT; not imported, to keep this file standalone). */
+/** The exporter's default port (src/config/flags.ts DEFAULT_PORT; not imported, to keep this file standalone). */
 const DEFAULT_PORT = 10059;
 /** The whole probe, connection to status line; under the Dockerfile's HEALTHCHECK --timeout=5s. */
 export const HEALTHCHECK_TIMEOUT_MS = 4000;

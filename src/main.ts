@@ -5,11 +5,15 @@
 import './node-guard.js';
 import './signal-guard.js';
 import type { Server } from 'node:http';
+import type { TokenCredential } from '@azure/identity';
 import { EnvHttpProxyAgent } from 'undici';
 import { backfill } from './backfill.js';
-import { type Config, helpText, parseConfig } from './config.js';
+import { credentialHint } from './config/credential-hint.js';
+import { helpText } from './config/flags.js';
+import { type Config, parseConfig } from './config/parse.js';
+import type { TenantConfig } from './config/tenants.js';
 import { createCredential, describeCredential } from './credentials.js';
-import { type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
+import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
 import { formatDuration } from './duration.js';
 import { errorText } from './errors.js';
 import { createGraphClient, type GraphClient } from './graph/client.js';
@@ -20,7 +24,6 @@ import { createMetrics } from './metrics.js';
 import { createTenantPoll } from './poll-tenant.js';
 import { createPoller } from './poller.js';
 import { createApp } from './server.js';
-import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
 import { boundAddress, close, startWebServer, type WebServer } from './web.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';
@@ -46,10 +49,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   const config = parsed.config;
   if (parsed.action === 'check') {
-    const tenants = config.tenants.map(
-      (t) =>
-        `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
-    );
+    const tenants = config.demo
+      ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}`]
+      : config.tenants.map(
+          (t) =>
+            `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
+        );
+    const count = tenants.length;
     // The web config is checked as start-up checks it: a check that passes means start-up will.
     if (config.webConfigFile !== undefined) {
       try {
@@ -61,7 +67,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       }
       tenants.push(`web config ${config.webConfigFile}: OK`);
     }
-    process.stdout.write(`configuration OK: ${config.tenants.length} tenant(s)\n${tenants.join('\n')}\n`);
+    process.stdout.write(`configuration OK: ${count} tenant(s)\n${tenants.join('\n')}\n`);
     return 0;
   }
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
@@ -74,40 +80,69 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
 }
 
+/** One tenant to poll and how its tokens are had and its Graph reached: a configured tenant on Graph, or the demo's. */
+interface Target {
+  readonly tenantId?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** How the credential is named in the start-up log. */
+  readonly credentialName: string;
+  /** The Graph root. */
+  readonly endpoint: string;
+  readonly credential: TokenCredential;
+  readonly scope: string;
+  /** A credential with an empty token cache, after Graph rejected a token (the demo's static token needs none). */
+  readonly renewCredential?: () => TokenCredential;
+  /** What to check after a 401 or 403, named as the tenant was configured. */
+  readonly credentialHint?: (status: 401 | 403) => string;
+}
+
+/** A configured tenant with its own credential, on the configured Graph root. */
+function graphTarget(config: Config, tenant: TenantConfig): Target {
+  return {
+    ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
+    labels: tenant.labels,
+    credentialName: describeCredential(tenant.credential),
+    endpoint: config.graphEndpoint,
+    credential: createCredential(tenant.credential),
+    // The token's scope is the Graph root the exporter talks to.
+    scope: `${config.graphEndpoint}/.default`,
+    renewCredential: () => createCredential(tenant.credential),
+    credentialHint: (status) => credentialHint(tenant, status),
+  };
+}
+
 /** What talks to Graph for one tenant. */
 interface TenantClient {
-  readonly tenant: TenantConfig;
   readonly tokens: TokenSource;
   readonly graph: GraphClient;
 }
 
-function connect(config: Config, tenant: TenantConfig, endpoint: string, version: string, redact: Redactor, dispatcher: EnvHttpProxyAgent): TenantClient {
-  const credential = tenant.credential.kind === 'demo' ? demoCredential() : createCredential(tenant.credential);
-  // The token's scope is the Graph root the exporter talks to; the demo's fake Graph stands in for the real one.
-  const scope = `${tenant.credential.kind === 'demo' ? 'https://graph.microsoft.com' : endpoint}/.default`;
-  const settings = tenant.credential;
-  const renew = settings.kind === 'demo' ? {} : { renewCredential: () => createCredential(settings) };
-  const tokens = createTokenSource({ credential, scope, redact, ...renew });
+function connect(config: Config, target: Target, version: string, redact: Redactor, dispatcher: EnvHttpProxyAgent): TenantClient {
+  const renew = target.renewCredential === undefined ? {} : { renewCredential: target.renewCredential };
+  const tokens = createTokenSource({ credential: target.credential, scope: target.scope, redact, ...renew });
   const graph = createGraphClient({
-    endpoint,
+    endpoint: target.endpoint,
     timeoutMs: config.graphTimeoutMs,
     tokens,
     userAgent: `${NAME}/${version} (node ${process.version})`,
     dispatcher,
     redact,
+    ...(target.credentialHint === undefined ? {} : { credentialHint: target.credentialHint }),
   });
-  return { tenant, tokens, graph };
+  return { tokens, graph };
 }
 
 async function serve(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
-  let demo: DemoGraph | undefined;
-  if (config.demo) demo = await startDemoGraph();
-  const endpoint = demo?.endpoint ?? config.graphEndpoint;
+  // Chosen here, once: the simulated tenant on the demo's fake Graph, or the configured tenants on Graph.
+  const demo = config.demo ? await startDemo() : undefined;
+  const targets: readonly Target[] = demo
+    ? [{ tenantId: DEMO_TENANT_ID, labels: {}, credentialName: DEMO_CREDENTIAL_NAME, endpoint: demo.endpoint, credential: demo.credential, scope: demo.scope }]
+    : config.tenants.map((tenant) => graphTarget(config, tenant));
   // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
   const dispatcher = new EnvHttpProxyAgent();
   const limit = createLimit(config.pollConcurrency);
-  const pollers = config.tenants.map((tenant) => {
-    const client = connect(config, tenant, endpoint, version, redact, dispatcher);
+  const pollers = targets.map((tenant) => {
+    const client = connect(config, tenant, version, redact, dispatcher);
     const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
     return createPoller({
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
@@ -119,7 +154,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     });
   });
   const snapshots = () => pollers.map((p) => p.snapshot());
-  const constantLabels = [...new Set(config.tenants.flatMap((t) => Object.keys(t.labels)))].sort();
+  const constantLabels = [...new Set(targets.flatMap((t) => Object.keys(t.labels)))].sort();
   let web: WebServer | undefined;
   const metrics = createMetrics({
     snapshots,
@@ -155,9 +190,9 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     // Only an https server can change its secure context: that is how TLS shows here.
     tls: 'setSecureContext' in server,
     telemetry_path: config.telemetryPath,
-    graph_endpoint: demo ? `${endpoint} (demo)` : endpoint,
-    tenants: config.tenants.length,
-    credential: [...new Set(config.tenants.map((t) => describeCredential(t.credential)))].join(', '),
+    graph_endpoint: demo ? `${demo.endpoint} (demo)` : config.graphEndpoint,
+    tenants: targets.length,
+    credential: [...new Set(targets.map((t) => t.credentialName))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
   });
   for (const poller of pollers) poller.start();
@@ -185,7 +220,7 @@ async function runBackfill(config: Config, version: string, logger: Logger, reda
     return await backfill({
       tenants: config.tenants,
       connect: (tenant) => {
-        const client = connect(config, tenant, config.graphEndpoint, version, redact, dispatcher);
+        const client = connect(config, graphTarget(config, tenant), version, redact, dispatcher);
         return { graph: client.graph, tenantOfToken: () => client.tokens.lastTenantId() };
       },
       maxPages: config.collectors.maxPages,

@@ -1,5 +1,5 @@
 /** One poll of one tenant: the score, $expand and its fallback, then the relations (src/relations.ts). */
-import type { CollectorsConfig } from './config.js';
+import type { CollectorsConfig } from './config/parse.js';
 import { errorText } from './errors.js';
 import type { GraphClient, GraphResponse } from './graph/client.js';
 import { GraphError } from './graph/errors.js';

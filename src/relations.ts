@@ -6,7 +6,7 @@
  * A new relation is an entry here plus its parser (src/graph/parse.ts), its part of RelationsData
  * (src/snapshot.ts) and its metrics (src/metrics.ts).
  */
-import type { CollectorsConfig } from './config.js';
+import type { CollectorsConfig } from './config/parse.js';
 import { GraphError } from './graph/errors.js';
 import { type Get, jsonBytes, type PageLimits, type Paging, readPages } from './graph/paging.js';
 import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement } from './graph/parse.js';

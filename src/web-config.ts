@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { diskIo, readConfigText } from './config/files.js';
-import { parseStrictYaml } from './config/yaml.js';
+import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from './config/yaml.js';
 
 export const CLIENT_AUTH_TYPES = [
   'NoClientCert',
@@ -60,12 +60,12 @@ export function loadWebConfig(file: string): WebSettings {
   const read = readConfigText(diskIo, file);
   if ('problem' in read) throw new WebConfigError([`${file}: ${read.problem.replace(/^cannot read ".*?"/s, 'cannot read it')}`]);
   const problems: string[] = [];
-  const problem = (where: string, what: string) => problems.push(`${file}: ${where}: ${what}`);
-  const parsed = parseStrictYaml(read.text);
-  if ('problems' in parsed) throw new WebConfigError(parsed.problems.map((p) => `${file}: ${p}`));
+  const problem = problemsIn(file, problems);
+  const parsed = parseStrictYaml(read.text, file);
+  if ('problems' in parsed) throw new WebConfigError(parsed.problems);
   const root: unknown = parsed.value ?? {};
   if (!isRecord(root)) throw new WebConfigError([`${file}: expected a mapping`]);
-  unknown(root, ['tls_server_config', 'http_server_config', 'basic_auth_users'], 'top level', problem);
+  unknownKeys(root, ['tls_server_config', 'http_server_config', 'basic_auth_users'], 'top level', problem);
   // Paths in the file are relative to the file, as in exporter-toolkit.
   const base = dirname(resolve(file));
   const files = [resolve(file)];
@@ -90,7 +90,7 @@ export function loadWebConfig(file: string): WebSettings {
   if (t !== undefined && t !== null) {
     if (!isRecord(t)) problem('tls_server_config', 'expected a mapping');
     else {
-      unknown(
+      unknownKeys(
         t,
         [
           'cert_file',
@@ -170,7 +170,7 @@ export function loadWebConfig(file: string): WebSettings {
   if (h !== undefined && h !== null) {
     if (!isRecord(h)) problem('http_server_config', 'expected a mapping');
     else {
-      unknown(h, ['headers', 'http2'], 'http_server_config', problem);
+      unknownKeys(h, ['headers', 'http2'], 'http_server_config', problem);
       if (h.headers !== undefined) {
         if (!isRecord(h.headers)) problem('http_server_config.headers', 'expected a mapping');
         else
@@ -253,12 +253,4 @@ export function filesStamp(files: readonly string[]): string {
       }
     })
     .join('|');
-}
-
-function unknown(entry: Record<string, unknown>, known: readonly string[], where: string, problem: (where: string, what: string) => void): void {
-  for (const key of Object.keys(entry)) if (!known.includes(key)) problem(where, `unknown key "${key}"`);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createBasicAuth, RETRY_AFTER_SECONDS } from './basic-auth.js';
-import type { ListenAddress } from './config.js';
+import type { ListenAddress } from './config/parse.js';
 import type { Logger } from './log.js';
 import { filesStamp, loadWebConfig, reloadRefusal, secureContextOptions, WebConfigError, type WebSettings } from './web-config.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Config, DEFAULT_PORT, envName, FLAGS, helpText, parseConfig } from '../src/config.js';
+import { DEFAULT_PORT, envName, FLAGS, flagSpec, helpText } from '../src/config/flags.js';
+import { type Config, parseConfig } from '../src/config/parse.js';
 
 const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'client-id', AZURE_CLIENT_SECRET: 'shh-very-secret' };
 const io = { readable: (path: string) => path.startsWith('/exists'), readText: () => '' };
@@ -36,6 +37,7 @@ describe('parseConfig', () => {
           tenantId: SECRET_ENV.AZURE_TENANT_ID,
           labels: {},
           credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: 'client-id', clientSecret: 'shh-very-secret' },
+          source: { kind: 'environment', variables: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] },
         },
       ],
       collectors: {
@@ -73,18 +75,26 @@ describe('parseConfig', () => {
     expect(run(['--poll.interval=2m'], env).pollIntervalMs).toBe(120_000);
   });
 
+  it('knows flags by name: a misspelt one does not compile', () => {
+    expect(flagSpec('collector.history')).toMatchObject({ kind: 'boolean', default: 'true' });
+    // @ts-expect-error "colector.history" is not a flag name (tsc fails if FlagName widens to string)
+    expect(() => flagSpec('colector.history')).toThrow('unknown flag colector.history');
+  });
+
   it('names env variables PSS_ + flag', () => {
     expect(envName('web.listen-address')).toBe('PSS_WEB_LISTEN_ADDRESS');
     expect(envName('poll.max-staleness')).toBe('PSS_POLL_MAX_STALENESS');
   });
 
   it('runs demo mode without credentials, polling faster unless told', () => {
-    expect(run(['--demo'], {})).toMatchObject({
+    // No configured tenant: main serves the simulated one. Credentials in the environment are not read.
+    expect(run(['--demo'], SECRET_ENV)).toMatchObject({
       demo: true,
-      tenants: [{ tenantId: 'demo', credential: { kind: 'demo' } }],
+      tenants: [],
       pollIntervalMs: 15_000,
       collectors: { customerInsights: true },
     });
+    expect(run(['--demo'], {}).tenants).toEqual([]);
     expect(run(['--demo', '--no-collector.customer-insights'], {}).collectors.customerInsights).toBe(false);
     expect(run(['--demo', '--poll.interval=1m'], {}).pollIntervalMs).toBe(60_000);
     expect(run([], { PSS_DEMO: 'true' }).demo).toBe(true);

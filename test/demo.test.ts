@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { demoCredential, demoTenantAt, startDemoGraph } from '../src/demo.js';
+import { demoTenantAt, startDemo } from '../src/demo.js';
 import { createGraphClient } from '../src/graph/client.js';
 import { createTokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';
@@ -20,9 +20,11 @@ describe('demo tenant', () => {
   it('is served through the real Graph client and parser with the static demo token', async () => {
     const t0 = Date.parse('2026-11-29T12:00:00Z');
     let now = t0;
-    const demo = await startDemoGraph({ now: () => now, stepMs: STEP });
+    const demo = await startDemo({ now: () => now, stepMs: STEP });
     try {
-      const tokens = createTokenSource({ credential: demoCredential(), scope: 'https://graph.microsoft.com/.default', redact: createRedactor() });
+      // The fake Graph stands in for the real one: tokens are asked for the real Graph's scope.
+      expect(demo.scope).toBe('https://graph.microsoft.com/.default');
+      const tokens = createTokenSource({ credential: demo.credential, scope: demo.scope, redact: createRedactor() });
       const graph = createGraphClient({ endpoint: demo.endpoint, timeoutMs: 5000, tokens, userAgent: 'test' });
       const collectors = { requirements: true, history: true, customerInsights: true, maxPages: 10, maxCustomers: 1000 };
       const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
@@ -51,7 +53,7 @@ describe('demo tenant', () => {
   });
 
   it('refuses requests without the demo token, like Graph would', async () => {
-    const demo = await startDemoGraph();
+    const demo = await startDemo();
     try {
       const res = await fetch(`${demo.endpoint}/beta/security/partner/securityScore`);
       expect(res.status).toBe(401);

@@ -32,7 +32,8 @@ import {
   renderGenerated,
   renderKustomization,
 } from '../scripts/kubernetes.js';
-import { DEFAULT_PORT, FLAGS, parseConfig } from '../src/config.js';
+import { DEFAULT_PORT, FLAGS } from '../src/config/flags.js';
+import { parseConfig } from '../src/config/parse.js';
 import { CLIENT_ID, CLIENT_SECRET, INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until } from './helpers/exporter.js';
 import { closeFakeClouds, FIXTURE_SCORE, startFakeCloud, unsignedJwt } from './helpers/fake-cloud.js';
 import { type Container, containerProcess, mountVolumes, mutateWorkloadIdentity, only, type PodSpec, podTemplate, WEBHOOK } from './helpers/kubelet.js';
@@ -382,7 +383,7 @@ describe.concurrent('deploy/kubernetes', () => {
     });
 
     it('gives the exporter only flags it knows, and every file a flag or variable names is mounted', () => {
-      const known = new Set(FLAGS.filter((f) => f.command === undefined && f.env).map((f) => f.name));
+      const known = new Set<string>(FLAGS.filter((f) => f.command === undefined && f.env).map((f) => f.name));
       const flags = flagValues(exporter.args ?? []);
       for (const name of flags.keys()) expect(known.has(name), `--${name}`).toBe(true);
       const mounts = exporter.volumeMounts ?? [];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/parse.js';
 import { GraphParseError, parseCollection, parseCustomerInsight, parseHistory, parseRequirement, parseSecurityScore } from '../src/graph/parse.js';
 import type { Requirement } from '../src/snapshot.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { envName, FLAGS } from '../src/config.js';
+import { envName, FLAGS } from '../src/config/flags.js';
 import { createMetrics } from '../src/metrics.js';
 import { initialSnapshot } from '../src/snapshot.js';
 

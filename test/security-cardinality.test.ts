@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CollectorsConfig, parseConfig } from '../src/config.js';
+import { type CollectorsConfig, parseConfig } from '../src/config/parse.js';
 import { createGraphClient } from '../src/graph/client.js';
 import type { TokenSource } from '../src/graph/token.js';
 import { createLogger, createRedactor } from '../src/log.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CONFIG_FILE_BYTES, MAX_YAML_ALIAS_COUNT } from '../src/config/files.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/parse.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, runExporter } from './helpers/exporter.js';
 
 const TENANT = '8b1f4e2a-5c3d-4e6f-9a7b-0c1d2e3f4a5b';

@@ -108,4 +108,27 @@ describe('several partner tenants', () => {
     expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'requirements')?.value).toBe(1);
     expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'customerInsights')).toBeUndefined();
   });
+
+  it('a 401 or 403 names what to check the way the tenant was configured', async () => {
+    const cloud = await startFakeCloud({ tenantClaim: TENANT_A });
+    cloud.graphDefault = (request) => {
+      const tid = jwtPart((request.authorization ?? '').replace(/^Bearer /, ''), 1).tid;
+      return tid === TENANT_A ? { status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'Access token validation failure.' } } } : {};
+    };
+    const file = join(mkdtempSync(join(tmpdir(), 'pss-tenants-hint-')), 'tenants.yml');
+    writeFileSync(
+      file,
+      ['tenants:', `  - { tenant_id: ${TENANT_A}, client_id: app-a, client_secret_env: SECRET_A, authority_host: "${cloud.url}" }`, ''].join('\n'),
+    );
+    const exporter = await startExporter({
+      cloud,
+      args: [`--config.file=${file}`, '--no-collector.requirements', '--no-collector.history'],
+      env: { SECRET_A: 'secret-a-0123456789' },
+    });
+    const failed = await until(async () => exporter.logs().find((l) => l.msg === 'poll failed'), 10_000, 'the failed poll');
+    expect(String(failed.err)).toContain(
+      `The token was rejected: check tenants[0].tenant_id, tenants[0].client_id and tenants[0].client_secret_env in ${file}, and that the client secret is current`,
+    );
+    expect(String(failed.err)).not.toContain('AZURE_TENANT_ID');
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/parse.js';
 
 const FILES: Record<string, string> = {
   '/run/secrets/a': 'secret-a-value\n',
@@ -64,6 +64,7 @@ tenants:
           clientSecret: 'secret-a-value',
           authorityHost: 'https://login.example.test',
         },
+        source: { kind: 'file', file: '/etc/tenants.yml', index: 0, keys: ['tenant_id', 'client_id', 'client_secret_file'], variables: [] },
       },
       {
         tenantId: 'b.onmicrosoft.com',
@@ -75,6 +76,7 @@ tenants:
           clientSecret: 'secret-b-value',
           authorityHost: 'https://login.example.test',
         },
+        source: { kind: 'file', file: '/etc/tenants.yml', index: 1, keys: ['tenant_id', 'client_id', 'client_secret_env'], variables: [] },
       },
       {
         tenantId: 'c',
@@ -87,6 +89,7 @@ tenants:
           certificatePassword: 'pass-c',
           authorityHost: 'https://login.example.test',
         },
+        source: { kind: 'file', file: '/etc/tenants.yml', index: 2, keys: ['tenant_id', 'client_id', 'client_certificate_path'], variables: [] },
       },
       {
         tenantId: 'd',
@@ -98,8 +101,14 @@ tenants:
           tokenFilePath: '/var/run/token',
           authorityHost: 'https://login.example.test',
         },
+        // The token file comes from the environment the workload identity webhook sets.
+        source: { kind: 'file', file: '/etc/tenants.yml', index: 3, keys: ['tenant_id', 'client_id'], variables: ['AZURE_FEDERATED_TOKEN_FILE'] },
       },
-      { labels: {}, credential: { kind: 'managedIdentity', clientId: 'user-assigned' } },
+      {
+        labels: {},
+        credential: { kind: 'managedIdentity', clientId: 'user-assigned' },
+        source: { kind: 'file', file: '/etc/tenants.yml', index: 4, keys: ['client_id'], variables: [] },
+      },
     ]);
   });
 
@@ -225,7 +234,17 @@ describe('AZURE_CLIENT_SECRET_FILE', () => {
 
   it('reads the client secret from a file, without its trailing newline', () => {
     const result = parseConfig([], { ...env, AZURE_CLIENT_SECRET_FILE: '/run/secrets/a' }, io);
-    expect(result).toMatchObject({ action: 'run', config: { tenants: [{ credential: { kind: 'clientSecret', clientSecret: 'secret-a-value' } }] } });
+    expect(result).toMatchObject({
+      action: 'run',
+      config: {
+        tenants: [
+          {
+            credential: { kind: 'clientSecret', clientSecret: 'secret-a-value' },
+            source: { kind: 'environment', variables: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET_FILE'] },
+          },
+        ],
+      },
+    });
   });
 
   it.each([

@@ -7,7 +7,7 @@
  * Prints one JSON object (LeakResult) on standard output.
  */
 import { parseArgs } from 'node:util';
-import { demoCredential, startDemoGraph } from '../../src/demo.js';
+import { DEMO_SCOPE, demoCredential, startDemo } from '../../src/demo.js';
 import { createGraphClient } from '../../src/graph/client.js';
 import { createTokenSource } from '../../src/graph/token.js';
 import { createLogger, createRedactor } from '../../src/log.js';
@@ -57,9 +57,10 @@ async function run(
   endpoint: string | undefined,
 ): Promise<LeakResult> {
   if (!gc) throw new Error('run with node --expose-gc: memory is compared after a full collection');
-  const graph = endpoint === undefined ? await startDemoGraph() : { endpoint, close: async () => {} };
+  // The demo's fake Graph in this process, or the one another process serves (same token, same scope).
+  const graph = endpoint === undefined ? await startDemo() : { endpoint, credential: demoCredential(), scope: DEMO_SCOPE, close: async () => {} };
   const redact = createRedactor();
-  const tokens = createTokenSource({ credential: demoCredential(), scope: 'https://graph.microsoft.com/.default', redact });
+  const tokens = createTokenSource({ credential: graph.credential, scope: graph.scope, redact });
   const logger = createLogger({ level: 'error', format: 'json', redact, write: () => {} });
   const pollTenant = createTenantPoll({
     graph: createGraphClient({ endpoint: graph.endpoint, timeoutMs: 10_000, tokens, userAgent: 'bench' }),

@@ -3,8 +3,7 @@
  * credential with the same fields, and both go through parseCredential, so every rule (ids,
  * authority, one way to authenticate, secret files) holds the same way for both.
  */
-import type { CredentialConfig } from '../config.js';
-import { type ConfigIo, checkConfigFile, readConfigText } from './files.js';
+import { type ConfigIo, checkConfigFile, type ProblemSink, readConfigText } from './files.js';
 import { parseHttpsRoot } from './https-root.js';
 
 /** A tenant GUID or a domain name (labels of letters, digits and inner dashes; a trailing dot allowed). */
@@ -18,6 +17,20 @@ export const TENANT_ID =
 export function normalizeTenantId(tenantId: string): string {
   return tenantId.toLowerCase().replace(/\.$/, '');
 }
+
+/** How the exporter authenticates to Graph for one tenant: what @azure/identity needs to build the credential. */
+export type CredentialConfig =
+  | { readonly kind: 'clientSecret'; readonly tenantId: string; readonly clientId: string; readonly clientSecret: string; readonly authorityHost?: string }
+  | {
+      readonly kind: 'clientCertificate';
+      readonly tenantId: string;
+      readonly clientId: string;
+      readonly certificatePath: string;
+      readonly certificatePassword?: string;
+      readonly authorityHost?: string;
+    }
+  | { readonly kind: 'workloadIdentity'; readonly tenantId: string; readonly clientId: string; readonly tokenFilePath: string; readonly authorityHost?: string }
+  | { readonly kind: 'managedIdentity'; readonly clientId?: string; readonly tenantId?: string };
 
 /** The values of the tenants file's `auth` key. */
 export const AUTH_KINDS = ['client_secret', 'client_certificate', 'workload_identity', 'managed_identity'] as const;
@@ -55,9 +68,6 @@ export interface CredentialInput {
   /** Nothing named means managed identity (the Azure SDK environment's rule); otherwise it is a problem (the tenants file asks to say so). */
   readonly implicitManagedIdentity: boolean;
 }
-
-/** Reports one problem: where (a field's place) and what. */
-export type ProblemSink = (where: string, what: string) => void;
 
 const METHOD_OF: Readonly<Partial<Record<CredentialFieldName, AuthKind>>> = {
   clientSecret: 'client_secret',
@@ -176,6 +186,18 @@ export function parseCredential(input: CredentialInput, io: ConfigIo, report: Pr
       // The authority is not used: the managed identity endpoint of the host issues the token.
       return ok ? { kind: 'managedIdentity', ...(clientId ? { clientId } : {}), ...(tenantId ? { tenantId } : {}) } : undefined;
   }
+}
+
+/** The fields that say who signs in: the ids and the secret, certificate or token file; not the password or authority. */
+const IDENTIFYING: readonly CredentialFieldName[] = ['tenantId', 'clientId', 'clientSecret', 'clientSecretFile', 'certificatePath', 'federatedTokenFile'];
+
+/**
+ * The identifying fields that are set, by name: the input's own (a variable of the environment, a
+ * key of a tenants-file entry) and those it took from the environment (the variable's name).
+ */
+export function identifyingFields(input: CredentialInput): { readonly own: readonly string[]; readonly inherited: readonly string[] } {
+  const set = IDENTIFYING.map((name) => input.fields[name]).filter((f) => f.value !== undefined);
+  return { own: set.filter((f) => f.where === undefined).map((f) => f.name), inherited: set.flatMap((f) => (f.where === undefined ? [] : [f.where])) };
 }
 
 /** The AZURE_* variables of the Azure SDK environment as a credential input. */

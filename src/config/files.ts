@@ -25,6 +25,9 @@ export interface ConfigIo {
   writableDirectory?(path: string): boolean;
 }
 
+/** Reports one problem of the configuration: where (a variable, a flag, a key's place in a file) and what. */
+export type ProblemSink = (where: string, what: string) => void;
+
 /** A configuration file that cannot be used; the message is the reason, e.g. "is a directory". */
 export class ConfigFileError extends Error {}
 

@@ -1,24 +1,73 @@
-/** Strict YAML for configuration files: duplicate keys are errors, aliases are bounded, nothing throws. */
+/**
+ * Strict YAML for configuration files (the tenants file, the web config): duplicate keys are
+ * errors, aliases are bounded, nothing throws, unknown keys are reported, and every problem is
+ * one line that starts with the file.
+ */
 import { parseDocument } from 'yaml';
-import { MAX_YAML_ALIAS_COUNT } from './files.js';
+import { MAX_YAML_ALIAS_COUNT, type ProblemSink } from './files.js';
 
 const TOO_DEEP = 'nested too deeply to read';
 
-/** The plain value of a YAML document, or its problems (one line each). */
-export function parseStrictYaml(text: string): { readonly value: unknown } | { readonly problems: readonly string[] } {
+/** The plain value of the YAML document in file, or its problems (one line each, "file: problem"). */
+export function parseStrictYaml(text: string, file: string): { readonly value: unknown } | { readonly problems: readonly string[] } {
+  const problems = (...lines: string[]) => ({ problems: lines.map((line) => `${file}: ${line}`) });
   try {
     const doc = parseDocument(text, { uniqueKeys: true });
     // Deep nesting overflows the parser's stack, which yaml reports as several follow-on errors: say it once.
-    if (doc.errors.some((e) => /call stack|stack overflow/i.test(e.message))) return { problems: [TOO_DEEP] };
-    if (doc.errors.length > 0) return { problems: doc.errors.map((e) => firstLine(e.message).replace(/:$/, '')) };
+    if (doc.errors.some((e) => /call stack|stack overflow/i.test(e.message))) return problems(TOO_DEEP);
+    if (doc.errors.length > 0) return problems(...doc.errors.map((e) => firstLine(e.message).replace(/:$/, '')));
     return { value: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // yaml throws a ReferenceError when aliases would expand beyond maxAliasCount ("billion laughs").
-    if (/alias count/i.test(message)) return { problems: [`more than ${MAX_YAML_ALIAS_COUNT} YAML alias expansions (a resource exhaustion attack?)`] };
-    if (error instanceof RangeError) return { problems: [TOO_DEEP] };
-    return { problems: [`not readable as YAML: ${firstLine(message)}`] };
+    if (/alias count/i.test(message)) return problems(`more than ${MAX_YAML_ALIAS_COUNT} YAML alias expansions (a resource exhaustion attack?)`);
+    if (error instanceof RangeError) return problems(TOO_DEEP);
+    return problems(`not readable as YAML: ${firstLine(message)}`);
   }
+}
+
+/** Collects the problems of one file into errors as "file: where: what". */
+export function problemsIn(file: string, errors: string[]): ProblemSink {
+  return (where, what) => errors.push(`${file}: ${where}: ${what}`);
+}
+
+/** A YAML mapping (not a list, not null). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reports every key of entry that is not one of known. With suggest, a key within two edits of a
+ * known one names it ("did you mean"); the web config keeps exporter-toolkit's plain message.
+ */
+export function unknownKeys(
+  entry: Record<string, unknown>,
+  known: readonly string[],
+  where: string,
+  problem: ProblemSink,
+  options: { readonly suggest?: boolean } = {},
+): void {
+  for (const key of Object.keys(entry)) {
+    if (known.includes(key)) continue;
+    const near = options.suggest ? known.find((k) => closeTo(k, key)) : undefined;
+    problem(where, `unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`);
+  }
+}
+
+/** Edit distance at most 2: enough to catch a typo in a key. */
+function closeTo(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 2) return false;
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(current + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = current;
+    }
+  }
+  return (row[b.length] ?? 99) <= 2;
 }
 
 function firstLine(text: string): string {

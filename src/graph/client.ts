@@ -32,6 +32,8 @@ export interface GraphClientOptions {
   maxBodyBytes?: number;
   /** Applied to every message before it is shortened, so a secret is never cut into an unrecognisable half. */
   redact?: (text: string) => string;
+  /** What to check after a 401 or 403, in the words the tenant was configured with (src/config/credential-hint.ts). */
+  credentialHint?: (status: 401 | 403) => string;
   now?: () => number;
 }
 
@@ -104,7 +106,16 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       }
       // A rejected token is not reused: the next poll asks the credential for a fresh one.
       if (status === 401) options.tokens.invalidate();
-      throw errorFromResponse(status, text, header(response.headers, 'retry-after'), header(response.headers, 'location'), ids, now(), redact);
+      throw errorFromResponse(
+        status,
+        text,
+        header(response.headers, 'retry-after'),
+        header(response.headers, 'location'),
+        ids,
+        now(),
+        redact,
+        options.credentialHint,
+      );
     },
   };
 }
@@ -117,6 +128,7 @@ function errorFromResponse(
   ids: { clientRequestId: string; requestId?: string },
   nowMs: number,
   redact: (text: string) => string,
+  credentialHint?: (status: 401 | 403) => string,
 ): GraphError {
   const graph = graphErrorBody(text);
   const requestId = ids.requestId ?? graph.requestId;
@@ -139,13 +151,13 @@ function errorFromResponse(
     case 401:
       return new GraphError(
         'unauthorized',
-        `${base}. The token was rejected: check AZURE_TENANT_ID, AZURE_CLIENT_ID and that the credential is current`,
+        `${base}. ${credentialHint?.(401) ?? 'The token was rejected: check AZURE_TENANT_ID, AZURE_CLIENT_ID and that the credential is current'}`,
         details,
       );
     case 403:
       return new GraphError(
         'forbidden',
-        `${base}. The app registration needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant`,
+        `${base}. ${credentialHint?.(403) ?? 'The app registration needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant'}`,
         details,
       );
     case 404:

@@ -1,21 +1,30 @@
-/** The tenants file (--config.file): YAML, strict, every problem reported with its place. */
-
-import { type CredentialField, type CredentialInput, parseCredential } from './config/credential.js';
-import type { ConfigIo } from './config/files.js';
-import { parseStrictYaml } from './config/yaml.js';
-import type { CredentialConfig } from './config.js';
-import { labelValue, MAX_LABEL_CHARS } from './text.js';
-
-export { TENANT_ID } from './config/credential.js';
-export type { ConfigIo } from './config/files.js';
+/**
+ * The partner tenants to poll: the one the AZURE_* environment describes, or the list of the
+ * tenants file (--config.file: YAML, strict, every problem reported with its place).
+ */
+import { labelValue, MAX_LABEL_CHARS } from '../text.js';
+import { type CredentialConfig, type CredentialField, type CredentialInput, credentialFromEnv, identifyingFields, parseCredential } from './credential.js';
+import type { ConfigIo, ProblemSink } from './files.js';
+import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from './yaml.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Where a tenant's credential is configured, so that a hint names what to check: the variables
+ * or the tenants-file entry's keys that identify it (ids and the secret, certificate or token
+ * file), and for an entry the variables it took from the environment (AZURE_FEDERATED_TOKEN_FILE).
+ */
+export type CredentialSource =
+  | { readonly kind: 'environment'; readonly variables: readonly string[] }
+  | { readonly kind: 'file'; readonly file: string; readonly index: number; readonly keys: readonly string[]; readonly variables: readonly string[] };
 
 /** One partner tenant to poll. */
 export interface TenantConfig {
   /** The tenant_id label, lower-cased and without a trailing dot; undefined means "learn it from the token" (managed identity). */
   readonly tenantId?: string;
   readonly credential: CredentialConfig;
+  /** Where the credential is configured, so that errors name it (credentialHint). */
+  readonly source: CredentialSource;
   /** Constant labels added to every series of this tenant. */
   readonly labels: Readonly<Record<string, string>>;
 }
@@ -51,20 +60,29 @@ const TENANT_KEYS = [
   'labels',
 ] as const;
 
+/** The tenant the AZURE_* variables describe (managed identity when none is set); undefined after a problem (every one reported). */
+export function tenantFromEnv(env: Env, io: ConfigIo, report: ProblemSink): TenantConfig | undefined {
+  const input = credentialFromEnv(env);
+  const credential = parseCredential(input, io, report);
+  if (credential === undefined) return undefined;
+  const { tenantId } = credential;
+  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'environment', variables: identifyingFields(input).own }, labels: {} };
+}
+
 /** Parses the text of a tenants file. Problems are pushed to errors as "file: place: problem". */
 export function parseTenantsFile(text: string, file: string, env: Env, io: ConfigIo, errors: string[]): TenantConfig[] {
-  const parsed = parseStrictYaml(text);
+  const parsed = parseStrictYaml(text, file);
   if ('problems' in parsed) {
-    for (const p of parsed.problems) errors.push(`${file}: ${p}`);
+    errors.push(...parsed.problems);
     return [];
   }
   const root = parsed.value;
-  const problem = (where: string, what: string) => errors.push(`${file}: ${where}: ${what}`);
+  const problem = problemsIn(file, errors);
   if (!isRecord(root)) {
     problem('top level', 'expected a mapping with a "tenants" list');
     return [];
   }
-  unknownKeys(root, ['tenants'], 'top level', problem);
+  unknownKeys(root, ['tenants'], 'top level', problem, { suggest: true });
   if (!Array.isArray(root.tenants) || root.tenants.length === 0) {
     problem('tenants', 'expected a non-empty list of tenants');
     return [];
@@ -79,8 +97,8 @@ export function parseTenantsFile(text: string, file: string, env: Env, io: Confi
       problem(where, 'expected a mapping');
       return;
     }
-    unknownKeys(entry, TENANT_KEYS, where, problem);
-    const tenant = parseTenant(entry, `${file}: ${where}.`, env, io, errors);
+    unknownKeys(entry, TENANT_KEYS, where, problem, { suggest: true });
+    const tenant = parseTenant(entry, { file, index: i }, env, io, errors);
     const rawTenantId = typeof entry.tenant_id === 'string' ? entry.tenant_id.trim() : undefined;
     if (tenant?.tenantId !== undefined && rawTenantId !== undefined) {
       const first = seen.get(tenant.tenantId);
@@ -103,7 +121,14 @@ export function parseTenantsFile(text: string, file: string, env: Env, io: Confi
 }
 
 /** One entry of the file -> the shared credential parser's input -> TenantConfig. */
-function parseTenant(entry: Record<string, unknown>, place: string, env: Env, io: ConfigIo, errors: string[]): TenantConfig | undefined {
+function parseTenant(
+  entry: Record<string, unknown>,
+  at: { readonly file: string; readonly index: number },
+  env: Env,
+  io: ConfigIo,
+  errors: string[],
+): TenantConfig | undefined {
+  const place = `${at.file}: tenants[${at.index}].`;
   const field = (key: string): CredentialField => {
     const value = entry[key];
     if (value === undefined || value === null) return { name: key };
@@ -145,11 +170,12 @@ function parseTenant(entry: Record<string, unknown>, place: string, env: Env, io
   const credential = parseCredential(input, io, report);
   const labels = parseLabels(entry.labels, `${place}labels`, report);
   if (!credential || !labels) return undefined;
-  const tenantId = credential.kind === 'demo' ? undefined : credential.tenantId;
-  return { ...(tenantId ? { tenantId } : {}), credential, labels };
+  const { tenantId } = credential;
+  const named = identifyingFields(input);
+  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'file', ...at, keys: named.own, variables: named.inherited }, labels };
 }
 
-function parseLabels(raw: unknown, where: string, problem: (where: string, what: string) => void): Record<string, string> | undefined {
+function parseLabels(raw: unknown, where: string, problem: ProblemSink): Record<string, string> | undefined {
   if (raw === undefined || raw === null) return {};
   if (!isRecord(raw)) {
     problem(where, 'expected a mapping of label names to values');
@@ -174,32 +200,4 @@ function parseLabels(raw: unknown, where: string, problem: (where: string, what:
     } else labels[name] = String(value);
   }
   return ok ? labels : undefined;
-}
-
-function unknownKeys(entry: Record<string, unknown>, known: readonly string[], where: string, problem: (where: string, what: string) => void): void {
-  for (const key of Object.keys(entry)) {
-    if (known.includes(key)) continue;
-    const near = known.find((k) => closeTo(k, key));
-    problem(where, `unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`);
-  }
-}
-
-/** Edit distance at most 2: enough to catch a typo in a key. */
-function closeTo(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 2) return false;
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] ?? 0;
-      row[j] = Math.min(current + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = current;
-    }
-  }
-  return (row[b.length] ?? 99) <= 2;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

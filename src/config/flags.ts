@@ -1,0 +1,279 @@
+/**
+ * Every flag in one table (name, environment variable, default, help), the --help text made from
+ * it, and reading argv and the environment into raw values by flag name.
+ */
+
+import { formatDuration } from '../duration.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../log.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_PAGES, DEFAULT_MAX_REQUIREMENTS } from '../relations.js';
+
+/** The port this exporter listens on by default (see README, "Port"). */
+export const DEFAULT_PORT = 10059;
+/** Flags map to environment variables as PSS_ + the flag name upper-cased, dots and dashes as "_". */
+export const ENV_PREFIX = 'PSS_';
+/** The poll interval demo mode uses unless one is given, so its data visibly moves. */
+export const DEMO_POLL_INTERVAL_MS = 15_000;
+
+type FlagKind = 'string' | 'duration' | 'boolean' | 'integer';
+
+/** One command-line flag. */
+export interface FlagSpec<Name extends string = string> {
+  /** Dotted and dashed, without the leading "--". */
+  readonly name: Name;
+  readonly kind: FlagKind;
+  readonly default: string;
+  readonly help: string;
+  /** False for flags that make no sense in the environment (--help, --version). */
+  readonly env: boolean;
+  /** Set for flags of the backfill command only. */
+  readonly command?: 'backfill';
+}
+
+/** Keeps every name of the table a literal, so that FlagName is their union. */
+function flagTable<const Name extends string>(flags: readonly FlagSpec<Name>[]): readonly FlagSpec<Name>[] {
+  return flags;
+}
+
+/** Every flag, in the order --help and the README list them. */
+export const FLAGS = flagTable([
+  {
+    name: 'web.listen-address',
+    kind: 'string',
+    default: `:${DEFAULT_PORT}`,
+    env: true,
+    help: 'Address to listen on for the metrics, status page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port").',
+  },
+  { name: 'web.telemetry-path', kind: 'string', default: '/metrics', env: true, help: 'Path under which to expose metrics.' },
+  {
+    name: 'web.config.file',
+    kind: 'string',
+    default: '',
+    env: true,
+    help: 'Web config file (TLS, client certificates, basic auth, headers) in the Prometheus exporter-toolkit format; re-read when it changes.',
+  },
+  {
+    name: 'web.healthz-without-auth',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Let /healthz answer without basic auth when the web config requires it (for probes that cannot authenticate).',
+  },
+  {
+    name: 'web.max-connections',
+    kind: 'integer',
+    default: '512',
+    env: true,
+    help: 'Connections the web server holds at once (1-65536); at the limit the oldest idle one is closed. Keep it well under the file descriptor limit (ulimit -n).',
+  },
+  {
+    name: 'graph.endpoint',
+    kind: 'string',
+    default: 'https://graph.microsoft.com',
+    env: true,
+    help: 'Microsoft Graph root (https). The exporter calls <endpoint>/beta/security/partner/securityScore with token scope <endpoint>/.default.',
+  },
+  { name: 'graph.timeout', kind: 'duration', default: '30s', env: true, help: 'Deadline for one whole Graph request (token, connection, headers and body).' },
+  {
+    name: 'poll.interval',
+    kind: 'duration',
+    default: '10m',
+    env: true,
+    help: `How often to poll Graph (at least 1s). Demo mode uses ${formatDuration(DEMO_POLL_INTERVAL_MS)} unless set.`,
+  },
+  {
+    name: 'poll.max-staleness',
+    kind: 'duration',
+    default: '3h',
+    env: true,
+    help: 'After this long without a successful poll the cached score series are dropped (0 keeps them forever).',
+  },
+  { name: 'poll.concurrency', kind: 'integer', default: '4', env: true, help: 'How many tenants may be polled at the same time (1-64).' },
+  {
+    name: 'collector.requirements',
+    kind: 'boolean',
+    default: 'true',
+    env: true,
+    help: 'Read the security requirements (expanded with the score; --no-collector.requirements turns it off).',
+  },
+  {
+    name: 'collector.requirements.max-requirements',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_REQUIREMENTS),
+    env: true,
+    help: 'Keep at most this many requirements per tenant (Microsoft has five types); the rest are dropped.',
+  },
+  {
+    name: 'collector.history',
+    kind: 'boolean',
+    default: 'true',
+    env: true,
+    help: 'Read the score history (expanded with the score; --no-collector.history turns it off).',
+  },
+  {
+    name: 'collector.history.max-entries',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_HISTORY_ENTRIES),
+    env: true,
+    help: 'Keep at most this many score history entries per tenant, the newest (the history is daily).',
+  },
+  {
+    name: 'collector.customer-insights',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Read the per-customer MFA insights (paged; one series set per customer).',
+  },
+  {
+    name: 'collector.customer-insights.max-pages',
+    kind: 'integer',
+    default: '',
+    env: true,
+    help: 'Deprecated name of --collector.max-pages (which bounds the pages of every relation).',
+  },
+  {
+    name: 'collector.customer-insights.max-customers',
+    kind: 'integer',
+    default: '1000',
+    env: true,
+    help: 'Export per-customer series for at most this many customers (aggregates count all customers read).',
+  },
+  {
+    name: 'collector.max-pages',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_PAGES),
+    env: true,
+    help: 'Stop paging a relation (requirements, history, customer insights) after this many pages in one poll.',
+  },
+  {
+    name: 'collector.max-bytes',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_BYTES),
+    env: true,
+    help: 'Stop paging a relation once the pages read in one poll add up to this many bytes of JSON.',
+  },
+  {
+    name: 'config.file',
+    kind: 'string',
+    default: '',
+    env: true,
+    help: 'YAML file listing several partner tenants and their credentials (instead of the AZURE_* variables).',
+  },
+  { name: 'config.check', kind: 'boolean', default: 'false', env: false, help: 'Validate the configuration (and the tenants file), print a summary and exit.' },
+  {
+    name: 'output',
+    kind: 'string',
+    default: '',
+    env: false,
+    command: 'backfill',
+    help: 'backfill only: file to write the OpenMetrics history to ("-" for standard output). Written whole or not at all.',
+  },
+  {
+    name: 'force',
+    kind: 'boolean',
+    default: 'false',
+    env: false,
+    command: 'backfill',
+    help: 'backfill only: replace the --output file when it exists (without it, an existing file is an error).',
+  },
+  { name: 'log.level', kind: 'string', default: 'info', env: true, help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.` },
+  { name: 'log.format', kind: 'string', default: 'logfmt', env: true, help: `Output format of log messages: ${LOG_FORMATS.join(', ')}.` },
+  {
+    name: 'demo',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Serve a simulated partner tenant (tenant_id="demo") instead of calling Graph. Needs no credentials.',
+  },
+  { name: 'help', kind: 'boolean', default: 'false', env: false, help: 'Show this help and exit.' },
+  { name: 'version', kind: 'boolean', default: 'false', env: false, help: 'Show the version and exit.' },
+]);
+
+/** The name of a flag: a name that is not in FLAGS does not compile. */
+export type FlagName = (typeof FLAGS)[number]['name'];
+
+/** The environment variable that sets a flag. */
+export function envName(flag: FlagName): string {
+  return ENV_PREFIX + flag.toUpperCase().replace(/[.-]/g, '_');
+}
+
+/** The text --help prints. */
+export function helpText(): string {
+  const lines = [
+    'usage: partner-security-score-exporter [<flags>]',
+    '       partner-security-score-exporter backfill --output=FILE [<flags>]',
+    '',
+    'Prometheus exporter for the Microsoft Graph partner security score.',
+    '',
+    'Flags (each also read from the environment variable shown; a flag wins over its variable):',
+  ];
+  for (const spec of FLAGS) {
+    const shown =
+      spec.kind === 'boolean' ? `--[no-]${spec.name}` : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : spec.kind === 'integer' ? 'N' : 'VALUE'}`;
+    lines.push(`  ${shown}`);
+    const shownDefault = spec.default === '' || (spec.kind === 'boolean' && !spec.env) ? '' : ` Default: ${spec.default}.`;
+    lines.push(`      ${spec.help}${shownDefault}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
+  }
+  lines.push(
+    '',
+    'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
+    'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
+    '(optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
+    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set.',
+    'AZURE_AUTHORITY_HOST overrides the authority. HTTPS_PROXY and NO_PROXY are honoured.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** A flag's row in FLAGS. */
+export function flagSpec(name: FlagName): FlagSpec {
+  const spec = FLAGS.find((f) => f.name === name);
+  if (!spec) throw new Error(`unknown flag ${name}`);
+  return spec;
+}
+
+/**
+ * The flags given on the command line (without the command) or in the environment, as text;
+ * booleans as "true"/"false". Unknown flags and unreadable values are pushed to errors.
+ */
+export function readFlags(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  errors: string[],
+  backfill: boolean,
+): Map<FlagName, string> {
+  const values = new Map<FlagName, string>();
+  for (const spec of FLAGS) {
+    const fromEnv = spec.env ? env[envName(spec.name)] : undefined;
+    if (fromEnv === undefined || fromEnv === '') continue;
+    if (spec.kind === 'boolean') {
+      const normalized = fromEnv.toLowerCase();
+      if (['true', '1', 'yes'].includes(normalized)) values.set(spec.name, 'true');
+      else if (['false', '0', 'no'].includes(normalized)) values.set(spec.name, 'false');
+      else errors.push(`${envName(spec.name)}: "${fromEnv}" is not a boolean (true or false)`);
+    } else values.set(spec.name, fromEnv);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!match) {
+      errors.push(`unexpected argument "${arg}" (flags start with --)`);
+      continue;
+    }
+    const [, negated, name = '', inline] = match;
+    const spec = FLAGS.find((f) => f.name === name && (f.command === undefined || (f.command === 'backfill') === backfill));
+    if (!spec || (negated && spec.kind !== 'boolean')) {
+      errors.push(`unknown flag --${negated ?? ''}${name}`);
+      continue;
+    }
+    if (spec.kind === 'boolean') {
+      if (inline === undefined) values.set(spec.name, negated ? 'false' : 'true');
+      else if (!negated && ['true', 'false'].includes(inline)) values.set(spec.name, inline);
+      else errors.push(`--${negated ?? ''}${name}: "${inline}" is not a boolean (true or false)`);
+      continue;
+    }
+    if (inline !== undefined) values.set(spec.name, inline);
+    else if (i + 1 < argv.length) values.set(spec.name, argv[++i] ?? '');
+    else errors.push(`--${name}: needs a value`);
+  }
+  return values;
+}
