@@ -46,7 +46,10 @@ FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# The build records REVISION in dist/build-info.json (--version, partner_security_build_info): the
+# build context has no .git to ask.
+ARG REVISION=unknown
+RUN --mount=type=cache,target=/root/.npm REVISION=${REVISION} npm ci --no-audit --no-fund
 
 # --- prod-deps: only "dependencies"; no install scripts run (none of them needs one) ---
 FROM ${BUILD_IMAGE} AS prod-deps

@@ -24,7 +24,7 @@ import { createMetrics } from './metrics.js';
 import { createTenantPoll } from './poll-tenant.js';
 import { createPoller } from './poller.js';
 import { createApp } from './server.js';
-import { NAME, readVersion } from './version.js';
+import { NAME, readRevision, readVersion } from './version.js';
 import { boundAddress, close, startWebServer, type WebServer } from './web.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';
 
@@ -40,7 +40,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   const version = readVersion();
   if (parsed.action === 'version') {
-    process.stdout.write(`${NAME} ${version} (node ${process.version})\n`);
+    process.stdout.write(`${NAME} ${version} (revision ${readRevision()}, node ${process.version})\n`);
     return 0;
   }
   if (parsed.action === 'fail') {
@@ -159,7 +159,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   const metrics = createMetrics({
     snapshots,
     constantLabels,
-    build: { version, nodeVersion: process.version },
+    build: { version, revision: readRevision(), nodeVersion: process.version },
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
     webCounters: () => web?.counters() ?? { authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 },

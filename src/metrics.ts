@@ -6,6 +6,8 @@ import { POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requ
 /** What the exporter is, for partner_security_build_info. */
 export interface BuildInfo {
   readonly version: string;
+  /** The source revision the build was made from; "unknown" when not given or the build could not tell. */
+  readonly revision?: string;
   readonly nodeVersion: string;
 }
 
@@ -442,10 +444,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   new Gauge({
     name: 'partner_security_build_info',
-    help: 'A metric with a constant 1 value labelled by the version of the exporter and of Node.js.',
-    labelNames: ['version', 'nodejs_version'],
+    help: 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.',
+    labelNames: ['version', 'revision', 'nodejs_version'],
     registers: [registry],
-  }).set({ version: options.build.version, nodejs_version: options.build.nodeVersion }, 1);
+  }).set({ version: options.build.version, revision: options.build.revision ?? 'unknown', nodejs_version: options.build.nodeVersion }, 1);
 
   const webConfig = options.webConfigStatus;
   let webStatus: ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;

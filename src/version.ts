@@ -13,3 +13,17 @@ export function readVersion(): string {
     return 'unknown';
   }
 }
+
+/**
+ * The source revision recorded at build time in dist/build-info.json (see write-build-info.ts);
+ * "unknown" when running from sources or when the build could not tell.
+ */
+export function readRevision(): string {
+  try {
+    const info: unknown = JSON.parse(readFileSync(new URL('./build-info.json', import.meta.url), 'utf8'));
+    const revision = (info as { revision?: unknown }).revision;
+    return typeof revision === 'string' && /^([0-9a-f]{7,64}|unknown)$/.test(revision) ? revision : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

@@ -186,7 +186,7 @@ describe('parseConfig', () => {
   it('documents every flag and its environment variable in --help', () => {
     const help = helpText();
     for (const flag of FLAGS) {
-      expect(help).toContain(flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
+      expect(help).toContain(flag.name === 'help' ? '-h, --help' : flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
       if (flag.env) expect(help).toContain(envName(flag.name));
     }
   });

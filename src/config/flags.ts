@@ -208,12 +208,18 @@ export function helpText(): string {
   ];
   for (const spec of FLAGS) {
     const shown =
-      spec.kind === 'boolean' ? `--[no-]${spec.name}` : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : spec.kind === 'integer' ? 'N' : 'VALUE'}`;
+      spec.name === 'help'
+        ? '-h, --help'
+        : spec.kind === 'boolean'
+          ? `--[no-]${spec.name}`
+          : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : spec.kind === 'integer' ? 'N' : 'VALUE'}`;
     lines.push(`  ${shown}`);
     const shownDefault = spec.default === '' || (spec.kind === 'boolean' && !spec.env) ? '' : ` Default: ${spec.default}.`;
     lines.push(`      ${spec.help}${shownDefault}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
   }
   lines.push(
+    '',
+    'A flag given twice on the command line is an error.',
     '',
     'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
     'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
@@ -252,8 +258,12 @@ export function readFlags(
       else errors.push(`${envName(spec.name)}: "${fromEnv}" is not a boolean (true or false)`);
     } else values.set(spec.name, fromEnv);
   }
+  // Given twice on the command line is an error (as kingpin says for Prometheus' own flags), never
+  // a silent override: `--web.listen-address` twice would otherwise listen on one of them only.
+  const given = new Set<FlagName>();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
+    // -h is --help, as in every Prometheus exporter.
+    const arg = argv[i] === '-h' ? '--help' : (argv[i] ?? '');
     const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
     if (!match) {
       errors.push(`unexpected argument "${arg}" (flags start with --)`);
@@ -265,6 +275,8 @@ export function readFlags(
       errors.push(`unknown flag --${negated ?? ''}${name}`);
       continue;
     }
+    if (given.has(spec.name)) errors.push(`--${spec.name}: given more than once; give it once`);
+    given.add(spec.name);
     if (spec.kind === 'boolean') {
       if (inline === undefined) values.set(spec.name, negated ? 'false' : 'true');
       else if (!negated && ['true', 'false'].includes(inline)) values.set(spec.name, inline);
