@@ -50,13 +50,3 @@ export function createCredential(config: CredentialConfig): TokenCredential {
       return new WorkloadIdentityCredential({ tenantId: config.tenantId, clientId: config.clientId, tokenFilePath: config.tokenFilePath, ...authority });
   }
 }
-
-/** Short human name of the credential kind, for the start-up log line and --config.check. */
-export function describeCredential(config: CredentialConfig): string {
-  return {
-    clientSecret: 'client secret',
-    clientCertificate: 'client certificate',
-    workloadIdentity: 'workload identity',
-    managedIdentity: 'managed identity',
-  }[config.kind];
-}

@@ -8,11 +8,11 @@ import type { Server } from 'node:http';
 import type { TokenCredential } from '@azure/identity';
 import { EnvHttpProxyAgent } from 'undici';
 import { backfill } from './backfill.js';
-import { credentialHint } from './config/credential-hint.js';
+import { credentialChoice, credentialHint, describeCredential } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
 import { type Config, parseConfig } from './config/parse.js';
 import type { TenantConfig } from './config/tenants.js';
-import { createCredential, describeCredential } from './credentials.js';
+import { createCredential } from './credentials.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
 import { formatDuration } from './duration.js';
 import { errorText } from './errors.js';
@@ -73,7 +73,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
-    return parsed.action === 'backfill' ? await runBackfill(config, version, logger, redact) : await serve(config, version, logger, redact);
+    return parsed.action === 'backfill' ? await runBackfill(config, version, logger, redact) : await serve(config, env, version, logger, redact);
   } catch (error) {
     logger.error('exporter failed', { err: errorText(error) });
     return 1;
@@ -132,7 +132,7 @@ function connect(config: Config, target: Target, version: string, redact: Redact
   return { tokens, graph };
 }
 
-async function serve(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
+async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
   // Chosen here, once: the simulated tenant on the demo's fake Graph, or the configured tenants on Graph.
   const demo = config.demo ? await startDemo() : undefined;
   const targets: readonly Target[] = demo
@@ -195,6 +195,14 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     credential: [...new Set(targets.map((t) => t.credentialName))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
   });
+  // Which credential each tenant got and why: with no AZURE_* variable managed identity is chosen
+  // silently otherwise, and on a laptop its first poll only fails after a long wait.
+  for (const tenant of config.tenants) {
+    const choice = credentialChoice(tenant, env);
+    const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
+    log.info('credential chosen', { credential: choice.credential, reason: choice.reason });
+    if (choice.warning !== undefined) log.warn(choice.warning);
+  }
   for (const poller of pollers) poller.start();
   const stopSignals = handleSignals(logger, web);
 

@@ -42,11 +42,21 @@ export interface Poller {
  * with jitter, never longer than the interval, except that throttling (429, 503, 504) may grow it
  * up to THROTTLED_BACKOFF_MAX_MS. Retry-After (from the score or from a relation) can only lengthen
  * the wait, never shorten it: "Retry-After: 0" or a date in the past must not become a hot loop.
+ * Until a poll has succeeded once (neverSucceeded), every failure backs off like a transient one.
  */
-export function nextDelayMs(result: PollResult, consecutiveFailures: number, intervalMs: number, random: () => number, elapsedMs = 0): number {
+export function nextDelayMs(
+  result: PollResult,
+  consecutiveFailures: number,
+  intervalMs: number,
+  random: () => number,
+  elapsedMs = 0,
+  neverSucceeded = false,
+): number {
   const asked = result.ok ? result.data.retryAfterMs : result.error.retryAfterMs;
   const retryAfterMs = asked === undefined ? 0 : Math.min(Math.max(asked, 0), MAX_RETRY_AFTER_MS);
-  if (waitsInterval(result)) return Math.max(intervalMs - elapsedMs, retryAfterMs, 0);
+  // Until a first success, every failure backs off: on a first run a wrong setting (managed identity
+  // off Azure, a missing consent) is fixed and retried in seconds, not after a whole interval.
+  if (waitsInterval(result) && !(neverSucceeded && !result.ok)) return Math.max(intervalMs - elapsedMs, retryAfterMs, 0);
   const ceiling = throttledBy(result) ? Math.max(intervalMs, THROTTLED_BACKOFF_MAX_MS) : intervalMs;
   const exponential = Math.min(ceiling, BACKOFF_BASE_MS * 2 ** Math.min(Math.max(consecutiveFailures, 1) - 1, 30));
   return Math.max(Math.round(exponential * (0.5 + random() / 2)), retryAfterMs);
@@ -101,7 +111,7 @@ export function createPoller(options: PollerOptions): Poller {
     current = apply(previous, result, startedMs, durationMs, now());
     // The interval runs from poll start to poll start, so the cadence does not drift by the
     // poll's own duration; a poll slower than the interval is followed at once, never overlapped.
-    const delayMs = nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random, durationMs);
+    const delayMs = nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random, durationMs, current.lastSuccessMs === undefined);
     const log = options.logger.with({ tenant_id: current.tenantId });
     if (result.ok) {
       if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs, failed_polls: previous.consecutiveFailures });

@@ -12,6 +12,54 @@ const CURRENT: Readonly<Record<TenantConfig['credential']['kind'], string>> = {
   managedIdentity: 'that the managed identity is assigned to this host',
 };
 
+/** Short human name of a credential kind, for the start-up log and --config.check. */
+export function describeCredential(config: TenantConfig['credential']): string {
+  return {
+    clientSecret: 'client secret',
+    clientCertificate: 'client certificate',
+    workloadIdentity: 'workload identity',
+    managedIdentity: 'managed identity',
+  }[config.kind];
+}
+
+/** The variables (or tenants-file keys) whose presence picks each credential, in the order they are tried. */
+const CHOOSERS = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_SECRET_FILE', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_FEDERATED_TOKEN_FILE'] as const;
+const FILE_CHOOSERS = ['auth', 'client_secret_file', 'client_secret_env', 'client_certificate_path', 'federated_token_file'] as const;
+/** Hosts that give managed identity a local endpoint say so in the environment (App Service, Functions, Container Apps, Arc). */
+const MANAGED_IDENTITY_HOST = ['IDENTITY_ENDPOINT', 'MSI_ENDPOINT'] as const;
+
+/** Which credential a tenant got and why, for the start-up log; a warning when that choice is likely wrong. */
+export interface CredentialChoice {
+  readonly credential: string;
+  readonly reason: string;
+  readonly warning?: string;
+}
+
+/**
+ * Why the tenant has the credential it has: the variable or key that chose it, or, for managed
+ * identity from an empty environment, that nothing else was set. Managed identity chosen that way
+ * with nothing saying this is an Azure host is warned about: on a laptop the first poll would only
+ * fail after a long wait for an endpoint that is not there.
+ */
+export function credentialChoice(tenant: Pick<TenantConfig, 'credential' | 'source'>, env: Readonly<Record<string, string | undefined>>): CredentialChoice {
+  const credential = describeCredential(tenant.credential);
+  const { source } = tenant;
+  if (source.kind === 'file') {
+    const keys = source.keys.filter((k) => (FILE_CHOOSERS as readonly string[]).includes(k)).map((k) => `tenants[${source.index}].${k}`);
+    return { credential, reason: `${keys.length > 0 ? list(keys) : `tenants[${source.index}]`} in ${source.file}` };
+  }
+  const set = CHOOSERS.filter((name) => source.variables.includes(name));
+  if (set.length > 0) return { credential, reason: `${list(set)} ${set.length === 1 ? 'is' : 'are'} set` };
+  const reason = `none of ${CHOOSERS.join(', ')} is set`;
+  if (tenant.credential.kind !== 'managedIdentity' || MANAGED_IDENTITY_HOST.some((name) => env[name])) return { credential, reason };
+  return {
+    credential,
+    reason,
+    warning:
+      'managed identity works only on an Azure host (VM, AKS, App Service, Container Apps, Arc); elsewhere set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate), or try --demo',
+  };
+}
+
 /**
  * The sentence that follows "Graph answered 401 …." (the token was rejected) or "Graph answered
  * 403 …." (the app may not read the score), naming where this tenant's ids and secret are set.
