@@ -41,10 +41,14 @@ export async function backfill<T extends BackfillTenant>(options: BackfillOption
   const labelsOf = tenantLabeller([...new Set(options.tenants.flatMap((t) => Object.keys(t.labels)))]);
   const histories: TenantHistory[] = [];
   let failed = 0;
-  for (const tenant of options.tenants) {
+  for (const [index, tenant] of options.tenants.entries()) {
     const client = options.connect(tenant);
+    // Progress on standard error (the log): a long history is many pages, several tenants more.
+    const progress = logger.with({ tenant_id: tenant.tenantId ?? 'unknown', tenant: `${index + 1}/${options.tenants.length}` });
     try {
-      const history = await readHistory(client.graph, options.maxPages, new AbortController().signal);
+      const history = await readHistory(client.graph, options.maxPages, new AbortController().signal, (pages, entries) =>
+        progress.info('history page read', { pages, entries }),
+      );
       const tenantId = tenant.tenantId ?? client.tenantOfToken() ?? 'unknown';
       // OpenMetrics has no empty label values: a constant label this tenant lacks is left out.
       const labels = Object.fromEntries(Object.entries(labelsOf(tenantId, tenant.labels)).filter(([, v]) => v !== ''));
@@ -77,14 +81,23 @@ export async function backfill<T extends BackfillTenant>(options: BackfillOption
 }
 
 /** Reads the whole score history of one tenant, following nextLinks up to maxPages. */
-async function readHistory(graph: GraphClient, maxPages: number, signal: AbortSignal): Promise<readonly HistoryEntry[]> {
+async function readHistory(
+  graph: GraphClient,
+  maxPages: number,
+  signal: AbortSignal,
+  onPage: (pages: number, entries: number) => void,
+): Promise<readonly HistoryEntry[]> {
   const items: Record<string, unknown>[] = [];
+  let pages = 0;
   await readPages(
     (path) => graph.get(path, signal),
     RELATION_TABLE.history.path,
     'securityScoreHistory',
     { maxPages, maxBytes: DEFAULT_MAX_BYTES },
-    (page) => items.push(...page),
+    (page) => {
+      items.push(...page);
+      onPage(++pages, items.length);
+    },
   );
   return parseHistory(items);
 }

@@ -144,6 +144,15 @@ describe('backfill command', () => {
     expect(scores).toEqual([0, 1, 2, 3, 4].map((i) => `partner_security_score_current{tenant_id="${TENANT_ID}"} ${10 * i} ${Date.parse(day(i)) / 1000}`));
     expect(text.endsWith('# EOF\n')).toBe(true);
     expect(run.stderr).not.toContain(CLIENT_SECRET);
+    // Progress on standard error: one line per page, per tenant.
+    const progress = run.stderr
+      .split('\n')
+      .filter((l) => l.includes('"history page read"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(progress.map((p) => [p.tenant, p.pages, p.entries])).toEqual([
+      ['1/1', 1, 3],
+      ['1/1', 2, 5],
+    ]);
     execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', output, join(dir, 'data')], { stdio: 'pipe' });
     expect(readdirSync(join(dir, 'data')).length).toBeGreaterThan(0);
   });
