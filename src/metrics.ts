@@ -1,5 +1,7 @@
 /** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { type DeflatedPart, deflateFinal, deflatePart, type FinalPart, gzipChunks } from './gzip.js';
+import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
 import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, type TenantSnapshot } from './snapshot.js';
 
 /** What the exporter is, for partner_security_build_info. */
@@ -375,10 +377,6 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
   },
 ];
 
-// prom-client's defaults call these gauges "..._total", which promtool rejects (a _total suffix
-// promises a counter); the same numbers are still there as process_* and nodejs_* series.
-const DEFAULT_METRICS_PROMTOOL_REJECTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
 export interface MetricsOptions {
   snapshots: () => readonly TenantSnapshot[];
   /** Names of the constant labels any tenant carries (from the tenants file). */
@@ -401,15 +399,19 @@ export interface Metrics {
    * part is encoded once per render and the same bytes serve every scrape until the next poll.
    */
   renderChunks(): Promise<readonly Buffer[]>;
+  /**
+   * The same exposition as one gzip stream in chunks: the data part is deflated once per render,
+   * the process metrics once per reading, and only a 10-byte header and 8-byte trailer are new.
+   */
+  renderGzipChunks(): Promise<readonly Buffer[]>;
 }
 
 /** Creates the registry and its collectors. */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
-  // Two registries: the data ones change only when a poll lands and are rendered once per change;
-  // process metrics change all the time and are rendered on every scrape.
+  // The data metrics change only when a poll lands and are rendered once per change; process
+  // metrics change all the time and are read at most once a second (process-metrics.ts).
   const registry = new Registry();
-  const processRegistry = new Registry();
   const constant = options.constantLabels ?? [];
   // Every collector of one render reads the same snapshots: no scrape sees half an update.
   let rendering: { snapshots: readonly TenantSnapshot[]; ctx: RenderContext } = { snapshots: [], ctx: { nowMs: 0, maxStalenessMs: options.maxStalenessMs } };
@@ -445,14 +447,26 @@ export function createMetrics(options: MetricsOptions): Metrics {
     });
   }
 
-  const withProcess = options.processMetrics ?? true;
-  if (withProcess) {
-    collectDefaultMetrics({ register: processRegistry });
-    for (const name of DEFAULT_METRICS_PROMTOOL_REJECTS) processRegistry.removeSingleMetric(name);
-  }
+  const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
+  const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
+  const readProcess = () => processMetrics?.read() ?? noProcess;
+  // The deflated process part, kept with the reading it was made from.
+  let processGzip: { reading: ProcessReading; part: FinalPart } | undefined;
+  const processPart = (): FinalPart => {
+    const reading = readProcess();
+    if (processGzip?.reading !== reading) processGzip = { reading, part: deflateFinal(reading.bytes) };
+    return processGzip.part;
+  };
 
-  let cached: { key: readonly unknown[]; text: Promise<string>; bytes: Promise<Buffer> } | undefined;
-  const renderData = (): { text: Promise<string>; bytes: Promise<Buffer> } => {
+  interface DataRender {
+    readonly key: readonly unknown[];
+    readonly text: Promise<string>;
+    readonly bytes: Promise<Buffer>;
+    /** Deflated on the first gzip scrape after the render, then shared until the next one. */
+    deflated?: Promise<DeflatedPart>;
+  }
+  let cached: DataRender | undefined;
+  const renderData = (): DataRender => {
     const snapshots = options.snapshots();
     const ctx = { nowMs: now(), maxStalenessMs: options.maxStalenessMs };
     const status = webConfig?.();
@@ -482,13 +496,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     contentType: registry.contentType,
-    render: async () => {
-      const data = await renderData().text;
-      return withProcess ? data + (await processRegistry.metrics()) : data;
-    },
+    render: async () => (await renderData().text) + readProcess().text,
     renderChunks: async () => {
       const data = await renderData().bytes;
-      return withProcess ? [data, Buffer.from(await processRegistry.metrics())] : [data];
+      return processMetrics ? [data, readProcess().bytes] : [data];
+    },
+    renderGzipChunks: async () => {
+      const render = renderData();
+      render.deflated ??= render.bytes.then(deflatePart);
+      return gzipChunks(await render.deflated, processPart());
     },
   };
 }
