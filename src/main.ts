@@ -6,7 +6,6 @@ import { EnvHttpProxyAgent } from 'undici';
 import { renderBackfill } from './backfill.js';
 import { createCollector, readHistory } from './collect.js';
 import { type Config, helpText, parseConfig } from './config.js';
-import { createCredential, describeCredential } from './credentials.js';
 import { type DemoGraph, demoCredential, startDemoGraph } from './demo.js';
 import { formatDuration } from './duration.js';
 import { createGraphClient, errorText, type GraphClient } from './graph/client.js';
@@ -20,6 +19,23 @@ import type { TenantConfig } from './tenants.js';
 import { NAME, readVersion } from './version.js';
 import { boundAddress, close, startWebServer, type WebServer } from './web.js';
 import { WebConfigError } from './web-config.js';
+
+/** What the composition root uses of the credential code (credentials.ts). */
+type Credentials = Pick<typeof import('./credentials.js'), 'createCredential' | 'describeCredential'>;
+
+/**
+ * The credential code, loaded only when a tenant needs it: @azure/identity takes about 0.4 s and
+ * 37 MiB to load, which demo mode (its static credential is in demo.ts) and --version never use.
+ */
+async function credentialsFor(config: Config): Promise<Credentials> {
+  if (config.tenants.some((t) => t.credential.kind !== 'demo')) return await import('./credentials.js');
+  return {
+    createCredential: () => {
+      throw new Error('demo mode creates no credential');
+    },
+    describeCredential: () => 'demo (static token)',
+  };
+}
 
 /** How long open scrapes may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -41,10 +57,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 2;
   }
   const config = parsed.config;
+  const credentials = await credentialsFor(config);
   if (parsed.action === 'check') {
     const tenants = config.tenants.map(
       (t) =>
-        `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
+        `  - ${t.tenantId ?? '(from the token)'}: ${credentials.describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
     );
     process.stdout.write(`configuration OK: ${config.tenants.length} tenant(s)\n${tenants.join('\n')}\n`);
     return 0;
@@ -52,7 +69,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const redact = createRedactor(config.tenants.flatMap((t) => secretsOf(t)));
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
-    return parsed.action === 'backfill' ? await backfill(config, version, logger, redact) : await serve(config, version, logger, redact);
+    return parsed.action === 'backfill'
+      ? await backfill(config, credentials, version, logger, redact)
+      : await serve(config, credentials, version, logger, redact);
   } catch (error) {
     logger.error('exporter failed', { err: errorText(error) });
     return 1;
@@ -66,7 +85,15 @@ interface TenantClient {
   readonly graph: GraphClient;
 }
 
-function connect(config: Config, tenant: TenantConfig, endpoint: string, version: string, redact: Redactor, dispatcher: EnvHttpProxyAgent): TenantClient {
+function connect(
+  config: Config,
+  { createCredential }: Credentials,
+  tenant: TenantConfig,
+  endpoint: string,
+  version: string,
+  redact: Redactor,
+  dispatcher: EnvHttpProxyAgent,
+): TenantClient {
   const credential = tenant.credential.kind === 'demo' ? demoCredential() : createCredential(tenant.credential);
   // The token's scope is the Graph root the exporter talks to; the demo's fake Graph stands in for the real one.
   const scope = `${tenant.credential.kind === 'demo' ? 'https://graph.microsoft.com' : endpoint}/.default`;
@@ -84,7 +111,7 @@ function connect(config: Config, tenant: TenantConfig, endpoint: string, version
   return { tenant, tokens, graph };
 }
 
-async function serve(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
+async function serve(config: Config, credentials: Credentials, version: string, logger: Logger, redact: Redactor): Promise<number> {
   let demo: DemoGraph | undefined;
   if (config.demo) demo = await startDemoGraph();
   const endpoint = demo?.endpoint ?? config.graphEndpoint;
@@ -92,7 +119,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   const dispatcher = new EnvHttpProxyAgent();
   const limit = createLimit(config.pollConcurrency);
   const pollers = config.tenants.map((tenant) => {
-    const client = connect(config, tenant, endpoint, version, redact, dispatcher);
+    const client = connect(config, credentials, tenant, endpoint, version, redact, dispatcher);
     const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
     return createPoller({
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
@@ -140,7 +167,7 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
     telemetry_path: config.telemetryPath,
     graph_endpoint: demo ? `${endpoint} (demo)` : endpoint,
     tenants: config.tenants.length,
-    credential: [...new Set(config.tenants.map((t) => describeCredential(t.credential)))].join(', '),
+    credential: [...new Set(config.tenants.map((t) => credentials.describeCredential(t.credential)))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
   });
   for (const poller of pollers) poller.start();
@@ -159,13 +186,13 @@ async function serve(config: Config, version: string, logger: Logger, redact: Re
   return 0;
 }
 
-async function backfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
+async function backfill(config: Config, credentials: Credentials, version: string, logger: Logger, redact: Redactor): Promise<number> {
   const dispatcher = new EnvHttpProxyAgent();
   const constantLabels = [...new Set(config.tenants.flatMap((t) => Object.keys(t.labels)))];
   const histories = [];
   let failed = 0;
   for (const tenant of config.tenants) {
-    const client = connect(config, tenant, config.graphEndpoint, version, redact, dispatcher);
+    const client = connect(config, credentials, tenant, config.graphEndpoint, version, redact, dispatcher);
     try {
       const history = await readHistory(client.graph, config.collectors.maxPages, new AbortController().signal);
       const tenantId = tenant.tenantId ?? client.tokens.lastTenantId() ?? 'unknown';
