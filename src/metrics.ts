@@ -1,6 +1,6 @@
 /** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type DeflatedPart, deflateFinal, deflatePart, type FinalPart, gzipChunks } from './gzip.js';
+import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
 import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, type TenantSnapshot } from './snapshot.js';
 
@@ -400,8 +400,8 @@ export interface Metrics {
    */
   renderChunks(): Promise<readonly Buffer[]>;
   /**
-   * The same exposition as one gzip stream in chunks: the data part is deflated once per render,
-   * the process metrics once per reading, and only a 10-byte header and 8-byte trailer are new.
+   * The same exposition as one gzip stream: the data part is deflated once per render, the process
+   * metrics once per reading, and the joined answer is shared by every scrape until either changes.
    */
   renderGzipChunks(): Promise<readonly Buffer[]>;
 }
@@ -450,13 +450,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
   const readProcess = () => processMetrics?.read() ?? noProcess;
-  // The deflated process part, kept with the reading it was made from.
-  let processGzip: { reading: ProcessReading; part: FinalPart } | undefined;
-  const processPart = (): FinalPart => {
-    const reading = readProcess();
-    if (processGzip?.reading !== reading) processGzip = { reading, part: deflateFinal(reading.bytes) };
-    return processGzip.part;
-  };
+  // The gzip answer, kept with the data render and the process reading it was made from: a
+  // scrape storm writes one small buffer per scrape, and compresses at most once a second.
+  let gzipped: { data: DataRender; reading: ProcessReading; answer: readonly Buffer[] } | undefined;
 
   interface DataRender {
     readonly key: readonly unknown[];
@@ -502,9 +498,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
       return processMetrics ? [data, readProcess().bytes] : [data];
     },
     renderGzipChunks: async () => {
-      const render = renderData();
-      render.deflated ??= render.bytes.then(deflatePart);
-      return gzipChunks(await render.deflated, processPart());
+      const data = renderData();
+      data.deflated ??= data.bytes.then(deflatePart);
+      const part = await data.deflated;
+      const reading = readProcess();
+      if (gzipped?.data !== data || gzipped.reading !== reading) {
+        gzipped = { data, reading, answer: [Buffer.concat(gzipChunks(part, deflateFinal(reading.bytes)))] };
+      }
+      return gzipped.answer;
     },
   };
 }

@@ -100,6 +100,7 @@ describe('gzip on /metrics', () => {
     const answer = await rawGet(`${base}/metrics`, accept === undefined ? {} : { 'Accept-Encoding': accept });
     expect(answer.status).toBe(200);
     expect(answer.headers.vary).toBe('Accept-Encoding');
+    expect([answer.headers['x-content-type-options'], answer.headers['cache-control']]).toEqual(['nosniff', 'no-store']);
     expect(answer.headers['content-length']).toBe(String(answer.body.length));
     const plain = await rawGet(`${base}/metrics`);
     expect(plain.headers['content-encoding']).toBeUndefined();

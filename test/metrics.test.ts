@@ -98,19 +98,24 @@ describe('metrics', () => {
     expect(next?.toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
   });
 
-  it('deflates the data part once per render for gzip and shares it until the next poll', async () => {
+  it('compresses once per poll for gzip and serves the same answer in between', async () => {
     let snapshots = [healthy('t1', 10)];
-    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
     const first = await metrics.renderGzipChunks();
-    const second = await metrics.renderGzipChunks();
-    // header, deflated data part, deflated process part, trailer
-    expect(first).toHaveLength(4);
-    expect(second[1]).toBe(first[1]);
+    expect(await metrics.renderGzipChunks()).toBe(first);
     expect(gunzipSync(Buffer.concat(first)).toString('utf8')).toBe(await metrics.render());
     snapshots = [healthy('t1', 11)];
     const next = await metrics.renderGzipChunks();
-    expect(next[1]).not.toBe(first[1]);
+    expect(next).not.toBe(first);
     expect(gunzipSync(Buffer.concat(next)).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+  });
+
+  it('appends the process metrics to the gzip answer as one stream', async () => {
+    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW });
+    const text = gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8');
+    expect(text).toMatch(/^partner_security_score_current\{tenant_id="t1"\} 10$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+    expect(promtool(text)).toBe('');
   });
 
   it('reads the process metrics at most once a second and says so in their HELP', () => {
