@@ -450,7 +450,9 @@ async function leak(settings: Settings): Promise<LeakResult> {
       graph.stdout?.setEncoding('utf8').once('data', (chunk: string) => resolve((JSON.parse(chunk) as { endpoint: string }).endpoint));
       graph.once('exit', (code) => reject(new Error(`the demo Graph exited (${code})`)));
     });
+    // The shipped V8 flags: memory across polls as the exporter holds it in production.
     const args = [
+      ...NODE_FLAGS,
       '--expose-gc',
       '--import',
       HOOK,
