@@ -459,7 +459,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     readonly text: Promise<string>;
     readonly bytes: Promise<Buffer>;
     /** Deflated on the first gzip scrape after the render, then shared until the next one. */
-    deflated?: Promise<DeflatedPart>;
+    deflated?: Promise<DeflatedPart> | undefined;
   }
   let cached: DataRender | undefined;
   const renderData = (): DataRender => {
@@ -499,7 +499,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     renderGzipChunks: async () => {
       const data = renderData();
-      data.deflated ??= data.bytes.then(deflatePart);
+      if (data.deflated === undefined) {
+        const deflated = data.bytes.then(deflatePart);
+        // A failed compression is tried again by the next scrape, not served as a failure until the next poll.
+        deflated.catch(() => {
+          if (data.deflated === deflated) data.deflated = undefined;
+        });
+        data.deflated = deflated;
+      }
       const part = await data.deflated;
       const reading = readProcess();
       if (gzipped?.data !== data || gzipped.reading !== reading) {
