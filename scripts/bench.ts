@@ -147,7 +147,8 @@ interface Goal {
 
 /** Everything one run measured: the file BENCHMARKS.md is written from. */
 export interface BenchResults {
-  readonly schema: 1;
+  /** 2 since the gzip rows and the RSS after load; --report reads only its own schema. */
+  readonly schema: 2;
   readonly mode: 'full' | 'smoke';
   readonly startedAt: string;
   readonly seconds: number;
@@ -654,6 +655,10 @@ async function main(): Promise<void> {
   const settings = settingsFrom(process.argv.slice(2), process.env);
   if (settings.report !== undefined) {
     const earlier = JSON.parse(readFileSync(settings.report, 'utf8')) as BenchResults;
+    if (earlier.schema !== 2)
+      throw new Error(
+        `${settings.report} was written by an older npm run bench (schema ${earlier.schema}): its figures are in the BENCHMARKS.md of its commit`,
+      );
     process.stdout.write(report({ ...earlier, goals: goals(earlier.throughput, earlier.startup, earlier.leak) }));
     return;
   }
@@ -677,7 +682,7 @@ async function main(): Promise<void> {
     log(`memory across ${settings.leak.polls} polls (in-process, at most ${maxSeconds} s)`);
     const l = await leak({ ...settings, leak: { ...settings.leak, maxSeconds } });
     const results: BenchResults = {
-      schema: 1,
+      schema: 2,
       mode: settings.mode,
       startedAt: startedAt.toISOString(),
       seconds: (performance.now() - clock) / 1000,
