@@ -84,4 +84,8 @@ EXPOSE 10059
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "/app/dist/healthcheck.js"]
 # node runs as PID 1; the exporter handles SIGTERM and SIGINT itself and starts no children.
-ENTRYPOINT ["/nodejs/bin/node", "--disable-sigusr1", "/app/dist/main.js"]
+# V8 sized for a sidecar (as in `npm start`): a 2 MiB young generation instead of one that grows to
+# 16 MiB or more per semi-space under a scrape storm, and an old generation capped well inside a
+# 256 MiB container limit, so a runaway heap ends in V8's own out-of-memory message, not a SIGKILL.
+# --disable-sigusr1: no signal can open the inspector (see src/signal-guard.ts).
+ENTRYPOINT ["/nodejs/bin/node", "--disable-sigusr1", "--max-semi-space-size=2", "--max-old-space-size=192", "/app/dist/main.js"]

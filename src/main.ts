@@ -12,7 +12,6 @@ import { credentialChoice, credentialHint, describeCredential } from './config/c
 import { helpText } from './config/flags.js';
 import { type Config, parseConfig } from './config/parse.js';
 import type { TenantConfig } from './config/tenants.js';
-import { createCredential } from './credentials.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
 import { formatDuration } from './duration.js';
 import { errorText } from './errors.js';
@@ -96,8 +95,20 @@ interface Target {
   readonly credentialHint?: (status: 401 | 403) => string;
 }
 
+/** Builds @azure/identity credentials (src/credentials.ts). */
+type CreateCredential = typeof import('./credentials.js')['createCredential'];
+
+/**
+ * The credential code, loaded only when a configured tenant needs it: @azure/identity takes about
+ * 0.4 s and 37 MiB to load, which demo mode (its static credential is in demo.ts), --version and
+ * --config.check never use.
+ */
+async function loadCreateCredential(): Promise<CreateCredential> {
+  return (await import('./credentials.js')).createCredential;
+}
+
 /** A configured tenant with its own credential, on the configured Graph root. */
-function graphTarget(config: Config, tenant: TenantConfig): Target {
+function graphTarget(config: Config, tenant: TenantConfig, createCredential: CreateCredential): Target {
   return {
     ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
     labels: tenant.labels,
@@ -137,7 +148,10 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   const demo = config.demo ? await startDemo() : undefined;
   const targets: readonly Target[] = demo
     ? [{ tenantId: DEMO_TENANT_ID, labels: {}, credentialName: DEMO_CREDENTIAL_NAME, endpoint: demo.endpoint, credential: demo.credential, scope: demo.scope }]
-    : config.tenants.map((tenant) => graphTarget(config, tenant));
+    : await (async () => {
+        const createCredential = await loadCreateCredential();
+        return config.tenants.map((tenant) => graphTarget(config, tenant, createCredential));
+      })();
   // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
   const dispatcher = new EnvHttpProxyAgent();
   const limit = createLimit(config.pollConcurrency);
@@ -224,11 +238,12 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
 /** backfill: each tenant's history through the Graph client the live exporter would use (src/backfill.ts). */
 async function runBackfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
   const dispatcher = new EnvHttpProxyAgent();
+  const createCredential = await loadCreateCredential();
   try {
     return await backfill({
       tenants: config.tenants,
       connect: (tenant) => {
-        const client = connect(config, graphTarget(config, tenant), version, redact, dispatcher);
+        const client = connect(config, graphTarget(config, tenant, createCredential), version, redact, dispatcher);
         return { graph: client.graph, tenantOfToken: () => client.tokens.lastTenantId() };
       },
       maxPages: config.collectors.maxPages,

@@ -1,6 +1,8 @@
 /** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { FAILURE_REASONS } from './graph/errors.js';
+import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
+import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
 import { POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from './snapshot.js';
 
 /** What the exporter is, for partner_security_build_info. */
@@ -400,10 +402,6 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
   },
 ];
 
-// prom-client's defaults call these gauges "..._total", which promtool rejects (a _total suffix
-// promises a counter); the same numbers are still there as process_* and nodejs_* series.
-const DEFAULT_METRICS_PROMTOOL_REJECTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
 export interface MetricsOptions {
   snapshots: () => readonly TenantSnapshot[];
   /** Names of the constant labels any tenant carries (from the tenants file). */
@@ -428,15 +426,19 @@ export interface Metrics {
    * part is encoded once per render and the same bytes serve every scrape until the next poll.
    */
   renderChunks(): Promise<readonly Buffer[]>;
+  /**
+   * The same exposition as one gzip stream: the data part is deflated once per render, the process
+   * metrics once per reading, and the joined answer is shared by every scrape until either changes.
+   */
+  renderGzipChunks(): Promise<readonly Buffer[]>;
 }
 
 /** Creates the registry and its collectors. */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
-  // Two registries: the data ones change only when a poll lands and are rendered once per change;
-  // process metrics change all the time and are rendered on every scrape.
+  // The data metrics change only when a poll lands and are rendered once per change; process
+  // metrics change all the time and are read at most once a second (process-metrics.ts).
   const registry = new Registry();
-  const processRegistry = new Registry();
   const constant = options.constantLabels ?? [];
   // Every collector of one render reads the same snapshots: no scrape sees half an update.
   let rendering: { snapshots: readonly TenantSnapshot[]; ctx: RenderContext } = { snapshots: [], ctx: { nowMs: 0, maxStalenessMs: options.maxStalenessMs } };
@@ -496,14 +498,22 @@ export function createMetrics(options: MetricsOptions): Metrics {
     });
   }
 
-  const withProcess = options.processMetrics ?? true;
-  if (withProcess) {
-    collectDefaultMetrics({ register: processRegistry });
-    for (const name of DEFAULT_METRICS_PROMTOOL_REJECTS) processRegistry.removeSingleMetric(name);
-  }
+  const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
+  const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
+  const readProcess = () => processMetrics?.read() ?? noProcess;
+  // The gzip answer, kept with the data render and the process reading it was made from: a
+  // scrape storm writes one small buffer per scrape, and compresses at most once a second.
+  let gzipped: { data: DataRender; reading: ProcessReading; answer: readonly Buffer[] } | undefined;
 
-  let cached: { key: readonly unknown[]; text: Promise<string>; bytes: Promise<Buffer> } | undefined;
-  const renderData = (): { text: Promise<string>; bytes: Promise<Buffer> } => {
+  interface DataRender {
+    readonly key: readonly unknown[];
+    readonly text: Promise<string>;
+    readonly bytes: Promise<Buffer>;
+    /** Deflated on the first gzip scrape after the render, then shared until the next one. */
+    deflated?: Promise<DeflatedPart> | undefined;
+  }
+  let cached: DataRender | undefined;
+  const renderData = (): DataRender => {
     const snapshots = options.snapshots();
     const ctx = { nowMs: now(), maxStalenessMs: options.maxStalenessMs };
     const status = webConfig?.();
@@ -541,13 +551,27 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     contentType: registry.contentType,
-    render: async () => {
-      const data = await renderData().text;
-      return withProcess ? data + (await processRegistry.metrics()) : data;
-    },
+    render: async () => (await renderData().text) + readProcess().text,
     renderChunks: async () => {
       const data = await renderData().bytes;
-      return withProcess ? [data, Buffer.from(await processRegistry.metrics())] : [data];
+      return processMetrics ? [data, readProcess().bytes] : [data];
+    },
+    renderGzipChunks: async () => {
+      const data = renderData();
+      if (data.deflated === undefined) {
+        const deflated = data.bytes.then(deflatePart);
+        // A failed compression is tried again by the next scrape, not served as a failure until the next poll.
+        deflated.catch(() => {
+          if (data.deflated === deflated) data.deflated = undefined;
+        });
+        data.deflated = deflated;
+      }
+      const part = await data.deflated;
+      const reading = readProcess();
+      if (gzipped?.data !== data || gzipped.reading !== reading) {
+        gzipped = { data, reading, answer: [Buffer.concat(gzipChunks(part, deflateFinal(reading.bytes)))] };
+      }
+      return gzipped.answer;
     },
   };
 }

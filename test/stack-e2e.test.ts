@@ -4,12 +4,15 @@
  * Prometheus scraping them with the shipped configuration and rule expressions, and Debian's
  * Alertmanager with the shipped route, delivering to a webhook served by this test.
  *
+ * Prometheus scrapes through a recording HTTP proxy (the job's proxy_url) that passes requests and
+ * answers through untouched, so the test sees how each scrape was asked for and answered.
+ *
  * Only the timings are shortened: 1s scrapes, evaluations and polls, every rule's `for` 2s (two
  * poll intervals, as in production), 1s grouping in Alertmanager.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +33,14 @@ interface Rule {
   alert: string;
   expr: string;
   for?: string;
+}
+/** One scrape as the recording proxy saw it. */
+interface Scrape {
+  readonly target: string;
+  readonly acceptEncoding: string;
+  readonly contentEncoding: string;
+  readonly status: number;
+  readonly bytes: number;
 }
 interface Alert {
   status: string;
@@ -111,7 +122,9 @@ const escapeRegex = (value: string) => value.replace(/[\\^$*+?.()|[\]{}]/g, '\\$
 describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'pss-stack-'));
   const received: Alert[] = [];
+  const scrapes: Scrape[] = [];
   let webhook: Server | undefined;
+  let recorder: Server | undefined;
   let prometheus: RunningPrometheus | undefined;
   let demoAddress = '';
 
@@ -129,6 +142,33 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
     });
     await new Promise<void>((resolve) => webhook?.listen(0, '127.0.0.1', resolve));
     const webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alerts`;
+
+    // The proxy Prometheus scrapes through: plain HTTP forwarding, bytes and headers as they are.
+    recorder = createServer((req, res) => {
+      const target = new URL(req.url ?? '');
+      const upstream = request(target, { method: req.method, headers: req.headers }, (answer) => {
+        let bytes = 0;
+        answer.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        answer.on('end', () => {
+          const header = (value: string | string[] | undefined) => [value ?? ''].flat().join(', ');
+          scrapes.push({
+            target: target.host,
+            acceptEncoding: header(req.headers['accept-encoding']),
+            contentEncoding: header(answer.headers['content-encoding']),
+            status: answer.statusCode ?? 0,
+            bytes,
+          });
+        });
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => recorder?.listen(0, '127.0.0.1', resolve));
+    const recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
 
     // Nothing listens there: the token request is refused, so every poll fails.
     const closed = `https://127.0.0.1:${await freePort()}`;
@@ -170,14 +210,14 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
       global: Record<string, string>;
       rule_files: string[];
       alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
-      scrape_configs: { job_name: string; scrape_interval?: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: { job_name: string; scrape_interval?: string; proxy_url?: string; static_configs: { targets: string[] }[] }[];
     };
     config.global = { scrape_interval: '1s', evaluation_interval: '1s' };
     config.rule_files = [join(tmp, 'alerts.yml')];
     config.alerting.alertmanagers = [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }];
     const job = config.scrape_configs.find((j) => j.job_name === 'partner-security-score');
     if (!job) throw new Error('the shipped prometheus.yml has no partner-security-score job');
-    config.scrape_configs = [{ ...job, scrape_interval: '1s', static_configs: [{ targets: [demo, failing] }] }];
+    config.scrape_configs = [{ ...job, scrape_interval: '1s', proxy_url: recorderUrl, static_configs: [{ targets: [demo, failing] }] }];
     prometheus = await startPrometheus({ dataDir: join(tmp, 'prometheus'), config: stringify(config) });
 
     // A few scrapes of both exporters, so range functions (increase, rate) have two samples.
@@ -191,6 +231,8 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
     await prometheus?.stop();
     await Promise.all(children.map(stopChild));
     await new Promise((resolve) => webhook?.close(resolve));
+    recorder?.closeAllConnections();
+    await new Promise((resolve) => recorder?.close(resolve));
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -226,6 +268,34 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
       }),
     );
     expect(empty).toEqual([]);
+  });
+
+  it('is scraped with gzip: Prometheus asks for it, the exporter answers it, and the samples arrive', async () => {
+    const p = prometheus as RunningPrometheus;
+    const demoScrapes = scrapes.filter((s) => s.target === demoAddress);
+    expect(demoScrapes.length).toBeGreaterThanOrEqual(3);
+    for (const scrape of demoScrapes) {
+      expect(scrape.status).toBe(200);
+      expect(scrape.acceptEncoding).toMatch(/\bgzip\b/);
+      expect(scrape.contentEncoding).toBe('gzip');
+    }
+    // Every customer series of the plain answer is in Prometheus, from those gzip answers.
+    const plain = await new Promise<string>((resolve, reject) => {
+      request(`http://${demoAddress}/metrics`, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => (res.headers['content-encoding'] === undefined ? resolve(body) : reject(new Error('asked for no encoding, got one'))));
+      })
+        .on('error', reject)
+        .end();
+    });
+    const customers = plain.match(/^partner_security_customer_users\{/gm)?.length ?? 0;
+    expect(customers).toBeGreaterThan(100);
+    const stored = await p.query(`count(partner_security_customer_users{instance="${demoAddress}"})`);
+    expect(Number(stored[0]?.value[1])).toBe(customers);
+    expect(Math.max(...demoScrapes.map((s) => s.bytes))).toBeLessThan(Buffer.byteLength(plain) / 8);
   });
 
   it('reports the injected Graph failure as data: partner_security_up 0 and a counted failure', async () => {

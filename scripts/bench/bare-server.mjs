@@ -7,10 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
-const [file, contentType = 'text/plain; version=0.0.4; charset=utf-8'] = process.argv.slice(2);
-if (file === undefined) throw new Error('usage: bare-server.mjs <body file> [content type]');
+const [file, contentType = 'text/plain; version=0.0.4; charset=utf-8', contentEncoding] = process.argv.slice(2);
+if (file === undefined) throw new Error('usage: bare-server.mjs <body file> [content type] [content encoding]');
 const body = readFileSync(file);
 const headers = { 'Content-Type': contentType, 'Content-Length': String(body.length) };
+if (contentEncoding !== undefined) Object.assign(headers, { 'Content-Encoding': contentEncoding, Vary: 'Accept-Encoding' });
 const server = createServer((_req, res) => {
   res.writeHead(200, headers);
   res.end(body);

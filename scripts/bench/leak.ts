@@ -89,6 +89,8 @@ async function run(
     poll: async (signal) => {
       if (done > 0 && done % renderEvery === 0) {
         exposedBytes = Buffer.byteLength(await metrics.render());
+        // And the gzip answer Prometheus asks for: its deflated data part is kept per render too.
+        await metrics.renderGzipChunks();
         scrapes++;
       }
       if (done === warmupPolls || (done > warmupPolls && (done - warmupPolls) % every === 0)) memory.push(sample(done));

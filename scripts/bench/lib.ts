@@ -1,6 +1,7 @@
 /** Small pieces `npm run bench` is built from: /proc readings, wrk runs and their parsing, child processes, medians. */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 
 /** The middle value (the mean of the two middle ones for an even count); NaN for none. */
@@ -115,9 +116,10 @@ export interface Load {
   readonly seconds: number;
 }
 
-/** Runs wrk against a URL and returns its raw output. */
-export function runWrk(url: string, load: Load): Promise<string> {
-  const args = [`-t${load.threads}`, `-c${load.connections}`, `-d${load.seconds}s`, '--latency', '--timeout', '10s', url];
+/** Runs wrk against a URL (with extra request headers) and returns its raw output. */
+export function runWrk(url: string, load: Load, headers: Readonly<Record<string, string>> = {}): Promise<string> {
+  const headerArgs = Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+  const args = [`-t${load.threads}`, `-c${load.connections}`, `-d${load.seconds}s`, '--latency', '--timeout', '10s', ...headerArgs, url];
   return new Promise((resolve, reject) => {
     const child = track(spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
@@ -192,6 +194,24 @@ export async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: numb
 export async function get(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   return { status: response.status, body: await response.text() };
+}
+
+/** GET with exactly these headers; the body as sent (fetch would decode a gzip answer). */
+export function getRaw(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  timeoutMs = 5000,
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
 }
 
 /** Runs a child to completion and returns its standard output; rejects with its stderr when it fails. */
