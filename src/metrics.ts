@@ -1,4 +1,4 @@
-/** Own prom-client Registry; every collect() renders the latest snapshots, so vanished series vanish. */
+/** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { FAILURE_REASONS } from './graph/errors.js';
 import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
@@ -418,7 +418,6 @@ export interface MetricsOptions {
 }
 
 export interface Metrics {
-  readonly registry: Registry;
   readonly contentType: string;
   render(): Promise<string>;
   /**
@@ -433,128 +432,75 @@ export interface Metrics {
   renderGzipChunks(): Promise<readonly Buffer[]>;
 }
 
-/** Creates the registry and its collectors. */
+/**
+ * What one render of the data part reads, taken once and frozen: the snapshots of that moment and
+ * the clock. Everything the data metrics show comes from here and nothing else, so one render can
+ * never mix two polls, and nothing shared changes under it.
+ */
+interface RenderInput {
+  readonly snapshots: readonly TenantSnapshot[];
+  readonly ctx: RenderContext;
+}
+
+/** One render of the data part: its input, its text and bytes, and its deflated form once asked for. */
+interface DataRender {
+  /** What the text depends on: the snapshot objects (replaced whole on every poll) and which of them are fresh. */
+  readonly key: readonly unknown[];
+  readonly text: Promise<string>;
+  readonly bytes: Promise<Buffer>;
+  /** Deflated on the first gzip scrape after the render, then shared until the next one. */
+  deflated?: Promise<DeflatedPart> | undefined;
+}
+
+/**
+ * Creates the metrics. Two parts make one exposition:
+ * - the data part (every tenant series and the build info) changes only when a poll lands or a
+ *   score goes stale; it is rendered into a registry of its own from one RenderInput, encoded once
+ *   and deflated once, and the same bytes serve every scrape until it changes;
+ * - the live part (the web server's counters and reload status, process metrics) is small and
+ *   written at each scrape (process metrics read at most once a second, process-metrics.ts).
+ * A render that fails fails the scrapes waiting for it and is not kept: the next scrape renders again.
+ */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
-  // The data metrics change only when a poll lands and are rendered once per change; process
-  // metrics change all the time and are read at most once a second (process-metrics.ts).
-  const registry = new Registry();
   const constant = options.constantLabels ?? [];
-  // Every collector of one render reads the same snapshots: no scrape sees half an update.
-  let rendering: { snapshots: readonly TenantSnapshot[]; ctx: RenderContext } = { snapshots: [], ctx: { nowMs: 0, maxStalenessMs: options.maxStalenessMs } };
-  for (const spec of TENANT_METRICS) register(registry, spec, constant, () => rendering);
-
-  new Gauge({
-    name: 'partner_security_build_info',
-    help: 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.',
-    labelNames: ['version', 'revision', 'nodejs_version'],
-    registers: [registry],
-  }).set({ version: options.build.version, revision: options.build.revision ?? 'unknown', nodejs_version: options.build.nodeVersion }, 1);
-
-  const webConfig = options.webConfigStatus;
-  let webStatus: ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;
-  if (webConfig) {
-    new Gauge({
-      name: 'partner_security_web_config_last_reload_successful',
-      help: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
-      registers: [registry],
-      collect() {
-        this.reset();
-        if (webStatus) this.set(webStatus.ok ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'partner_security_web_config_last_reload_success_timestamp_seconds',
-      help: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
-      registers: [registry],
-      collect() {
-        this.reset();
-        if (webStatus) this.set(webStatus.lastSuccessMs / 1000);
-      },
-    });
-  }
-
-  const webCounters = options.webCounters;
-  let webCounts: ReturnType<NonNullable<MetricsOptions['webCounters']>> | undefined;
-  if (webCounters) {
-    new Counter({
-      name: 'partner_security_web_auth_rejected_total',
-      help: 'Requests basic auth refused: reason "unauthorized" (401, wrong or missing credentials) or "queue_full" (429, too many bcrypt checks waiting).',
-      labelNames: ['reason'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(webCounts?.authRejected ?? {})) this.inc({ reason }, n);
-      },
-    });
-    new Counter({
-      name: 'partner_security_web_connections_dropped_total',
-      help: 'Connections closed because --web.max-connections was reached (the oldest idle one, or the new one when all are busy).',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(webCounts?.connectionsDropped ?? 0);
-      },
-    });
-  }
-
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
   const readProcess = () => processMetrics?.read() ?? noProcess;
-  // The gzip answer, kept with the data render and the process reading it was made from: a
-  // scrape storm writes one small buffer per scrape, and compresses at most once a second.
-  let gzipped: { data: DataRender; reading: ProcessReading; answer: readonly Buffer[] } | undefined;
-
-  interface DataRender {
-    readonly key: readonly unknown[];
-    readonly text: Promise<string>;
-    readonly bytes: Promise<Buffer>;
-    /** Deflated on the first gzip scrape after the render, then shared until the next one. */
-    deflated?: Promise<DeflatedPart> | undefined;
-  }
   let cached: DataRender | undefined;
+  // The gzip answer, kept with the data render and the live part it was made from.
+  let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
+
   const renderData = (): DataRender => {
-    const snapshots = options.snapshots();
-    const ctx = { nowMs: now(), maxStalenessMs: options.maxStalenessMs };
-    const status = webConfig?.();
-    const counts = webCounters?.();
-    // What the data text depends on: the snapshot objects (replaced whole on every poll), which
-    // of them are still fresh, the web config status object and the web server's counts.
-    const key = [
-      ...snapshots,
-      ...snapshots.map((t) => freshScore(t, ctx) !== undefined),
-      status,
-      ...Object.values(counts?.authRejected ?? {}),
-      counts?.connectionsDropped,
-    ];
+    const input: RenderInput = Object.freeze({ snapshots: options.snapshots(), ctx: Object.freeze({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }) });
+    const key = [...input.snapshots, ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined)];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
-    // Chained after the previous render, so two scrapes never interleave their collectors.
-    const previous = cached?.text ?? Promise.resolve('');
-    const text = previous
-      .catch(() => '')
-      .then(() => {
-        rendering = { snapshots, ctx };
-        webStatus = status;
-        webCounts = counts;
-        return registry.metrics();
-      });
+    const text = dataRegistry(input, constant, options.build).metrics();
     // Encoding the text on every scrape cost more than the rest of a scrape (npm run bench, BENCHMARKS.md).
     const bytes = text.then((t) => Buffer.from(t));
-    bytes.catch(() => {});
-    cached = { key, text, bytes };
-    text.catch(() => {
-      if (cached?.text === text) cached = undefined;
+    const render: DataRender = { key, text, bytes };
+    // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
+    bytes.catch(() => {
+      if (cached === render) cached = undefined;
     });
-    return cached;
+    cached = render;
+    return render;
+  };
+
+  /** The web server's part and the process metrics, as one buffer (the last part of the answer). */
+  const live = (): Buffer => {
+    const web = webText(options.webConfigStatus?.(), options.webCounters?.());
+    const process = readProcess().bytes;
+    return web === '' ? process : Buffer.concat([Buffer.from(web), process]);
   };
 
   return {
-    registry,
-    contentType: registry.contentType,
-    render: async () => (await renderData().text) + readProcess().text,
+    contentType: CONTENT_TYPE,
+    render: async () => (await renderData().text) + live().toString('utf8'),
     renderChunks: async () => {
       const data = await renderData().bytes;
-      return processMetrics ? [data, readProcess().bytes] : [data];
+      const rest = live();
+      return rest.length > 0 ? [data, rest] : [data];
     },
     renderGzipChunks: async () => {
       const data = renderData();
@@ -567,51 +513,79 @@ export function createMetrics(options: MetricsOptions): Metrics {
         data.deflated = deflated;
       }
       const part = await data.deflated;
-      const reading = readProcess();
-      if (gzipped?.data !== data || gzipped.reading !== reading) {
-        gzipped = { data, reading, answer: [Buffer.concat(gzipChunks(part, deflateFinal(reading.bytes)))] };
+      const rest = live();
+      if (gzipped?.data !== data || !gzipped.live.equals(rest)) {
+        gzipped = { data, live: rest, answer: [Buffer.concat(gzipChunks(part, deflateFinal(rest)))] };
       }
       return gzipped.answer;
     },
   };
 }
 
-function register(
-  registry: Registry,
-  spec: MetricSpec,
-  constant: readonly string[],
-  current: () => { snapshots: readonly TenantSnapshot[]; ctx: RenderContext },
-): void {
-  const labelNames = ['tenant_id', ...constant, ...spec.labels];
+/** The Prometheus text format's content type (prom-client's). */
+const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** A registry holding the data part of one render: every value set from the input, no collect() callbacks. */
+function dataRegistry(input: RenderInput, constant: readonly string[], build: BuildInfo): Registry {
+  const registry = new Registry();
   const labelsOf = tenantLabeller(constant);
-  const fill = (write: (labels: Labels, value: number) => void) => {
-    const { snapshots, ctx } = current();
-    for (const tenant of snapshots) {
+  for (const spec of TENANT_METRICS) {
+    const metric = new (spec.type === 'gauge' ? Gauge : Counter)({
+      name: spec.name,
+      help: spec.help,
+      labelNames: ['tenant_id', ...constant, ...spec.labels],
+      registers: [registry],
+    });
+    for (const tenant of input.snapshots) {
       const tenantLabels = labelsOf(tenant.tenantId, tenant.labels);
-      for (const [labels, value] of spec.samples(tenant, ctx)) write({ ...tenantLabels, ...labels }, value);
+      for (const [labels, value] of spec.samples(tenant, input.ctx)) {
+        if (metric instanceof Gauge) metric.set({ ...tenantLabels, ...labels }, value);
+        else metric.inc({ ...tenantLabels, ...labels }, value);
+      }
     }
-  };
-  if (spec.type === 'gauge') {
-    new Gauge({
-      name: spec.name,
-      help: spec.help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, value) => this.set(labels, value));
-      },
-    });
-  } else {
-    new Counter({
-      name: spec.name,
-      help: spec.help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, value) => this.inc(labels, value));
-      },
-    });
   }
+  new Gauge({
+    name: 'partner_security_build_info',
+    help: 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.',
+    labelNames: ['version', 'revision', 'nodejs_version'],
+    registers: [registry],
+  }).set({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion }, 1);
+  return registry;
 }
+
+type WebConfigStatus = ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;
+type WebCounts = ReturnType<NonNullable<MetricsOptions['webCounters']>>;
+
+/** The web server's series, written at each scrape: they change with requests, not with polls. */
+function webText(status: WebConfigStatus, counts: WebCounts | undefined): string {
+  const lines: string[] = [];
+  const family = (name: string, type: 'gauge' | 'counter', help: string, samples: readonly string[]) =>
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+  if (status !== undefined) {
+    family('partner_security_web_config_last_reload_successful', 'gauge', WEB_HELP.reloadSuccessful, [
+      `partner_security_web_config_last_reload_successful ${status.ok ? 1 : 0}`,
+    ]);
+    family('partner_security_web_config_last_reload_success_timestamp_seconds', 'gauge', WEB_HELP.reloadTimestamp, [
+      `partner_security_web_config_last_reload_success_timestamp_seconds ${status.lastSuccessMs / 1000}`,
+    ]);
+  }
+  if (counts !== undefined) {
+    family(
+      'partner_security_web_auth_rejected_total',
+      'counter',
+      WEB_HELP.authRejected,
+      Object.entries(counts.authRejected).map(([reason, n]) => `partner_security_web_auth_rejected_total{reason="${reason}"} ${n}`),
+    );
+    family('partner_security_web_connections_dropped_total', 'counter', WEB_HELP.connectionsDropped, [
+      `partner_security_web_connections_dropped_total ${counts.connectionsDropped}`,
+    ]);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+const WEB_HELP = {
+  reloadSuccessful: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
+  reloadTimestamp: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
+  authRejected: 'Requests basic auth refused: reason "unauthorized" (401, wrong or missing credentials) or "queue_full" (429, too many bcrypt checks waiting).',
+  connectionsDropped: 'Connections closed because --web.max-connections was reached (the oldest idle one, or the new one when all are busy).',
+} as const;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
+import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../src/metrics.js';
 import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../src/process-metrics.js';
@@ -72,7 +73,7 @@ describe('metrics', () => {
     let snapshots = [healthy('t1', 10)];
     let now = NOW;
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false });
-    const renders = vi.spyOn(metrics.registry, 'metrics');
+    const renders = vi.spyOn(Registry.prototype, 'metrics');
     const first = await metrics.render();
     expect(await metrics.render()).toBe(first);
     expect(renders).toHaveBeenCalledTimes(1);
