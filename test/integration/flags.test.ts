@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { INTEGRATION_TIMEOUT_MS, killExporters, startExporter, until } from '../helpers/exporter.js';
+import { INTEGRATION_TIMEOUT_MS, killExporters, runExporter, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type GraphHandler, SECURITY_SCORE_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
 
 afterAll(async () => {
@@ -83,5 +83,37 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
     }
     expect(cloud.graphRequests).toHaveLength(5);
     expect(most).toBe(2);
+  });
+  it('--web.telemetry-path=/probe/metrics serves the metrics there and not under /metrics', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    const exporter = await startExporter({ cloud, onTestFinished, args: ['--web.telemetry-path=/probe/metrics'] });
+    const moved = await until(
+      async () => {
+        const answer = await exporter.get('/probe/metrics');
+        return answer.body.includes('partner_security_score_current{') && answer;
+      },
+      20_000,
+      'the score under /probe/metrics',
+    );
+    expect(moved.status).toBe(200);
+    expect((await exporter.get('/metrics')).status).toBe(404);
+  });
+
+  it('--log.level=debug logs every poll; at the default level a successful poll logs nothing', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    const [quiet, chatty] = await Promise.all([
+      startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s'] }),
+      startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s', '--log.level=debug'] }),
+    ]);
+    await until(async () => ((await quiet.value('partner_security_polls_total')) ?? 0) >= 2, 20_000, 'two polls at the default level');
+    await until(() => chatty.logs().filter((l) => l.msg === 'poll succeeded').length >= 2, 20_000, 'two debug lines');
+    expect(chatty.logs().find((l) => l.msg === 'poll succeeded')).toMatchObject({ level: 'debug' });
+    expect(quiet.logs().filter((l) => l.level === 'debug')).toEqual([]);
+  });
+  it('--help prints every flag and exits 0 without asking for credentials', async () => {
+    const result = await runExporter(['--help'], { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--poll.concurrency');
+    expect(result.stdout).toContain('--collector.customer-insights.max-customers');
   });
 });
