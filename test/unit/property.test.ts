@@ -105,12 +105,36 @@ describe('parsers under random and mutated input', () => {
     );
   });
 
-  it('survives deeply nested JSON', () => {
-    let deep: unknown = 1;
-    for (let i = 0; i < 5000; i++) deep = { value: deep };
-    expect(outcome(() => parseSecurityScore(deep))).toBeInstanceOf(GraphParseError);
-    const text = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-    expect(() => JSON.parse(text)).not.toThrow();
+  it('survives deeply nested JSON: every parser, at every field it reads, from the text Graph could send', () => {
+    let deepObject: unknown = 1;
+    for (let i = 0; i < 5000; i++) deepObject = { value: deepObject };
+    // As the Graph client gets it: JSON.parse of a body nested 100,000 deep.
+    const deepArray: unknown = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    for (const deep of [deepObject, deepArray]) {
+      expect(outcome(() => parseSecurityScore(deep))).toBeInstanceOf(GraphParseError);
+      const fields = { currentScore: deep, maxScore: deep, lastRefreshDateTime: deep, updatedDateTime: deep, id: deep };
+      expect(outcome(() => parseSecurityScore({ value: fields }))).toBeInstanceOf(GraphParseError);
+      expect(parseSecurityScore({ value: { ...fields, currentScore: 3 } })).toEqual({ currentScore: 3 });
+      const page = outcome(() => parseCollection({ value: [deep, { value: deep }], '@odata.nextLink': deep }, 'x'));
+      expect(page).not.toBeInstanceOf(GraphParseError);
+      const requirement = parseRequirement({
+        '@odata.type': '#microsoft.graph.partner.security.adminsMfaEnforcedSecurityRequirement',
+        requirementType: 'mfaEnforcedForAdmins',
+        complianceStatus: deep,
+        state: deep,
+        score: deep,
+        maxScore: deep,
+        updatedDateTime: deep,
+        adminsMfaEnforcedCount: deep,
+        adminsCount: deep,
+        securityDefaultsStatus: deep,
+      } as Record<string, unknown>);
+      expect(numbers(requirement).every(Number.isFinite)).toBe(true);
+      expect(requirement.type).toBe('mfaEnforcedForAdmins');
+      expect(parseHistory([{ createdDateTime: deep, score: deep }])).toEqual([]);
+      expect(parseCustomerInsight({ tenantId: 'c', mfa: deep } as Record<string, unknown>)).toMatchObject({ tenantId: 'c' });
+      expect(parseCustomerInsight({ tenantId: deep } as Record<string, unknown>)).toBeUndefined();
+    }
   });
 });
 
