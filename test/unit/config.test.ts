@@ -173,9 +173,16 @@ describe('parseConfig', () => {
     ]);
   });
 
-  it('never echoes a secret in an error', () => {
-    const text = errors(['--log.level=loud'], { AZURE_CLIENT_SECRET: 'super-secret-value-123' }).join('\n');
-    expect(text).not.toContain('super-secret-value-123');
+  it('never echoes a secret in an error, not even in the problems about the secret', () => {
+    const env = {
+      ...SECRET_ENV,
+      AZURE_CLIENT_SECRET: 'super-secret-value-123',
+      AZURE_CLIENT_SECRET_FILE: '/exists/secret',
+      AZURE_CLIENT_CERTIFICATE_PATH: '/exists/cert.pem',
+    };
+    const problems = errors(['--log.level=loud'], env);
+    expect(problems.filter((p) => p.startsWith('AZURE_CLIENT_SECRET,'))).toHaveLength(2);
+    expect(problems.join('\n')).not.toContain('super-secret-value-123');
   });
 
   it('answers --help and --version before validating anything else', () => {

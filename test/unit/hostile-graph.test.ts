@@ -40,16 +40,19 @@ const head = (status: string, headers: Record<string, string | number>) =>
   `HTTP/1.1 ${status}\r\n${Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n`;
-const tokens: TokenSource = { get: async () => ({ token: 'eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ4In0.c2ln' }), invalidate: () => {}, lastTenantId: () => undefined };
+const TOKEN = 'eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ4In0.c2ln';
+const tokens: TokenSource = { get: async () => ({ token: TOKEN }), invalidate: () => {}, lastTenantId: () => undefined };
 
+/**
+ * One request through the client as main builds it (with the redactor). No wall-clock bound here:
+ * a deadline that did not hold shows as a reason other than "timeout", or as this test timing out.
+ */
 async function failure(endpoint: string, timeoutMs = 2000): Promise<GraphError> {
-  const graph = createGraphClient({ endpoint, timeoutMs, tokens, userAgent: 'test' });
-  const started = Date.now();
+  const graph = createGraphClient({ endpoint, timeoutMs, tokens, userAgent: 'test', redact: createRedactor() });
   try {
     await graph.get('/beta/security/partner/securityScore', new AbortController().signal);
   } catch (error) {
     if (!(error instanceof GraphError)) throw error;
-    expect(Date.now() - started).toBeLessThan(timeoutMs + 1500);
     return error;
   }
   throw new Error('expected a failure');
@@ -131,7 +134,8 @@ describe('hostile or broken answers from Graph, over TLS', () => {
     ['404', 'ResourceNotFound', 'not_found', /served only by the global cloud .* for partner tenants/],
   ])('explains a %s %s with what to fix', async (status, code, reason, hint) => {
     const body = JSON.stringify({
-      error: { code, message: 'Access token has expired or is not yet valid.', innerError: { 'request-id': 'r-1', date: '2026-11-29T00:00:00' } },
+      // Graph quoting the token it was sent: the explanation must not carry it on.
+      error: { code, message: `Access token ${TOKEN} has expired or is not yet valid.`, innerError: { 'request-id': 'r-1', date: '2026-11-29T00:00:00' } },
     });
     const url = await misbehaving((socket) =>
       socket.end(`${head(`${status} X`, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })}${body}`),
