@@ -142,8 +142,9 @@ describe.concurrent('the exporter when Graph fails', { timeout: INTEGRATION_TIME
       const samples = await scrapeWhen(exporter, failedWith('timeout'), 'the timeout', 5000);
       expect(sampleValue(samples, 'partner_security_poll_failures_total', { ...tenant, reason: 'timeout' })).toBe(1);
       const duration = sampleValue(samples, 'partner_security_poll_duration_seconds', tenant) ?? Number.NaN;
+      // At least the 1 s deadline; an upper bound would measure the machine, not the exporter (the
+      // poll interval is a minute, so only the deadline can have ended this poll).
       expect(duration).toBeGreaterThanOrEqual(1);
-      expect(duration).toBeLessThan(2);
       expect(sampleValue(samples, 'partner_security_up', tenant)).toBe(0);
       expect(sampleValue(samples, 'partner_security_graph_requests_total', { ...tenant, code: 'none' })).toBe(1);
       expect(exporter.logs().find((l) => l.msg === 'poll failed')).toMatchObject({ reason: 'timeout' });
@@ -160,8 +161,9 @@ describe.concurrent('the exporter when Graph fails', { timeout: INTEGRATION_TIME
       const samples = await scrapeWhen(exporter, failedWith('timeout'), 'the timeout', 5000);
       expect(sampleValue(samples, 'partner_security_poll_failures_total', { ...tenant, reason: 'timeout' })).toBe(1);
       const duration = sampleValue(samples, 'partner_security_poll_duration_seconds', tenant) ?? Number.NaN;
+      // At least the 1 s deadline; an upper bound would measure the machine, not the exporter (the
+      // poll interval is a minute, so only the deadline can have ended this poll).
       expect(duration).toBeGreaterThanOrEqual(1);
-      expect(duration).toBeLessThan(2);
       expect(sampleValue(samples, 'partner_security_up', tenant)).toBe(0);
       expect(cloud.graphRequests).toEqual([]);
     });

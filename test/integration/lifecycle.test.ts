@@ -107,22 +107,23 @@ describe.concurrent('the exporter process', { timeout: INTEGRATION_TIMEOUT_MS },
       { signal: 'SIGINT', state: 'a Graph request hanging' },
       { signal: 'SIGTERM', state: 'a token request hanging' },
       { signal: 'SIGINT', state: 'a token request hanging' },
-    ] as const)('$signal exits 0 within 5 s with $state', async ({ signal, state }, { onTestFinished }) => {
+    ] as const)('$signal exits 0 with $state, without waiting for it', async ({ signal, state }, { onTestFinished }) => {
       const cloud = await startFakeCloud({ onTestFinished });
       if (state === 'a Graph request hanging') cloud.graphDefault = { hang: true };
       if (state === 'a token request hanging') cloud.hangTokens = true;
-      const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+      // The request deadline is an hour: an exporter that waited for the hanging request to end
+      // would still run when stop() gives up, however slow the machine.
+      const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m', '--graph.timeout=1h'] });
       if (state === 'a Graph request hanging') await until(() => cloud.graphRequests.length === 1, 10_000, 'the hanging Graph request');
       else if (state === 'a token request hanging') await until(() => cloud.tokenRequests.length === 1, 10_000, 'the hanging token request');
       else await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 10_000, 'the first poll');
       // A scrape leaves a keep-alive connection open, as Prometheus does. While a request hangs
-      // (30 s deadline) it is answered at once: no poll has completed.
+      // it is answered at once: no poll has completed.
       const scraped = await exporter.samples();
       expect(sampleValue(scraped, 'partner_security_polls_total', tenant)).toBe(state === 'idle' ? 1 : 0);
 
-      const result = await exporter.stop(signal);
+      const result = await exporter.stop(signal, 20_000);
       expect({ code: result.code, signal: result.signal, running: result.running }).toEqual({ code: 0, signal: null, running: false });
-      expect(result.ms).toBeLessThan(5000);
       const messages = exporter.logs().map((l) => l.msg);
       expect(messages.slice(-2)).toEqual(['stopping', 'stopped']);
       expect(exporter.logs().find((l) => l.msg === 'stopping')?.signal).toBe(signal);

@@ -71,9 +71,9 @@ async function started(exporter: Running): Promise<void> {
 
 describe('SIGUSR1 never opens the inspector', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
   it('a Node process without the guard does open it here (the check below can fail)', async () => {
-    const control = run(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
-    // Give node a moment to finish its own start-up before the signal.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The script says when node has finished its own start-up (and installed its SIGUSR1 handling).
+    const control = run(process.execPath, ['-e', 'setInterval(() => {}, 1000); console.error("ready")']);
+    await until(() => control.stderr().includes('ready'), 10_000, 'node to start');
     control.child.kill('SIGUSR1');
     await until(() => control.stderr().includes('Debugger listening on ws://'), 10_000, 'the inspector to open');
   });
@@ -84,13 +84,14 @@ describe('SIGUSR1 never opens the inspector', { timeout: INTEGRATION_TIMEOUT_MS 
       await started(exporter);
       for (let i = 0; i < 3; i++) exporter.child.kill('SIGUSR1');
       if (args.includes('--disable-sigusr1')) {
-        // Node itself drops the signal: nothing is logged. The control above opens its inspector
-        // well within this second; give this one the same chance.
+        // Node itself drops the signal: nothing is logged, so no event can end the wait. A bounded
+        // negative window: the control above opens its inspector well within this second.
         await new Promise((resolve) => setTimeout(resolve, 1000));
       } else {
         // Without the flag the guard's listener takes the signal: one line, not one per signal.
         await until(() => exporter.logs().some((l) => l.msg?.startsWith('SIGUSR1 ignored')), 10_000, 'the SIGUSR1 log line');
         exporter.child.kill('SIGUSR1');
+        // A bounded negative window (a second line must NOT come): the first came within it.
         await new Promise((resolve) => setTimeout(resolve, 1000));
         expect(exporter.logs().filter((l) => l.msg?.startsWith('SIGUSR1 ignored'))).toHaveLength(1);
       }
@@ -147,7 +148,8 @@ describe('SIGHUP', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
       (await fetch(`http://${address}/healthz`, { headers: { authorization: `Basic ${Buffer.from(`prometheus:${password}`).toString('base64')}` } })).status;
     expect(await status('first-pass')).toBe(200);
     write(bcrypt.hashSync('other-pass', 4));
-    // The file watch runs every second: after two, it still has not seen the change.
+    // A bounded negative window: the file watch runs every second, and after two it still has not
+    // seen the change (same size and stamp); only SIGHUP makes it re-read.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(await status('other-pass')).toBe(401);
     exporter.child.kill('SIGHUP');

@@ -165,7 +165,10 @@ afterAll(async () => {
 
 const WINDOW_MS = 6000;
 
-/** Waits until WINDOW_MS after the first Graph request, then returns the requests seen by then. */
+/**
+ * Waits until WINDOW_MS after the first Graph request, then returns the requests seen by then: a
+ * bounded window by design, since what is checked is a rate (requests per window), not an event.
+ */
 async function requestsInWindow(cloud: FakeCloud, path = SECURITY_SCORE_PATH) {
   const first = await until(() => cloud.graphRequests[0], 15_000, 'the first Graph request');
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, first.at + WINDOW_MS - Date.now())));
