@@ -15,14 +15,25 @@ if (machineCa && machineCa !== testCa && existsSync(machineCa) && !machineCa.end
   process.env.NODE_EXTRA_CA_CERTS = bundle;
 } else if (!machineCa?.endsWith('pss-test-ca-bundle.pem')) process.env.NODE_EXTRA_CA_CERTS = testCa;
 
+// The tiers, by the boundary a test crosses. `npm test` runs all three; `npm run test:unit` only the
+// first, which needs no dist/, no system tool and no child process, and finishes in seconds.
+// test/unit/tiers.test.ts fails when a test file lies outside these folders (it would not run).
+const TIERS = {
+  /** One process: the code called directly, servers (the express app, a fake Graph) on 127.0.0.1 at most. */
+  unit: { include: ['test/unit/**/*.test.ts'] },
+  /** The built exporter (or another program: openssl, bash, npm) as a child process; the TLS fake cloud. */
+  integration: { include: ['test/integration/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
+  /** Real system tools: promtool, Prometheus, Alertmanager, Chromium, kubectl, wrk, the npm registry. */
+  stack: { include: ['test/stack/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     // Forks, not threads: worker threads share the main process's certificate store.
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+    projects: Object.entries(TIERS).map(([name, tier]) => ({ extends: true, test: { name, ...tier } })),
   },
 });

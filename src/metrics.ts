@@ -522,6 +522,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 }
 
+/** The names of every partner_security_* family this module can write (golden tests check each has a sample). */
+export function metricFamilies(): readonly string[] {
+  return [
+    ...TENANT_METRICS.map((m) => m.name),
+    'partner_security_build_info',
+    'partner_security_web_config_last_reload_successful',
+    'partner_security_web_config_last_reload_success_timestamp_seconds',
+    'partner_security_web_auth_rejected_total',
+    'partner_security_web_connections_dropped_total',
+  ];
+}
+
 /** The Prometheus text format's content type (prom-client's). */
 const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
@@ -558,9 +570,11 @@ type WebCounts = ReturnType<NonNullable<MetricsOptions['webCounters']>>;
 
 /** The web server's series, written at each scrape: they change with requests, not with polls. */
 function webText(status: WebConfigStatus, counts: WebCounts | undefined): string {
-  const lines: string[] = [];
-  const family = (name: string, type: 'gauge' | 'counter', help: string, samples: readonly string[]) =>
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+  // As prom-client writes them: a blank line before each family, a newline after the last sample.
+  let text = '';
+  const family = (name: string, type: 'gauge' | 'counter', help: string, samples: readonly string[]) => {
+    text += `\n${[`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples].join('\n')}\n`;
+  };
   if (status !== undefined) {
     family('partner_security_web_config_last_reload_successful', 'gauge', WEB_HELP.reloadSuccessful, [
       `partner_security_web_config_last_reload_successful ${status.ok ? 1 : 0}`,
@@ -580,7 +594,7 @@ function webText(status: WebConfigStatus, counts: WebCounts | undefined): string
       `partner_security_web_connections_dropped_total ${counts.connectionsDropped}`,
     ]);
   }
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  return text;
 }
 
 const WEB_HELP = {

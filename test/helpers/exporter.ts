@@ -148,7 +148,7 @@ export async function killExporters(): Promise<void> {
 
 export interface StartOptions {
   cloud: FakeCloud;
-  /** Extra flags; they come after the defaults, so they win. */
+  /** Extra flags; one named like a default replaces it. */
   args?: readonly string[];
   /** The credential environment (default: client secret); a value of undefined removes a variable. */
   env?: Record<string, string | undefined>;
@@ -156,6 +156,16 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** The test context's onTestFinished: the process is killed when the (possibly concurrent) test ends. */
   onTestFinished?: (fn: () => Promise<void>) => void;
+}
+
+/**
+ * The default flags with those the test gives: a flag the test gives replaces its default (the
+ * exporter refuses a flag given twice).
+ */
+export function withDefaults(defaults: readonly string[], args: readonly string[]): string[] {
+  const name = (arg: string) => /^--(?:no-)?([^=]+)/.exec(arg)?.[1];
+  const given = new Set<string | undefined>(args.map(name).filter((n) => n !== undefined));
+  return [...defaults.filter((arg) => !given.has(name(arg))), ...args];
 }
 
 /** The flags every test run gets. */
@@ -181,7 +191,7 @@ function spawnMain(args: readonly string[], env: Record<string, string>, fileSiz
 
 /** Starts the exporter and resolves once it logged "exporter started". */
 export async function startExporter(options: StartOptions): Promise<Exporter> {
-  const child = spawnMain([...defaultArgs(options.cloud), ...(options.args ?? [])], buildEnv(options.cloud, options.env));
+  const child = spawnMain(withDefaults(defaultArgs(options.cloud), options.args ?? []), buildEnv(options.cloud, options.env));
   options.onTestFinished?.(() => kill(child));
   const stderrLines: string[] = [];
   let stdout = '';

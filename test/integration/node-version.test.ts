@@ -1,0 +1,75 @@
+/**
+ * On a Node.js older than the floor, every way of starting the exporter says so in one line and
+ * exits non-zero: the bin (node dist/main.js), npm start and npm run demo (their pre-scripts), and
+ * npm ci (engine-strict). Old Node is simulated in a child process, and run for real where the
+ * machine has one.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { MIN_NODE_VERSION, nodeVersionProblem } from '../../src/node-guard.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; scripts: Record<string, string> };
+/** Makes the child believe it is an old Node.js before any of the exporter's modules run. */
+const pretend = (version: string) => `--import=data:text/javascript,Object.defineProperty(process.versions,"node",{value:"${version}"})`;
+
+function run(command: string, args: readonly string[]) {
+  const result = spawnSync(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8', timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function expectOneClearLine(result: { code: number | null; stdout: string; stderr: string }, found: string): void {
+  expect(result.code).toBe(1);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.split('\n').filter((l) => l !== '');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toContain(`needs Node.js ${MIN_NODE_VERSION.replace(/\.0$/, '')}`);
+  expect(lines[0]).toContain(`this is Node.js v${found}`);
+  expect(lines[0]).toContain('npm install --prefix "$HOME/.cache/node24" node@24');
+}
+
+describe('the Node.js version floor', () => {
+  it('is the one package.json states', () => {
+    expect(PACKAGE.engines.node).toBe(`>=${MIN_NODE_VERSION.replace(/\.0$/, '')}`);
+  });
+
+  it.each([
+    ['20.20.2', false],
+    ['22.12.0', false],
+    ['22.18.9', false],
+    ['22.19.0', true],
+    ['23.0.0', true],
+    ['24.21.0', true],
+  ])('Node.js %s can run it: %s', (version, ok) => {
+    expect(nodeVersionProblem(version) === undefined).toBe(ok);
+  });
+
+  it.each([['--version'], ['--help'], ['--demo']])('node dist/main.js %s on an old Node.js: one line, exit 1', (flag) => {
+    expectOneClearLine(run(process.execPath, [pretend('20.20.2'), 'dist/main.js', flag]), '20.20.2');
+  });
+
+  it('npm start and npm run demo check first, with a script any Node.js can run', () => {
+    expect(PACKAGE.scripts.prestart).toBe('node scripts/check-node.mjs');
+    expect(PACKAGE.scripts.predemo).toBe('node scripts/check-node.mjs');
+    expectOneClearLine(run(process.execPath, [pretend('22.18.0'), 'scripts/check-node.mjs']), '22.18.0');
+    expect(run(process.execPath, ['scripts/check-node.mjs'])).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('npm ci refuses an old Node.js at once (engine-strict)', () => {
+    expect(readFileSync(join(ROOT, '.npmrc'), 'utf8')).toMatch(/^engine-strict=true$/m);
+  });
+
+  const systemNode = ['/usr/bin/node', '/usr/local/bin/node'].find(
+    (path) => existsSync(path) && nodeVersionProblem(execFileSync(path, ['--version'], { encoding: 'utf8' }).trim()) !== undefined,
+  );
+  it.skipIf(systemNode === undefined)(`a real old Node.js (${systemNode ?? 'none on this machine'}) gets the same line`, () => {
+    const version = execFileSync(systemNode ?? '', ['--version'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^v/, '');
+    expectOneClearLine(run(systemNode ?? '', ['dist/main.js', '--demo']), version);
+    expectOneClearLine(run(systemNode ?? '', ['scripts/check-node.mjs']), version);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Connection exhaustion: thousands of idle sockets (plain, or TCP that never starts the TLS
+ * handshake) must not keep a valid scrape out or make the exporter's own polls fail with EMFILE.
+ * The web server holds at most --web.max-connections (512, well under the usual 1024 file
+ * descriptors); at the limit it closes the oldest idle connection, so a new one always gets in.
+ * Idle sockets are cut off after the TLS handshake timeout or the headers timeout.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger, createRedactor } from '../../src/log.js';
+import { boundAddress, close, startWebServer } from '../../src/web.js';
+import { type Exporter, INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, until } from '../helpers/exporter.js';
+import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
+
+const TLS = resolve('test/fixtures/tls');
+const tenant = { tenant_id: '8b1f4e2a-5c3d-4e6f-9a7b-0c1d2e3f4a5b' };
+
+afterAll(async () => {
+  await killExporters();
+  await closeFakeClouds();
+});
+
+/** Opens `count` TCP connections that never send a byte, 100 at a time; resolves once each is connected or was closed. */
+async function idleSockets(address: string, count: number): Promise<Socket[]> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const sockets: Socket[] = [];
+  for (let opened = 0; opened < count; opened += 100) {
+    const batch = Array.from({ length: Math.min(100, count - opened) }, () => {
+      const socket = connect(port, host);
+      sockets.push(socket);
+      return new Promise<void>((done) => {
+        socket.once('connect', () => done());
+        socket.once('close', () => done());
+        socket.on('error', () => {});
+        // Read (and drop) what the server says, such as a 408, so its close is seen.
+        socket.resume();
+      });
+    });
+    await Promise.all(batch);
+  }
+  return sockets;
+}
+
+/** Lowers the exporter's file descriptor limit to what a default Linux shell gives. */
+function limitDescriptors(exporter: Exporter, n: number): void {
+  execFileSync('prlimit', ['--pid', String(exporter.child.pid), `--nofile=${n}:${n}`]);
+}
+
+async function scrape(url: string, dispatcher?: Agent): Promise<{ status: number; body: string }> {
+  const res = await request(`${url}/metrics`, { ...(dispatcher ? { dispatcher } : {}), headersTimeout: 10_000, bodyTimeout: 10_000 });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+describe('the exporter under a connection flood', () => {
+  it(
+    'keeps scraping and polling with more idle connections than file descriptors (plain HTTP, default limit)',
+    async ({ onTestFinished }) => {
+      const cloud = await startFakeCloud({ onTestFinished });
+      const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s'] });
+      limitDescriptors(exporter, 1024);
+      await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 10_000, 'the first poll');
+      const sockets = await idleSockets(exporter.address, 1100);
+      onTestFinished(() => {
+        for (const s of sockets) s.destroy();
+      });
+      // Far more than the limit are still open on this side: the exporter holds at most 512.
+      const fresh = new Agent({ pipelining: 0 });
+      onTestFinished(() => fresh.close());
+      const during = await scrape(exporter.url, fresh);
+      expect(during.status).toBe(200);
+      const samples = parseSamples(during.body);
+      expect(sampleValue(samples, 'partner_security_web_connections_dropped_total')).toBeGreaterThanOrEqual(1100 - 512);
+      // The next polls still get their connections to Entra ID and Graph.
+      const polls = sampleValue(samples, 'partner_security_polls_total', tenant) ?? 0;
+      await until(
+        async () => {
+          const now = parseSamples((await scrape(exporter.url, fresh)).body);
+          return (sampleValue(now, 'partner_security_polls_total', tenant) ?? 0) > polls + 1 && sampleValue(now, 'partner_security_up', tenant) === 1;
+        },
+        15_000,
+        'two more successful polls',
+      );
+      expect(exporter.logs().filter((l) => l.msg === 'connection limit reached; closing the oldest idle connections')).toHaveLength(1);
+      expect(exporter.logs().filter((l) => /EMFILE/.test(JSON.stringify(l)))).toEqual([]);
+    },
+    INTEGRATION_TIMEOUT_MS,
+  );
+
+  it(
+    'lets a valid TLS scrape in while sockets that never start the handshake fill the limit',
+    async ({ onTestFinished }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'pss-connections-'));
+      for (const f of ['server.pem', 'server-key.pem']) copyFileSync(join(TLS, f), join(dir, f));
+      const file = join(dir, 'web.yml');
+      writeFileSync(file, 'tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n');
+      const cloud = await startFakeCloud({ onTestFinished });
+      const exporter = await startExporter({ cloud, onTestFinished, args: [`--web.config.file=${file}`, '--web.max-connections=64'] });
+      limitDescriptors(exporter, 128);
+      const sockets = await idleSockets(exporter.address, 200);
+      onTestFinished(() => {
+        for (const s of sockets) s.destroy();
+      });
+      const agent = new Agent({ pipelining: 0, connect: { ca: readFileSync(join(TLS, 'ca.pem')) } });
+      onTestFinished(() => agent.close());
+      const answer = await scrape(`https://${exporter.address}`, agent);
+      expect(answer.status).toBe(200);
+      expect(sampleValue(parseSamples(answer.body), 'partner_security_web_connections_dropped_total')).toBeGreaterThanOrEqual(200 - 64);
+    },
+    INTEGRATION_TIMEOUT_MS,
+  );
+});
+
+describe('idle sockets', () => {
+  it('are closed when they do not start the TLS handshake, or send nothing over plain HTTP', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pss-idle-'));
+    for (const f of ['server.pem', 'server-key.pem']) copyFileSync(join(TLS, f), join(dir, f));
+    const file = join(dir, 'web.yml');
+    writeFileSync(file, 'tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n');
+    const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
+    const app = (_req: unknown, res: { end(s: string): void }) => res.end('hello');
+    const timeouts = { headersTimeout: 300, requestTimeout: 1000, handshakeTimeout: 300 };
+    for (const webConfigFile of [file, undefined]) {
+      const web = await startWebServer({
+        app: app as never,
+        address: { host: '127.0.0.1', port: 0 },
+        ...(webConfigFile ? { webConfigFile } : {}),
+        healthzWithoutAuth: false,
+        logger,
+        timeouts,
+      });
+      try {
+        const [socket] = await idleSockets(boundAddress(web.server as Server), 1);
+        let closed = false;
+        socket?.once('close', () => {
+          closed = true;
+        });
+        await until(() => closed || socket?.destroyed, 5000, `the idle ${webConfigFile ? 'TLS' : 'plain'} socket to be closed`);
+      } finally {
+        web.stop();
+        await close(web.server as Server, 100);
+      }
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench -- --smoke`: the benchmark still runs end to end (exporter, Pushgateway, bare
+ * node:http, each plain and gzip, wrk, RSS idle and after load, start-up, leak check, cost growth)
+ * and reports every figure. No timing is asserted: a loaded CI machine makes any threshold flaky, and the figures are for BENCHMARKS.md.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type BenchResults, FIGURES, SERVERS } from '../../scripts/bench.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'pss-bench-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function runSmoke(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const args = ['--import', './dashboards/ts-imports.ts', 'scripts/bench.ts', '--smoke', `--out=${out}`];
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 100_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A figure the report needs: a finite number above zero. */
+function positive(value: unknown, path: string): void {
+  expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${path} = ${String(value)}`).toBe(true);
+}
+
+describe('npm run bench -- --smoke', () => {
+  it('runs every part and writes every figure to the JSON file', { timeout: 120_000 }, async () => {
+    const out = join(work, 'results.json');
+    const { code, stdout, stderr } = await runSmoke(out);
+    expect(code, stderr).toBe(0);
+    for (const heading of ['### /metrics under load', '### Start-up', '### Memory across', '### Cost growth', '### Goals']) expect(stdout).toContain(heading);
+
+    const r = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
+    expect(r.mode).toBe('smoke');
+    for (const server of SERVERS) {
+      const s = r.throughput.servers[server];
+      positive(s.bodyBytes, `${server}.bodyBytes`);
+      expect(s.runs.length).toBeGreaterThan(0);
+      for (const run of s.runs) expect(run.errors, `${server}: wrk saw errors`).toBe(0);
+      for (const figure of FIGURES) positive(s.median[figure], `${server}.${figure}`);
+    }
+    // The bare server answers with exactly the bytes the exporter served; the Pushgateway with the same data plus its own.
+    expect(r.throughput.servers.bareNode.bodyBytes).toBe(r.throughput.servers.exporter.bodyBytes);
+    expect(r.throughput.servers.bareNodeGzip.bodyBytes).toBe(r.throughput.servers.exporterGzip.bodyBytes);
+    positive(r.throughput.exporterDataBytes, 'exporterDataBytes');
+    // Sizes, not timings: the gzip rows measured gzip answers.
+    expect(r.throughput.gzipBytesRatio).toBeGreaterThan(0);
+    expect(r.throughput.gzipBytesRatio).toBeLessThan(1 / 8);
+    expect(r.throughput.servers.pushgatewayGzip.bodyBytes).toBeLessThan(r.throughput.servers.pushgateway.bodyBytes / 8);
+    for (const server of ['exporter', 'bareNode'] as const)
+      for (const figure of ['idleRssBytes', 'afterLoadRssBytes'] as const) positive(r.throughput.memory[server][figure], `memory.${server}.${figure}`);
+    positive(r.throughput.memory.afterLoadVsBareNode, 'memory.afterLoadVsBareNode');
+    for (const reference of ['vsBareNode', 'vsPushgateway', 'gzipVsBareNode', 'gzipVsPushgateway'] as const) {
+      for (const figure of FIGURES) positive(r.throughput.ratios[reference][figure], `${reference}.${figure}`);
+    }
+
+    for (const figure of ['nodeNoopMs', 'exporterVersionMs', 'listeningMs', 'readyMs', 'firstMetricsMs'] as const)
+      positive(r.startup[figure], `startup.${figure}`);
+
+    positive(r.leak.polls, 'leak.polls');
+    expect(r.leak.samples.length).toBeGreaterThanOrEqual(2);
+    for (const sample of r.leak.samples)
+      for (const figure of ['rssBytes', 'heapUsedBytes', 'heapTotalBytes'] as const) positive(sample[figure], `leak.${figure}`);
+    positive(r.leak.exposedBytes, 'leak.exposedBytes');
+
+    for (const kind of ['customers', 'tenants'] as const) {
+      expect(r.growth[kind].length).toBeGreaterThanOrEqual(2);
+      for (const point of r.growth[kind])
+        for (const figure of ['series', 'bytes', 'renderMs', 'cachedRenderMs'] as const) positive(point[figure], `growth.${kind}.${figure}`);
+    }
+    // More customers, more series and bytes: the growth table measures what it says.
+    expect(r.growth.customers[1]?.series).toBeGreaterThan(r.growth.customers[0]?.series ?? Number.POSITIVE_INFINITY);
+    expect(r.growth.tenants[1]?.bytes).toBeGreaterThan(r.growth.tenants[0]?.bytes ?? Number.POSITIVE_INFINITY);
+
+    expect(r.goals).toHaveLength(8);
+    for (const goal of r.goals) expect([typeof goal.met, typeof goal.stretchMet]).toEqual(['boolean', 'boolean']);
+  });
+});
