@@ -9,7 +9,8 @@
 import type { CollectorsConfig } from './config/parse.js';
 import { GraphError } from './graph/errors.js';
 import { type Get, jsonBytes, type PageLimits, type Paging, readPages } from './graph/paging.js';
-import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement, parseSecurityAlert } from './graph/parse.js';
+import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement, parseSecurityAlert, stringField } from './graph/parse.js';
+import { labelValue, MAX_LABEL_CHARS } from './text.js';
 import type { LogFields } from './log.js';
 import {
   type CustomerInsight,
@@ -127,17 +128,41 @@ export const RELATION_TABLE: { readonly [R in Relation]: RelationSpec<R> } = {
 };
 
 function requirementsUpTo(max: number): Accumulator<readonly Requirement[]> {
-  const kept: Requirement[] = [];
+  const kept: { requirement: Requirement; id: string | undefined }[] = [];
   let seen = 0;
   return {
     add(items) {
       for (const item of items) {
         seen++;
-        if (kept.length < max) kept.push(parseRequirement(item));
+        if (kept.length < max) kept.push({ requirement: parseRequirement(item), id: stringField(item, 'id') });
       }
     },
-    done: () => ({ value: Object.freeze(kept), seen, kept: kept.length }),
+    done: () => ({ value: Object.freeze(distinctTypes(kept)), seen, kept: kept.length }),
   };
+}
+
+/**
+ * requirement_type names a series, so two requirements of one type would overwrite each other:
+ * that happens when Graph sends two new members as "unknownFutureValue" (without Prefer:
+ * include-unknown-enum-members, or from a proxy that drops it). Every requirement of a repeated
+ * type is then named "<type>:<id>", or "<type>#<n>" (its place among that type) when its id is
+ * missing or repeated too. A type that appears once keeps its plain name.
+ */
+function distinctTypes(items: readonly { requirement: Requirement; id: string | undefined }[]): Requirement[] {
+  const byType = new Map<string, { requirement: Requirement; id: string | undefined }[]>();
+  for (const item of items) byType.set(item.requirement.type, [...(byType.get(item.requirement.type) ?? []), item]);
+  const renamed = new Map<Requirement, string>();
+  for (const [type, group] of byType) {
+    if (group.length < 2) continue;
+    group.forEach(({ requirement, id }, index) => {
+      const idUnique = id !== undefined && id !== '' && group.filter((other) => other.id === id).length === 1;
+      renamed.set(requirement, labelValue(idUnique ? `${type}:${id}` : `${type}#${index + 1}`, MAX_LABEL_CHARS));
+    });
+  }
+  return items.map(({ requirement }) => {
+    const type = renamed.get(requirement);
+    return type === undefined ? requirement : Object.freeze({ ...requirement, type });
+  });
 }
 
 function historyUpTo(max: number): Accumulator<readonly HistoryEntry[]> {
