@@ -10,7 +10,6 @@ import type { CollectorsConfig } from './config/parse.js';
 import { GraphError } from './graph/errors.js';
 import { type Get, jsonBytes, type PageLimits, type Paging, readPages } from './graph/paging.js';
 import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement, parseSecurityAlert, stringField } from './graph/parse.js';
-import { labelValue, MAX_LABEL_CHARS } from './text.js';
 import type { LogFields } from './log.js';
 import {
   type CustomerInsight,
@@ -28,6 +27,7 @@ import {
   type SecurityAlerts,
   type TenantSnapshot,
 } from './snapshot.js';
+import { labelValue, MAX_LABEL_CHARS } from './text.js';
 
 /** The score; the relations under it are read from `<this>/<relation>` or expanded on it. */
 export const SECURITY_SCORE_PATH = '/beta/security/partner/securityScore';

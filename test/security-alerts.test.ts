@@ -84,6 +84,39 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
     expect(everything[0]).toContain('partner_security_customer_alerts_open');
   });
 
+  it('shows open alerts on the status page and in /api/status: counts by severity, the oldest against 24 h, all escaped', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+    await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
+    const api = JSON.parse((await exporter.get('/api/status')).body) as { tenants: { securityAlerts: Record<string, unknown> }[] };
+    const alerts = api.tenants[0]?.securityAlerts as {
+      open: number;
+      testOpen: number;
+      bySeverity: { severity: string; count: number }[];
+      oldest: { detected: { at: string; ageSeconds: number }; state: string };
+      oldestAlerts: { customerTenantId: string | null; alertType: string; severity: string; detected: { at: string } }[];
+    };
+    expect(alerts.open).toBe(4);
+    expect(alerts.testOpen).toBe(1);
+    expect(alerts.bySeverity.map((s) => s.severity).sort()).toEqual(['critical', 'high', 'low', 'unknown']);
+    // The test alert (2026-11-20) is older, but the oldest shown is the oldest non-test one.
+    expect(alerts.oldest.detected.at).toBe('2026-11-29T12:00:00.000Z');
+    expect(alerts.oldest.state).toBe(alerts.oldest.detected.ageSeconds >= 24 * 3600 ? 'bad' : alerts.oldest.detected.ageSeconds >= 20 * 3600 ? 'warn' : 'ok');
+    expect(alerts.oldestAlerts.map((a) => [a.customerTenantId, a.alertType, a.severity])).toEqual([
+      ['7b1e9f30-8a2c-4d5e-b6f7-0a1b2c3d4e5f', 'unknownFutureValue', 'low'],
+      ['0d2c8a44-5c1e-4e0a-9d1f-4e3b1f9a6b21', 'unknownFutureValue', 'critical'],
+      ['0d2c8a44-5c1e-4e0a-9d1f-4e3b1f9a6b21', 'cryptoMiningActivityDetected', 'high'],
+      ['<img src=x onerror=alert(1)>', 'evil"} 1# HELP x<script>alert(1)</script>', 'unknown'],
+    ]);
+    const page = (await exporter.get('/')).body;
+    expect(page).toContain('<h3>Open security alerts</h3>');
+    expect(page).toContain('<strong class="alerts-open">4</strong> open');
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toContain('<img src=x');
+    expect(page).not.toContain('<script>');
+  });
+
   it('exports open alerts per customer by severity when asked, within the customer cap', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
     const exporter = await startExporter({
