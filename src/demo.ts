@@ -200,7 +200,8 @@ const ALERTS: readonly DemoAlert[] = [
     investigatedAt: 5,
     resolvedAt: 7,
   },
-  { id: 'demo-alert-signin', alertType: 'unusualSignInActivity', severity: 'low', customer: 42, isTest: false, opensAt: 6, hoursPerStep: 1 },
+  // Open from the start of the cycle, so that every panel has an open alert to show.
+  { id: 'demo-alert-signin', alertType: 'unusualSignInActivity', severity: 'low', customer: 42, isTest: false, opensAt: 0, hoursPerStep: 1, resolvedAt: 11 },
   // Old and open, yet it never pages: a test alert.
   { id: 'demo-alert-test', alertType: 'testAlert', severity: 'high', customer: 0, isTest: true, opensAt: 0, hoursPerStep: 3 },
 ];

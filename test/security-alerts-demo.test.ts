@@ -34,9 +34,9 @@ describe('demo security alerts', () => {
       };
 
       const start = await at(0);
-      // Seven resolved in the last 30 days and the test alert: two pages of four.
-      expect(start.requests).toEqual(['200', '200', '200']);
-      expect(start.summary.open).toEqual([]);
+      // Seven resolved in the last 30 days, the test alert and one open: three pages of four.
+      expect(start.requests).toEqual(['200', '200', '200', '200']);
+      expect(start.summary.open).toEqual([{ status: 'active', severity: 'low', alertType: 'unusualSignInActivity', count: 1 }]);
       expect([...start.summary.testOpen]).toEqual([['high', 1]]);
       expect(start.summary.resolvedInWindow).toBe(7);
 
