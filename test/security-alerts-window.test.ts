@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALERT_WINDOW_SECONDS, OTHER_ALERT_TYPE, summarizeAlerts } from '../src/security-alerts.js';
 import type { SecurityAlert } from '../src/snapshot.js';
-import { INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until } from './helpers/exporter.js';
+import { INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from './helpers/exporter.js';
 import { closeFakeClouds, SECURITY_ALERTS_PATH, startFakeCloud, wrappedScoreBody } from './helpers/fake-cloud.js';
 
 const NOW = 1_800_000_000;
@@ -117,7 +117,7 @@ describe.concurrent('through the exporter', { timeout: INTEGRATION_TIMEOUT_MS },
         ],
       },
     };
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m'] });
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     const samples = await exporter.samples();
     expect(sampleValue(samples, 'partner_security_alert_response_time_average_seconds', tenant)).toBe(6 * HOUR);
@@ -138,8 +138,16 @@ describe.concurrent('through the exporter', { timeout: INTEGRATION_TIMEOUT_MS },
     });
     // Resolved ones come first from Graph; the cap still keeps every open one.
     cloud.alertsDefault = { body: { value: [done('r1'), done('r2'), open('o1'), open('o2'), open('o3')] } };
-    const atCap = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m', '--collector.security-alerts.max-alerts=5'] });
-    const beyond = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m', '--collector.security-alerts.max-alerts=4'] });
+    const atCap = await startExporter({
+      cloud,
+      onTestFinished,
+      args: [WITH_SECURITY_ALERTS, '--poll.interval=1m', '--collector.security-alerts.max-alerts=5'],
+    });
+    const beyond = await startExporter({
+      cloud,
+      onTestFinished,
+      args: [WITH_SECURITY_ALERTS, '--poll.interval=1m', '--collector.security-alerts.max-alerts=4'],
+    });
     for (const exporter of [atCap, beyond])
       await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     const relation = { ...tenant, relation: 'securityAlerts' };

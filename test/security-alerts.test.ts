@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, TENANT_ID, until } from './helpers/exporter.js';
+import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from './helpers/exporter.js';
 import { ALERTS_PAGE_2, closeFakeClouds, graphErrorBody, SECURITY_ALERTS_PATH, startFakeCloud } from './helpers/fake-cloud.js';
 
 const tenant = { tenant_id: TENANT_ID };
@@ -28,7 +28,7 @@ afterAll(async () => {
 describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
   it('asks Graph for unknown enum members as themselves on every request', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m'] });
     await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 10_000, 'a successful poll');
     const paths = new Set(cloud.graphRequests.map((r) => r.path));
     expect(paths).toContain(SECURITY_ALERTS_PATH);
@@ -38,7 +38,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
 
   it('exports open alerts over two pages by status, severity and type; test alerts apart; the oldest per severity', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m'] });
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     expect(cloud.graphRequests.filter((r) => r.path === SECURITY_ALERTS_PATH).map((r) => r.query)).toEqual(['', `?$skiptoken=${ALERTS_PAGE_2}`]);
     const scrape = await exporter.get('/metrics');
@@ -71,7 +71,11 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
 
   it('never lets personal data (resolvedBy, activity-log actors) reach a metric, a log line, the page or /api/status', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m', '--collector.security-alerts.customers', '--log.level=debug'] });
+    const exporter = await startExporter({
+      cloud,
+      onTestFinished,
+      args: [WITH_SECURITY_ALERTS, '--poll.interval=1m', '--collector.security-alerts.customers', '--log.level=debug'],
+    });
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     const everything = [
       (await exporter.get('/metrics')).body,
@@ -86,7 +90,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
 
   it('shows open alerts on the status page and in /api/status: counts by severity, the oldest against 24 h, all escaped', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m'] });
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     const api = JSON.parse((await exporter.get('/api/status')).body) as { tenants: { securityAlerts: Record<string, unknown> }[] };
     const alerts = api.tenants[0]?.securityAlerts as {
@@ -122,7 +126,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
     const exporter = await startExporter({
       cloud,
       onTestFinished,
-      args: ['--poll.interval=1m', '--collector.security-alerts.customers', '--collector.customer-insights.max-customers=1'],
+      args: [WITH_SECURITY_ALERTS, '--poll.interval=1m', '--collector.security-alerts.customers', '--collector.customer-insights.max-customers=1'],
     });
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     const samples = await exporter.samples();
@@ -142,7 +146,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
 
   it('a failing alerts endpoint still exports the score and names the relation; alerts gone from Graph vanish at the next poll', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1s'] });
     await until(async () => (await exporter.value('partner_security_alerts_open', { ...tenant, severity: 'high' })) === 1, 10_000, 'alerts read');
 
     cloud.alertsDefault = { status: 500, body: graphErrorBody('InternalServerError', 'boom', 'r', '') };
@@ -162,7 +166,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
 
   it('--no-collector.security-alerts never calls the alerts endpoint', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m', '--no-collector.security-alerts'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m', '--no-collector.security-alerts'] });
     await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 10_000, 'a successful poll');
     const samples = await exporter.samples();
     expect(cloud.graphRequests.filter((r) => r.path === SECURITY_ALERTS_PATH)).toEqual([]);
