@@ -51,6 +51,10 @@ export const THRESHOLDS = {
   alertResponseSeconds: 24 * 3600,
   /** PartnerSecurityExporterPollFailing: two default poll intervals (2 x 10m). */
   pollFailingSeconds: 2 * 600,
+  /** PartnerSecurityAlertOpenTooLong: an open alert 20 hours old leaves 4 before it counts over 24. */
+  openAlertAgeSeconds: 20 * 3600,
+  /** PartnerSecurityAlertResponseApproachingLimit: the exporter's own 30-day average over 20 hours. */
+  alertResponseApproachingSeconds: 20 * 3600,
 } as const;
 
 /**

@@ -246,6 +246,43 @@ export function overviewDashboard(): Dashboard {
         .span(8),
     )
 
+    .withRow(new RowBuilder('Security alerts'))
+    .withPanel(
+      stat('Open security alerts', 'Open partner security alerts by severity (any status but resolved); test alerts are not counted.')
+        .withTarget(query(`sum by (tenant_id, severity) (partner_security_alerts_open{${TENANTS}})`, '{{tenant_id}} · {{severity}}'))
+        .colorScheme(neutral())
+        .height(6)
+        .span(6),
+    )
+    .withPanel(
+      stat(
+        'Oldest open alert',
+        `Age of the oldest open non-test alert of each severity. PartnerSecurityAlertOpenTooLong fires at ${THRESHOLDS.openAlertAgeSeconds / 3600} h; over ${THRESHOLDS.alertResponseSeconds / 3600} h it counts against the requirement.`,
+      )
+        .withTarget(query(`time() - partner_security_alerts_oldest_open_detected_timestamp_seconds{${TENANTS}}`, '{{tenant_id}} · {{severity}}'))
+        .unit('s')
+        .decimals(1)
+        .thresholds(steps('green', [THRESHOLDS.openAlertAgeSeconds, 'orange'], [THRESHOLDS.alertResponseSeconds, 'red']))
+        .height(6)
+        .span(6),
+    )
+    .withPanel(
+      timeSeries(
+        'Alert resolution time, 30 days',
+        "The exporter's own 30-day average (resolved minus detected, from the alerts) beside Graph's averageResponseTimeInHours, which follows when Microsoft refreshes the score. The dashed line is the requirement: 24 hours.",
+      )
+        .withTarget(query(`partner_security_alerts_response_time_30d_average_seconds{${TENANTS}}`, '{{tenant_id}} · from the alerts'))
+        .withTarget(query(`partner_security_alert_response_time_average_seconds{${TENANTS}}`, '{{tenant_id}} · Graph'))
+        .unit('s')
+        .min(0)
+        .lineInterpolation(LineInterpolation.StepAfter)
+        .thresholds(steps('transparent', [THRESHOLDS.alertResponseSeconds, 'red']))
+        .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed))
+        .height(6)
+        .span(12),
+    )
+    .withPanel(openAlertsTable())
+
     .withRow(new RowBuilder('Customer insights'))
     .withPanel(
       stat('Customers read', 'Customers read from the MFA customer insights (every page read, beyond the per-customer series cap).')
@@ -300,6 +337,32 @@ export function overviewDashboard(): Dashboard {
         .span(9),
     );
   return finish(builder.build());
+}
+
+/** Open alerts per customer, type and severity, with the age of the oldest (needs --collector.security-alerts.customers). */
+function openAlertsTable(): Table {
+  return new Table()
+    .title('Open security alerts per customer')
+    .description(
+      'The oldest open non-test alert of each customer, type and severity, and how many are open. Needs --collector.security-alerts.customers (per-customer series, within --collector.customer-insights.max-customers).',
+    )
+    .datasource(datasource)
+    .withTarget(query(`time() - partner_security_customer_alerts_oldest_open_detected_timestamp_seconds{${TENANTS}}`, '', { table: true }).refId('AGE'))
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true, __name__: true, job: true, instance: true },
+        indexByName: { tenant_id: 0, customer_tenant_id: 1, alert_type: 2, severity: 3, Value: 4 },
+        renameByName: { tenant_id: 'Tenant', customer_tenant_id: 'Customer tenant', alert_type: 'Type', severity: 'Severity', Value: 'Age' },
+      },
+    })
+    .overrideByName('Age', [
+      { id: 'unit', value: 's' },
+      { id: 'thresholds', value: steps('green', [THRESHOLDS.openAlertAgeSeconds, 'orange'], [THRESHOLDS.alertResponseSeconds, 'red']).build() },
+      { id: 'custom.cellOptions', value: { type: TableCellDisplayMode.ColorBackground } },
+    ])
+    .height(8)
+    .span(24);
 }
 
 function requirementsTable(): Table {

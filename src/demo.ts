@@ -1,7 +1,9 @@
 /**
  * --demo: a simulated partner tenant served by an in-process fake Graph on loopback, reached
  * through the same Graph client as production with a static token. The score climbs as the
- * simulated partner fixes requirements, then one regresses and the cycle starts again. main
+ * simulated partner fixes requirements, then one regresses and the cycle starts again. Security
+ * alerts open, age and are resolved over the same cycle, one of them after crossing the 20-hour
+ * threshold, beside a test alert that never pages. main
  * chooses it once: startDemo() gives the Graph root, credential and scope a real tenant would have.
  */
 import { createServer, type Server } from 'node:http';
@@ -21,6 +23,9 @@ const HISTORY_DAYS = 90;
 export const DEMO_CUSTOMERS = 240;
 const CUSTOMERS_PER_PAGE = 100;
 const DAY_MS = 24 * 3600_000;
+const HOUR_MS = 3600_000;
+/** Alerts per page of the demo's securityAlerts, small so that the demo pages like Graph. */
+const ALERTS_PER_PAGE = 4;
 
 /** The token scope of demo mode: the real Graph's, as the fake Graph stands in for it. */
 export const DEMO_SCOPE = 'https://graph.microsoft.com/.default';
@@ -139,6 +144,7 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
     };
   });
   const customers = Array.from({ length: DEMO_CUSTOMERS }, (_, i) => demoCustomer(i, step));
+  const alerts = demoAlerts(step, startMs + elapsedSteps * stepMs, nowMs);
   return {
     score: {
       '@odata.type': '#microsoft.graph.partner.security.partnerSecurityScore',
@@ -151,7 +157,116 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
     requirements,
     history,
     customers,
+    alerts,
   };
+}
+
+interface DemoAlert {
+  id: string;
+  alertType: string;
+  severity: string;
+  customer: number;
+  isTest: boolean;
+  /** Step of the cycle the alert is detected at; it is absent before. */
+  opensAt: number;
+  /** Simulated hours an alert ages per step: the cycle lasts minutes, the alerts live for a day. */
+  hoursPerStep: number;
+  /** Step from which someone is looking at it, and step it is resolved at (never for the test alert). */
+  investigatedAt?: number;
+  resolvedAt?: number;
+}
+
+const ALERTS: readonly DemoAlert[] = [
+  // Crosses 20 hours at step 9 (PartnerSecurityAlertOpenTooLong fires) and is resolved at step 10, after 23.5 h.
+  {
+    id: 'demo-alert-consumption',
+    alertType: 'unusualAzureConsumption',
+    severity: 'high',
+    customer: 7,
+    isTest: false,
+    opensAt: 1,
+    hoursPerStep: 2.5,
+    investigatedAt: 8,
+    resolvedAt: 10,
+  },
+  {
+    id: 'demo-alert-mining',
+    alertType: 'cryptoMiningActivityDetected',
+    severity: 'medium',
+    customer: 42,
+    isTest: false,
+    opensAt: 3,
+    hoursPerStep: 1.5,
+    investigatedAt: 5,
+    resolvedAt: 7,
+  },
+  // Open from the start of the cycle, so that every panel has an open alert to show.
+  { id: 'demo-alert-signin', alertType: 'unusualSignInActivity', severity: 'low', customer: 42, isTest: false, opensAt: 0, hoursPerStep: 1, resolvedAt: 11 },
+  // Old and open, yet it never pages: a test alert.
+  { id: 'demo-alert-test', alertType: 'testAlert', severity: 'high', customer: 0, isTest: true, opensAt: 0, hoursPerStep: 3 },
+];
+
+/** Resolved in the past 30 days: days ago and hours taken, so the 30-day average has something to average. */
+const RESOLVED_ALERTS: readonly [number, number][] = [
+  [2, 5],
+  [5, 9],
+  [9, 14],
+  [13, 4],
+  [18, 11],
+  [24, 7],
+  [29, 16],
+];
+
+/** The alerts of the simulated partner at a step: detection times count back from the start of the step. */
+function demoAlerts(step: number, stepStartMs: number, nowMs: number) {
+  const base = (a: { id: string; alertType: string; severity: string; customer: number; isTest: boolean }) => ({
+    '@odata.type': '#microsoft.graph.partner.security.partnerSecurityAlert',
+    id: a.id,
+    displayName: `Demo: ${a.alertType}`,
+    alertType: a.alertType,
+    severity: a.severity,
+    confidenceLevel: 'medium',
+    customerTenantId: demoCustomerTenantId(a.customer),
+    isTest: a.isTest,
+  });
+  const live = ALERTS.filter((a) => step >= a.opensAt).map((a) => {
+    const resolved = a.resolvedAt !== undefined && step >= a.resolvedAt;
+    // Ageing stops when it is resolved: its age then is the time it took.
+    const ageHours = ((resolved ? (a.resolvedAt ?? step) : step) - a.opensAt) * a.hoursPerStep + 1;
+    const detected = stepStartMs - ((step - a.opensAt) * a.hoursPerStep + 1) * HOUR_MS;
+    return {
+      ...base(a),
+      status: resolved ? 'resolved' : a.investigatedAt !== undefined && step >= a.investigatedAt ? 'investigating' : 'active',
+      detectedDateTime: new Date(detected).toISOString(),
+      resolvedOnDateTime: resolved ? new Date(detected + ageHours * HOUR_MS).toISOString() : null,
+      // Personal data, as Graph sends it: the exporter must drop it.
+      resolvedBy: resolved ? 'demo.admin@partner.example' : null,
+      resolvedReason: resolved ? 'legitimate' : null,
+    };
+  });
+  const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
+  const past = RESOLVED_ALERTS.map(([daysAgo, hours], i) => {
+    const resolvedMs = today - daysAgo * DAY_MS;
+    return {
+      ...base({
+        id: `demo-alert-resolved-${i}`,
+        alertType: 'unusualAzureConsumption',
+        severity: i % 2 === 0 ? 'medium' : 'low',
+        customer: 10 + i,
+        isTest: false,
+      }),
+      status: 'resolved',
+      detectedDateTime: new Date(resolvedMs - hours * HOUR_MS).toISOString(),
+      resolvedOnDateTime: new Date(resolvedMs).toISOString(),
+      resolvedBy: 'demo.admin@partner.example',
+      resolvedReason: 'legitimate',
+    };
+  });
+  return [...live, ...past];
+}
+
+function demoCustomerTenantId(i: number): string {
+  return `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 }
 
 /** One simulated customer: a stable tenant ID, and MFA adoption that improves as the cycle goes on. */
@@ -162,7 +277,7 @@ function demoCustomer(i: number, step: number) {
   const adoption = Math.min(1, (h % 100) / 100 + step / (STEPS_PER_CYCLE * 2));
   return {
     '@odata.type': '#microsoft.graph.partner.security.customerInsight',
-    tenantId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    tenantId: demoCustomerTenantId(i),
     mfa: {
       '@odata.type': 'microsoft.graph.partner.security.customerMfaInsight',
       compliantAdminsCount: 1 + (h % 3),
@@ -215,6 +330,15 @@ export async function startDemo(options: { now?: () => number; stepMs?: number }
       const more = skip + CUSTOMERS_PER_PAGE < tenant.customers.length;
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       return send(200, { value: page, ...(more ? { '@odata.nextLink': `${origin}${base}/customerInsights?$skiptoken=${skip + CUSTOMERS_PER_PAGE}` } : {}) });
+    }
+    if (url.pathname === '/beta/security/partner/securityAlerts') {
+      const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
+      const more = skip + ALERTS_PER_PAGE < tenant.alerts.length;
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      return send(200, {
+        value: tenant.alerts.slice(skip, skip + ALERTS_PER_PAGE),
+        ...(more ? { '@odata.nextLink': `${origin}/beta/security/partner/securityAlerts?$skiptoken=${skip + ALERTS_PER_PAGE}` } : {}),
+      });
     }
     return send(404, { error: { code: 'ResourceNotFound', message: `No demo resource at ${url.pathname}` } });
   });

@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { FAILURE_REASONS } from './graph/errors.js';
 import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
+import { type AlertSummary, summarizeAlerts } from './security-alerts.js';
 import { POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from './snapshot.js';
 
 /** What the exporter is, for partner_security_build_info. */
@@ -86,6 +87,19 @@ function perCustomer(read: (c: NonNullable<TenantSnapshot['relations']['customer
       const value = read(c);
       return value === undefined ? [] : [[{ customer_tenant_id: c.tenantId }, value] as const];
     });
+}
+
+// One summary per snapshot and render time: the alert rows below share it instead of each adding up the alerts.
+const alertSummaries = new WeakMap<TenantSnapshot, { nowMs: number; summary: AlertSummary | undefined }>();
+
+/** The tenant's security alerts added up as of the render, while its data is fresh enough to show. */
+function alertSummary(t: TenantSnapshot, ctx: RenderContext): AlertSummary | undefined {
+  const cached = alertSummaries.get(t);
+  if (cached !== undefined && cached.nowMs === ctx.nowMs) return cached.summary;
+  const alerts = fresh(t, ctx)?.securityAlerts;
+  const summary = alerts === undefined ? undefined : summarizeAlerts(alerts, ctx.nowMs / 1000);
+  alertSummaries.set(t, { nowMs: ctx.nowMs, summary });
+  return summary;
 }
 
 /** Live names that backfill (src/backfill.ts) writes the score history under too. */
@@ -337,6 +351,88 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     labels: [],
     help: '1 if a cap (--collector.max-pages, --collector.max-bytes, --collector.customer-insights.max-customers) left customers out, else 0.',
     samples: (t, c) => one(bit(fresh(t, c)?.customerInsights?.truncated)),
+  },
+  {
+    name: 'partner_security_alerts_open',
+    type: 'gauge',
+    labels: ['status', 'severity', 'alert_type'],
+    help: `Open partner security alerts (any status but resolved), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types count as alert_type="other". ${CACHED}`,
+    samples: (t, c) => (alertSummary(t, c)?.open ?? []).map((o) => [{ status: o.status, severity: o.severity, alert_type: o.alertType }, o.count] as const),
+  },
+  {
+    name: 'partner_security_alerts_oldest_open_detected_timestamp_seconds',
+    type: 'gauge',
+    labels: ['severity'],
+    help: `Unix time in seconds the oldest open non-test security alert of a severity was detected (detectedDateTime); time() minus it is its age. ${CACHED}`,
+    samples: (t, c) => [...(alertSummary(t, c)?.oldestOpenBySeverity ?? [])].map(([severity, ts]) => [{ severity }, ts] as const),
+  },
+  {
+    name: 'partner_security_alerts_test_open',
+    type: 'gauge',
+    labels: ['severity'],
+    help: `Open test security alerts (isTest), counted apart from partner_security_alerts_open: they never page. ${CACHED}`,
+    samples: (t, c) => [...(alertSummary(t, c)?.testOpen ?? [])].map(([severity, n]) => [{ severity }, n] as const),
+  },
+  {
+    name: 'partner_security_alerts_resolved_30d',
+    type: 'gauge',
+    labels: [],
+    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over. ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.resolvedInWindow),
+  },
+  {
+    name: 'partner_security_alerts_response_time_30d_average_seconds',
+    type: 'gauge',
+    labels: [],
+    help: `The exporter's own average of resolvedOnDateTime minus detectedDateTime over the non-test alerts resolved in the last 30 days, in seconds; absent without one. It estimates what Graph reports as averageResponseTimeInHours (partner_security_alert_response_time_average_seconds) from the alerts themselves: it follows each resolution at once, while Graph's figure changes when Microsoft refreshes the score. ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.averageResponseSeconds),
+  },
+  {
+    name: 'partner_security_alerts_folded_alert_types',
+    type: 'gauge',
+    labels: [],
+    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedTypes),
+  },
+  {
+    name: 'partner_security_customer_alerts_open',
+    type: 'gauge',
+    labels: ['customer_tenant_id', 'severity'],
+    help: `Open non-test security alerts of a customer tenant by severity (--collector.security-alerts.customers). ${CACHED}`,
+    samples: (t, c) => {
+      const bySeverity = new Map<string, { customer_tenant_id: string; severity: string; n: number }>();
+      for (const g of alertSummary(t, c)?.customers ?? []) {
+        const key = JSON.stringify([g.customerTenantId, g.severity]);
+        const entry = bySeverity.get(key) ?? { customer_tenant_id: g.customerTenantId, severity: g.severity, n: 0 };
+        entry.n += g.count;
+        bySeverity.set(key, entry);
+      }
+      return [...bySeverity.values()].map(({ n, ...labels }) => [labels, n] as const);
+    },
+  },
+  {
+    name: 'partner_security_customer_alerts_oldest_open_detected_timestamp_seconds',
+    type: 'gauge',
+    labels: ['customer_tenant_id', 'alert_type', 'severity'],
+    help: `Unix time in seconds the oldest open non-test alert of a customer, type and severity was detected (--collector.security-alerts.customers). ${CACHED}`,
+    samples: (t, c) =>
+      (alertSummary(t, c)?.customers ?? []).flatMap((g) =>
+        g.oldestDetectedTimestamp === undefined
+          ? []
+          : [[{ customer_tenant_id: g.customerTenantId, alert_type: g.alertType, severity: g.severity }, g.oldestDetectedTimestamp] as const],
+      ),
+  },
+  {
+    name: 'partner_security_customer_alerts_truncated',
+    type: 'gauge',
+    labels: [],
+    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers, else 0 (--collector.security-alerts.customers). ${CACHED}`,
+    samples: (t, c) => {
+      const s = alertSummary(t, c);
+      const alerts = fresh(t, c)?.securityAlerts;
+      if (s === undefined || alerts === undefined || alerts.maxCustomers === 0) return [];
+      return one(bit(s.customersWithOpenAlerts > alerts.maxCustomers));
+    },
   },
   {
     name: 'partner_security_relation_up',

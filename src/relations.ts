@@ -9,7 +9,7 @@
 import type { CollectorsConfig } from './config/parse.js';
 import { GraphError } from './graph/errors.js';
 import { type Get, jsonBytes, type PageLimits, type Paging, readPages } from './graph/paging.js';
-import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement } from './graph/parse.js';
+import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement, parseSecurityAlert, stringField } from './graph/parse.js';
 import type { LogFields } from './log.js';
 import {
   type CustomerInsight,
@@ -23,11 +23,16 @@ import {
   type RelationsData,
   type RelationTruncation,
   type Requirement,
+  type SecurityAlert,
+  type SecurityAlerts,
   type TenantSnapshot,
 } from './snapshot.js';
+import { labelValue, MAX_LABEL_CHARS } from './text.js';
 
 /** The score; the relations under it are read from `<this>/<relation>` or expanded on it. */
 export const SECURITY_SCORE_PATH = '/beta/security/partner/securityScore';
+/** The partner security alerts: a sibling of the score under partnerSecurity, not one of its relations. */
+export const SECURITY_ALERTS_PATH = '/beta/security/partner/securityAlerts';
 
 /** Pages read of one relation in one poll (--collector.max-pages); the expanded score counts as one. */
 export const DEFAULT_MAX_PAGES = 50;
@@ -40,6 +45,16 @@ export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_MAX_REQUIREMENTS = 1000;
 /** History entries kept per tenant, the newest (--collector.history.max-entries): the history is daily. */
 export const DEFAULT_MAX_HISTORY_ENTRIES = 1000;
+/**
+ * Security alerts kept per tenant (--collector.security-alerts.max-alerts), open ones first: a
+ * partner with thousands of customers sees a few alerts a day, and 30 days of them fit many times.
+ */
+export const DEFAULT_MAX_ALERTS = 10_000;
+/**
+ * alert_type values labelled per tenant (--collector.security-alerts.max-alert-types); alertType is
+ * free text in Graph, Partner Center's reference lists a few dozen, the rest fold into "other".
+ */
+export const DEFAULT_MAX_ALERT_TYPES = 50;
 
 /** The flags of the caps every relation has, for the log line when one cuts. */
 const PAGING_CAP_FLAGS: Readonly<Record<NonNullable<Paging['cut']>, string>> = {
@@ -99,20 +114,55 @@ export const RELATION_TABLE: { readonly [R in Relation]: RelationSpec<R> } = {
     itemCapFlag: '--collector.customer-insights.max-customers',
     accumulate: (c) => customerInsightsUpTo(c.maxCustomers),
   },
+  securityAlerts: {
+    enabled: (c) => c.securityAlerts === true,
+    path: SECURITY_ALERTS_PATH,
+    typeName: 'partnerSecurityAlert',
+    itemCapFlag: '--collector.security-alerts.max-alerts',
+    accumulate: (c) =>
+      securityAlertsUpTo(c.maxAlerts ?? DEFAULT_MAX_ALERTS, {
+        maxAlertTypes: c.maxAlertTypes ?? DEFAULT_MAX_ALERT_TYPES,
+        maxCustomers: c.securityAlertsPerCustomer === true ? c.maxCustomers : 0,
+      }),
+  },
 };
 
 function requirementsUpTo(max: number): Accumulator<readonly Requirement[]> {
-  const kept: Requirement[] = [];
+  const kept: { requirement: Requirement; id: string | undefined }[] = [];
   let seen = 0;
   return {
     add(items) {
       for (const item of items) {
         seen++;
-        if (kept.length < max) kept.push(parseRequirement(item));
+        if (kept.length < max) kept.push({ requirement: parseRequirement(item), id: stringField(item, 'id') });
       }
     },
-    done: () => ({ value: Object.freeze(kept), seen, kept: kept.length }),
+    done: () => ({ value: Object.freeze(distinctTypes(kept)), seen, kept: kept.length }),
   };
+}
+
+/**
+ * requirement_type names a series, so two requirements of one type would overwrite each other:
+ * that happens when Graph sends two new members as "unknownFutureValue" (without Prefer:
+ * include-unknown-enum-members, or from a proxy that drops it). Every requirement of a repeated
+ * type is then named "<type>:<id>", or "<type>#<n>" (its place among that type) when its id is
+ * missing or repeated too. A type that appears once keeps its plain name.
+ */
+function distinctTypes(items: readonly { requirement: Requirement; id: string | undefined }[]): Requirement[] {
+  const byType = new Map<string, { requirement: Requirement; id: string | undefined }[]>();
+  for (const item of items) byType.set(item.requirement.type, [...(byType.get(item.requirement.type) ?? []), item]);
+  const renamed = new Map<Requirement, string>();
+  for (const [type, group] of byType) {
+    if (group.length < 2) continue;
+    group.forEach(({ requirement, id }, index) => {
+      const idUnique = id !== undefined && id !== '' && group.filter((other) => other.id === id).length === 1;
+      renamed.set(requirement, labelValue(idUnique ? `${type}:${id}` : `${type}#${index + 1}`, MAX_LABEL_CHARS));
+    });
+  }
+  return items.map(({ requirement }) => {
+    const type = renamed.get(requirement);
+    return type === undefined ? requirement : Object.freeze({ ...requirement, type });
+  });
 }
 
 function historyUpTo(max: number): Accumulator<readonly HistoryEntry[]> {
@@ -156,6 +206,41 @@ function customerInsightsUpTo(max: number): Accumulator<CustomerInsights> {
       seen: byTenant.size,
       kept: customers.length,
     }),
+  };
+}
+
+/**
+ * Alerts counted once each (by id) over all pages. At most max are kept: every open one first (they
+ * page someone), then the most recently resolved (the 30-day window needs the newest).
+ */
+function securityAlertsUpTo(max: number, bounds: Pick<SecurityAlerts, 'maxAlertTypes' | 'maxCustomers'>): Accumulator<SecurityAlerts> {
+  const open: SecurityAlert[] = [];
+  let resolved: SecurityAlert[] = [];
+  const ids = new Set<string>();
+  let seen = 0;
+  const newestResolvedFirst = (a: SecurityAlert, b: SecurityAlert) => (b.resolvedTimestamp ?? 0) - (a.resolvedTimestamp ?? 0);
+  return {
+    add(items) {
+      for (const item of items) {
+        const alert = parseSecurityAlert(item);
+        if (alert.id !== undefined) {
+          if (ids.has(alert.id)) continue;
+          ids.add(alert.id);
+        }
+        seen++;
+        if (alert.open) {
+          if (open.length < max) open.push(alert);
+        } else {
+          resolved.push(alert);
+          // Trimmed now and then, not on every alert: at most twice the cap is ever held.
+          if (resolved.length >= 2 * max) resolved = resolved.sort(newestResolvedFirst).slice(0, max);
+        }
+      }
+    },
+    done: () => {
+      const alerts = [...open, ...resolved.sort(newestResolvedFirst).slice(0, Math.max(0, max - open.length))];
+      return { value: Object.freeze({ alerts: Object.freeze(alerts), seen, ...bounds }), seen, kept: alerts.length };
+    },
   };
 }
 

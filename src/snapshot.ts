@@ -13,7 +13,7 @@ export interface SecurityScore {
 }
 
 /** The relations of the score the exporter can read besides the score itself. */
-export const RELATIONS = ['requirements', 'history', 'customerInsights'] as const;
+export const RELATIONS = ['requirements', 'history', 'customerInsights', 'securityAlerts'] as const;
 export type Relation = (typeof RELATIONS)[number];
 
 /**
@@ -118,11 +118,53 @@ export interface RelationTruncation {
   readonly kept: number;
 }
 
+/** Graph's securityAlertStatus values that mean "open" (anything else but resolved counts as open too). */
+export const RESOLVED_ALERT_STATUS = 'resolved';
+
+/**
+ * One partner security alert, reduced to what the metrics, the status page and the demo need.
+ * resolvedBy, activityLogs, descriptions and affected resources are personal or free text: they
+ * are never read into the snapshot, so nothing downstream can leak them.
+ */
+export interface SecurityAlert {
+  /** Graph's id, bounded; used to tell alerts apart, never a metric label. */
+  readonly id?: string;
+  /** alertType as sent, bounded label text ("unknown" when absent). */
+  readonly alertType: string;
+  /** status as sent (unknown values kept), "unknown" when absent. */
+  readonly status: string;
+  /** severity as sent (unknown values kept), "unknown" when absent. */
+  readonly severity: string;
+  /** The affected customer's tenant id, bounded label text. */
+  readonly customerTenantId?: string;
+  /** detectedDateTime as Unix seconds. */
+  readonly detectedTimestamp?: number;
+  /** resolvedOnDateTime as Unix seconds. */
+  readonly resolvedTimestamp?: number;
+  /** isTest: test alerts are counted apart and never page. */
+  readonly isTest: boolean;
+  /** Not resolved: status is not "resolved" (an unknown status without a resolution date is open). */
+  readonly open: boolean;
+}
+
+/** The partner security alerts of one poll, within the page, byte and alert caps. */
+export interface SecurityAlerts {
+  /** Open alerts first, then the most recently resolved, at most --collector.security-alerts.max-alerts. */
+  readonly alerts: readonly SecurityAlert[];
+  /** Alerts read (distinct ids over the pages read). */
+  readonly seen: number;
+  /** alert_type values that get a label of their own (--collector.security-alerts.max-alert-types). */
+  readonly maxAlertTypes: number;
+  /** Customers that get per-customer series: 0 unless --collector.security-alerts.customers. */
+  readonly maxCustomers: number;
+}
+
 /** The relations' data and how each fared. */
 export interface RelationsData {
   readonly requirements?: readonly Requirement[];
   readonly history?: readonly HistoryEntry[];
   readonly customerInsights?: CustomerInsights;
+  readonly securityAlerts?: SecurityAlerts;
 }
 
 /** How the most recent poll went. */

@@ -5,7 +5,14 @@
 
 import { formatDuration } from '../duration.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../log.js';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_PAGES, DEFAULT_MAX_REQUIREMENTS } from '../relations.js';
+import {
+  DEFAULT_MAX_ALERT_TYPES,
+  DEFAULT_MAX_ALERTS,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_HISTORY_ENTRIES,
+  DEFAULT_MAX_PAGES,
+  DEFAULT_MAX_REQUIREMENTS,
+} from '../relations.js';
 
 /** The port this exporter listens on by default (see README, "Port"). */
 export const DEFAULT_PORT = 10059;
@@ -138,11 +145,39 @@ export const FLAGS = flagTable([
     help: 'Export per-customer series for at most this many customers (aggregates count all customers read).',
   },
   {
+    name: 'collector.security-alerts',
+    kind: 'boolean',
+    default: 'true',
+    env: true,
+    help: 'Read the partner security alerts (/beta/security/partner/securityAlerts, paged; --no-collector.security-alerts turns it off).',
+  },
+  {
+    name: 'collector.security-alerts.max-alerts',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_ALERTS),
+    env: true,
+    help: 'Keep at most this many security alerts per tenant, open ones first, then the most recently resolved; the rest are dropped.',
+  },
+  {
+    name: 'collector.security-alerts.max-alert-types',
+    kind: 'integer',
+    default: String(DEFAULT_MAX_ALERT_TYPES),
+    env: true,
+    help: 'Label at most this many alert types per tenant in alert_type; alerts of further types are counted under alert_type="other".',
+  },
+  {
+    name: 'collector.security-alerts.customers',
+    kind: 'boolean',
+    default: 'false',
+    env: true,
+    help: 'Export open security alerts per customer (customer_tenant_id), for at most --collector.customer-insights.max-customers customers.',
+  },
+  {
     name: 'collector.max-pages',
     kind: 'integer',
     default: String(DEFAULT_MAX_PAGES),
     env: true,
-    help: 'Stop paging a relation (requirements, history, customer insights) after this many pages in one poll.',
+    help: 'Stop paging a relation (requirements, history, customer insights, security alerts) after this many pages in one poll.',
   },
   {
     name: 'collector.max-bytes',

@@ -24,6 +24,14 @@ export interface CollectorsConfig {
   readonly maxRequirements?: number;
   /** History entries kept per tenant, the newest (default DEFAULT_MAX_HISTORY_ENTRIES). */
   readonly maxHistoryEntries?: number;
+  /** Read the partner security alerts (absent: off; the flag's default is on). */
+  readonly securityAlerts?: boolean;
+  /** Security alerts kept per tenant (default DEFAULT_MAX_ALERTS). */
+  readonly maxAlerts?: number;
+  /** alert_type label values per tenant before the rest fold into "other" (default DEFAULT_MAX_ALERT_TYPES). */
+  readonly maxAlertTypes?: number;
+  /** Per-customer open alert series, within maxCustomers customers. */
+  readonly securityAlertsPerCustomer?: boolean;
 }
 
 export interface ListenAddress {
@@ -150,6 +158,11 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     maxBytes: integer('collector.max-bytes', 1024, 1024 ** 3),
     maxRequirements: integer('collector.requirements.max-requirements', 1, 1_000_000),
     maxHistoryEntries: integer('collector.history.max-entries', 1, 1_000_000),
+    securityAlerts: value('collector.security-alerts') === 'true',
+    maxAlerts: integer('collector.security-alerts.max-alerts', 1, 1_000_000),
+    maxAlertTypes: integer('collector.security-alerts.max-alert-types', 1, 10_000),
+    // Like customer insights: demo customers are simulated, so their series are on unless turned off.
+    securityAlertsPerCustomer: value('collector.security-alerts.customers') === 'true' || (demo && !raw.has('collector.security-alerts.customers')),
   });
 
   const configFile = value('config.file') || undefined;

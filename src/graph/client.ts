@@ -72,6 +72,9 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
             accept: 'application/json',
             'client-request-id': clientRequestId,
             'return-client-request-id': 'true',
+            // Enum members Microsoft adds later (a new requirementType, alert status or severity)
+            // arrive as themselves, not all as "unknownFutureValue".
+            prefer: 'include-unknown-enum-members',
             'user-agent': options.userAgent,
           },
           signal,

@@ -1,6 +1,16 @@
 /** Raw Graph JSON -> typed snapshot parts, surviving the quirks the beta API is known for. */
 
-import type { CustomerInsight, HistoryEntry, Policy, PolicyStatuses, Requirement, RequirementDetails, SecurityScore } from '../snapshot.js';
+import {
+  type CustomerInsight,
+  type HistoryEntry,
+  type Policy,
+  type PolicyStatuses,
+  RESOLVED_ALERT_STATUS,
+  type Requirement,
+  type RequirementDetails,
+  type SecurityAlert,
+  type SecurityScore,
+} from '../snapshot.js';
 import { boundText, labelValue, MAX_LABEL_CHARS } from '../text.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
@@ -187,6 +197,29 @@ export function parseCustomerInsight(item: JsonObject): CustomerInsight | undefi
     compliantNonAdmins: numberField(mfa, 'compliantNonAdminsCount'),
     totalUsers: numberField(mfa, 'totalUsersCount'),
     policies: policies(mfa),
+  });
+}
+
+/**
+ * Parses one partnerSecurityAlert. Only ids, enums, the customer's tenant id, dates and isTest are
+ * read: resolvedBy, activityLogs (who changed what), descriptions and additionalDetails are
+ * personal data or free text and are never copied out of the raw JSON.
+ */
+export function parseSecurityAlert(item: JsonObject): SecurityAlert {
+  const status = labelText(stringField(item, 'status')) || 'unknown';
+  const resolvedTimestamp = timestampField(item, 'resolvedOnDateTime');
+  // Graph says "resolved"; a status it did not send is open unless the alert carries a resolution date.
+  const open = stringField(item, 'status') === undefined ? resolvedTimestamp === undefined : status !== RESOLVED_ALERT_STATUS;
+  return defined<SecurityAlert>({
+    id: labelText(stringField(item, 'id')) || undefined,
+    alertType: labelText(stringField(item, 'alertType')) || 'unknown',
+    status,
+    severity: labelText(stringField(item, 'severity')) || 'unknown',
+    customerTenantId: labelText(stringField(item, 'customerTenantId')) || undefined,
+    detectedTimestamp: timestampField(item, 'detectedDateTime'),
+    resolvedTimestamp,
+    isTest: item.isTest === true,
+    open,
   });
 }
 

@@ -241,10 +241,51 @@ ${scoreCard(t)}
 ${historyCard(t)}
 </div>
 ${requirementsCard(t)}
+${securityAlertsCard(t)}
 <div class="grid">
 ${mfaCard(t)}
 ${responseCard(t)}
 </div>`;
+}
+
+const ALERT_AGE = {
+  ok: { tone: 'ok', text: 'within 20 h' },
+  warn: { tone: 'warn', text: 'over 20 h: resolve it before it counts over 24 h' },
+  bad: { tone: 'bad', text: 'over 24 h: it raises the 30-day average above the requirement' },
+} as const;
+
+function securityAlertsCard(t: TenantView): Markup {
+  const a = t.securityAlerts;
+  const heading = html`<h3>Open security alerts</h3>`;
+  if (a === null)
+    return html`<article class="card alerts-card">${heading}<p class="muted">${relationNote(t.health.relations.securityAlerts, 'security alerts')}</p></article>`;
+  const severities = a.bySeverity.map((s) => html`<li>${s.count} <span class="muted">${s.severity}</span></li>`);
+  const testNote =
+    a.testOpen === 0 ? '' : html` <span class="muted">(and ${a.testOpen} test ${a.testOpen === 1 ? 'alert' : 'alerts'}, which never page)</span>`;
+  const oldest =
+    a.oldest === null
+      ? ''
+      : html`<p class="alert-age">Oldest open alert: <strong>${humanDuration(a.oldest.detected.ageSeconds)}</strong> against the ${formatNumber(a.oldest.limitSeconds / 3600)}-hour requirement <span class="chip ${ALERT_AGE[a.oldest.state].tone}">${a.oldest.state === 'ok' ? '✓' : '✗'} ${ALERT_AGE[a.oldest.state].text}</span></p>`;
+  const rows = a.oldestAlerts.map(
+    (o) =>
+      html`<tr><td data-label="Customer">${o.customerTenantId === null ? html`<span class="muted">unknown</span>` : html`<code>${o.customerTenantId}</code>`}</td><td data-label="Type">${o.alertType}</td><td data-label="Severity">${o.severity}</td><td data-label="Status">${o.status}</td><td data-label="Age" class="num">${humanDuration(o.detected.ageSeconds)}</td></tr>`,
+  );
+  const table =
+    rows.length === 0
+      ? ''
+      : html`<div class="scroll"><table class="alerts"><caption class="small muted">The oldest open alerts</caption>
+<thead><tr><th>Customer</th><th>Type</th><th>Severity</th><th>Status</th><th class="num">Age</th></tr></thead>
+<tbody>${rows}</tbody></table></div>`;
+  const resolved = html`<p class="small muted">${a.resolvedIn30Days} resolved in the last 30 days${
+    a.averageResponseSeconds === null ? '' : `, in ${formatNumber(a.averageResponseSeconds / 3600)} h on average (the exporter's own count)`
+  }.</p>`;
+  return html`<article class="card alerts-card">${heading}
+<p><strong class="alerts-open">${a.open}</strong> open${testNote}</p>
+${severities.length === 0 ? '' : html`<ul class="facts">${severities}</ul>`}
+${oldest}
+${table}
+${resolved}
+</article>`;
 }
 
 function scoreCard(t: TenantView): Markup {

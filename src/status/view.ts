@@ -3,6 +3,7 @@
  * data (null for "not known", never undefined), so the page and the API cannot disagree.
  */
 import { FAILURE_REASONS, type FailureReason } from '../graph/errors.js';
+import { ALERT_RESPONSE_LIMIT_SECONDS, summarizeAlerts } from '../security-alerts.js';
 import {
   MANDATORY_REQUIREMENTS,
   POLICIES,
@@ -100,6 +101,36 @@ export interface AlertResponseView {
   readonly withinRequirement: boolean;
 }
 
+/** Open alerts listed by name on the page and in /api/status, the oldest first: enough to act on, bounded whatever Graph sends. */
+export const MAX_LISTED_ALERTS = 5;
+/** An open alert this old is flagged (PartnerSecurityAlertOpenTooLong's threshold); at 24 hours it is over the requirement. */
+export const OPEN_ALERT_WARN_SECONDS = 20 * 3600;
+
+export interface OpenAlertView {
+  readonly customerTenantId: string | null;
+  readonly alertType: string;
+  readonly severity: string;
+  readonly status: string;
+  readonly detected: Moment;
+}
+
+/** The open partner security alerts (test alerts counted apart), what the page's "Open security alerts" section shows. */
+export interface SecurityAlertsView {
+  /** Open non-test alerts. */
+  readonly open: number;
+  /** Open non-test alerts by severity, most first. */
+  readonly bySeverity: readonly { readonly severity: string; readonly count: number }[];
+  /** Open test alerts (isTest): they never page. */
+  readonly testOpen: number;
+  /** The oldest open non-test alert's age against 24 hours: ok under 20 h, warn from 20 h, bad from 24 h. */
+  readonly oldest: { readonly detected: Moment; readonly state: 'ok' | 'warn' | 'bad'; readonly limitSeconds: number } | null;
+  /** The oldest open non-test alerts, at most MAX_LISTED_ALERTS. */
+  readonly oldestAlerts: readonly OpenAlertView[];
+  /** Non-test alerts resolved in the last 30 days, and the exporter's own average response time over them. */
+  readonly resolvedIn30Days: number;
+  readonly averageResponseSeconds: number | null;
+}
+
 export interface HealthView {
   readonly lastPoll: {
     readonly started: Moment;
@@ -138,6 +169,8 @@ export interface TenantView {
   readonly history: readonly HistoryPointView[] | null;
   readonly mfa: MfaView | null;
   readonly alertResponse: AlertResponseView | null;
+  /** null when the alerts were not read (turned off, unavailable, or before the first poll). */
+  readonly securityAlerts: SecurityAlertsView | null;
   readonly health: HealthView;
 }
 
@@ -215,6 +248,7 @@ function tenantView(t: TenantSnapshot, nowMs: number, shown: Shown): TenantView 
       }) ?? null,
     mfa: mfaView(t),
     alertResponse: alertResponseView(t.relations.requirements),
+    securityAlerts: securityAlertsView(t, nowMs, shown),
     health: {
       lastPoll:
         t.lastPoll === undefined
@@ -321,6 +355,38 @@ function alertResponseView(requirements: readonly Requirement[] | undefined): Al
   const averageSeconds = requirementDetails(requirements, 'responseTime')?.averageResponseTimeSeconds;
   if (averageSeconds === undefined) return null;
   return { averageSeconds, requirementSeconds: ALERT_RESPONSE_REQUIREMENT_SECONDS, withinRequirement: averageSeconds <= ALERT_RESPONSE_REQUIREMENT_SECONDS };
+}
+
+function securityAlertsView(t: TenantSnapshot, nowMs: number, shown: Shown): SecurityAlertsView | null {
+  const data = t.relations.securityAlerts;
+  if (data === undefined) return null;
+  const summary = summarizeAlerts(data, nowMs / 1000);
+  const bySeverity = new Map<string, number>();
+  for (const o of summary.open) bySeverity.set(o.severity, (bySeverity.get(o.severity) ?? 0) + o.count);
+  const oldest = summary.oldestOpen[0];
+  const oldestMoment = oldest?.detectedTimestamp === undefined ? undefined : momentOf(oldest.detectedTimestamp * 1000, nowMs);
+  return {
+    open: [...bySeverity.values()].reduce((sum, n) => sum + n, 0),
+    bySeverity: [...bySeverity].map(([severity, count]) => ({ severity: shown(severity), count })).sort((a, b) => b.count - a.count),
+    testOpen: [...summary.testOpen.values()].reduce((sum, n) => sum + n, 0),
+    oldest:
+      oldestMoment === undefined
+        ? null
+        : {
+            detected: oldestMoment,
+            state: oldestMoment.ageSeconds >= ALERT_RESPONSE_LIMIT_SECONDS ? 'bad' : oldestMoment.ageSeconds >= OPEN_ALERT_WARN_SECONDS ? 'warn' : 'ok',
+            limitSeconds: ALERT_RESPONSE_LIMIT_SECONDS,
+          },
+    oldestAlerts: summary.oldestOpen.slice(0, MAX_LISTED_ALERTS).map((a) => ({
+      customerTenantId: a.customerTenantId === undefined ? null : shown(a.customerTenantId),
+      alertType: shown(a.alertType),
+      severity: shown(a.severity),
+      status: shown(a.status),
+      detected: momentOf((a.detectedTimestamp ?? 0) * 1000, nowMs),
+    })),
+    resolvedIn30Days: summary.resolvedInWindow,
+    averageResponseSeconds: summary.averageResponseSeconds ?? null,
+  };
 }
 
 /** A number for people: at most two decimals, no trailing zeros. */

@@ -168,10 +168,17 @@ export function withDefaults(defaults: readonly string[], args: readonly string[
   return [...defaults.filter((arg) => !given.has(name(arg))), ...args];
 }
 
-/** The flags every test run gets. */
+/**
+ * The flags every test run gets. The security alerts collector (on by default, one more request
+ * per poll) is off here, so that tests of polling count one request per poll; the security-alerts
+ * tests turn it on (a flag the test gives replaces its default).
+ */
 export function defaultArgs(cloud: FakeCloud): string[] {
-  return [`--graph.endpoint=${cloud.url}`, '--web.listen-address=127.0.0.1:0', '--log.format=json'];
+  return [`--graph.endpoint=${cloud.url}`, '--web.listen-address=127.0.0.1:0', '--log.format=json', '--no-collector.security-alerts'];
 }
+
+/** Turns the security alerts collector back on over defaultArgs. */
+export const WITH_SECURITY_ALERTS = '--collector.security-alerts';
 
 function buildEnv(cloud: FakeCloud, env: Record<string, string | undefined> | undefined): Record<string, string> {
   const merged: Record<string, string | undefined> = { ...baseEnv(cloud), ...(env ?? clientSecretEnv()) };

@@ -7,7 +7,9 @@
  * POST /{tenant}/oauth2/v2.0/token (client_credentials with client_secret or a JWT client_assertion).
  * Managed identity: the App Service endpoint (GET with X-IDENTITY-HEADER, api-version 2019-08-01).
  * Graph: GET /beta/security/partner/securityScore (any $expand) answered from a queue or a default
- * handler, its relations (/requirements, /history, /customerInsights) from the fixtures by default.
+ * handler, its relations (/requirements, /history, /customerInsights) from the fixtures by default,
+ * and GET /beta/security/partner/securityAlerts: two pages of alerts (securityAlerts.json, then
+ * securityAlerts-page2.json with unknown enum members, nulls, a test alert and hostile strings).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,6 +22,10 @@ const GRAPH_FIXTURES = new URL('../fixtures/graph/', import.meta.url);
 
 /** The path of the partner security score under the Graph root. */
 export const SECURITY_SCORE_PATH = '/beta/security/partner/securityScore';
+/** The path of the partner security alerts, beside the score. */
+export const SECURITY_ALERTS_PATH = '/beta/security/partner/securityAlerts';
+/** The $skiptoken of the fake's second page of alerts. */
+export const ALERTS_PAGE_2 = 'alerts-page-2';
 /** Where the fake's App Service managed identity endpoint lives. */
 export const MSI_PATH = '/msi/token';
 /** The client assertion type Entra ID requires for certificate and federated credentials. */
@@ -48,6 +54,13 @@ const RELATION_FIXTURES: Readonly<Record<string, string>> = {
  * $expand asks for inlined from the fixtures), a relation's fixture collection, or a 404.
  */
 export function defaultGraphAnswer(url: URL): { status: number; body: string } {
+  if (url.pathname === SECURITY_ALERTS_PATH) {
+    if (url.searchParams.get('$skiptoken') === ALERTS_PAGE_2)
+      return { status: 200, body: readFileSync(new URL('securityAlerts-page2.json', GRAPH_FIXTURES), 'utf8') };
+    const first = JSON.parse(readFileSync(new URL('securityAlerts.json', GRAPH_FIXTURES), 'utf8')) as Record<string, unknown>;
+    first['@odata.nextLink'] = `${url.origin}${SECURITY_ALERTS_PATH}?$skiptoken=${ALERTS_PAGE_2}`;
+    return { status: 200, body: JSON.stringify(first) };
+  }
   if (url.pathname === SECURITY_SCORE_PATH) {
     const expand = (url.searchParams.get('$expand') ?? '').split(',').filter((r) => RELATION_FIXTURES[r] !== undefined);
     if (expand.length === 0) return { status: 200, body: wrappedScoreBody() };
@@ -244,6 +257,8 @@ export interface FakeCloud {
   graphDefault: GraphReply | GraphHandler;
   /** Answers the relations under securityScore (/requirements, /history, /customerInsights, nextLinks). */
   relationDefault: GraphReply | GraphHandler;
+  /** Answers GET securityAlerts and its next pages (default: the two fixture pages). */
+  alertsDefault: GraphReply | GraphHandler;
   close(): Promise<void>;
 }
 
@@ -298,6 +313,7 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     graphQueue: [],
     graphDefault: {},
     relationDefault: {},
+    alertsDefault: {},
     async close() {
       started.delete(cloud);
       server.closeAllConnections();
@@ -483,7 +499,12 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
       ...(userAgent === undefined ? {} : { userAgent }),
     };
     cloud.graphRequests.push(record);
-    const next = requestUrl.pathname === SECURITY_SCORE_PATH ? (cloud.graphQueue.shift() ?? cloud.graphDefault) : cloud.relationDefault;
+    const next =
+      requestUrl.pathname === SECURITY_SCORE_PATH
+        ? (cloud.graphQueue.shift() ?? cloud.graphDefault)
+        : requestUrl.pathname === SECURITY_ALERTS_PATH
+          ? cloud.alertsDefault
+          : cloud.relationDefault;
     const reply = typeof next === 'function' ? await next(record) : next;
     if (reply.hang) return;
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
@@ -518,7 +539,7 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
       const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
       if (req.method === 'POST' && token) return handleToken(req, res, decodeURIComponent(token[1] ?? ''), text);
       if (req.method === 'GET' && path === MSI_PATH) return handleMsi(req, res, requestUrl.searchParams);
-      if (req.method === 'GET' && (path === SECURITY_SCORE_PATH || path.startsWith(`${SECURITY_SCORE_PATH}/`))) {
+      if (req.method === 'GET' && (path === SECURITY_SCORE_PATH || path.startsWith(`${SECURITY_SCORE_PATH}/`) || path === SECURITY_ALERTS_PATH)) {
         handleGraph(req, res, requestUrl).catch((error: unknown) => {
           if (!res.headersSent) sendJson(res, 500, { error: { code: 'fakeCloudBroken', message: String(error) } });
         });

@@ -70,6 +70,8 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
       'PartnerSecurityMandatoryRequirementNonCompliant',
       'PartnerSecurityScoreDataStale',
       'PartnerSecurityAlertResponseSlow',
+      'PartnerSecurityAlertOpenTooLong',
+      'PartnerSecurityAlertResponseApproachingLimit',
       'PartnerSecurityExporterPollFailing',
       'PartnerSecurityExporterDown',
       'PartnerSecurityExporterAbsent',
@@ -78,7 +80,11 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
   });
 
   it.each(rules)('$alert has a severity and runbook-style annotations', (r) => {
-    expect(['critical', 'warning', 'info']).toContain(r.labels?.severity);
+    // A template may pick the severity from the series (PartnerSecurityAlertOpenTooLong), among the same words.
+    const severity = r.labels?.severity ?? '';
+    const words = severity.includes('{{') ? [...severity.replace(/\{\{.*?\}\}/g, ' ').matchAll(/\S+/g)].map((m) => m[0]) : [severity];
+    expect(words.length).toBeGreaterThan(0);
+    for (const word of words) expect(['critical', 'warning', 'info']).toContain(word);
     for (const key of ['summary', 'description', 'runbook']) expect(r.annotations?.[key]?.length ?? 0, key).toBeGreaterThan(20);
   });
 
@@ -95,6 +101,12 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     );
     expect(rule('PartnerSecurityAlertResponseSlow').expr).toBe(
       `partner_security_alert_response_time_average_seconds > ${THRESHOLDS.alertResponseSeconds / 3600} * 3600`,
+    );
+    expect(rule('PartnerSecurityAlertOpenTooLong').expr).toBe(
+      `time() - partner_security_alerts_oldest_open_detected_timestamp_seconds > ${THRESHOLDS.openAlertAgeSeconds / 3600} * 3600`,
+    );
+    expect(rule('PartnerSecurityAlertResponseApproachingLimit').expr).toBe(
+      `partner_security_alerts_response_time_30d_average_seconds > ${THRESHOLDS.alertResponseApproachingSeconds / 3600} * 3600`,
     );
     // Two default poll intervals (--poll.interval=10m).
     expect(rule('PartnerSecurityExporterPollFailing').for).toBe(`${THRESHOLDS.pollFailingSeconds / 60}m`);

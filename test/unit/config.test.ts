@@ -49,6 +49,10 @@ describe('parseConfig', () => {
         maxBytes: 32 * 1024 * 1024,
         maxRequirements: 1000,
         maxHistoryEntries: 1000,
+        securityAlerts: true,
+        maxAlerts: 10_000,
+        maxAlertTypes: 50,
+        securityAlertsPerCustomer: false,
       },
       pollConcurrency: 4,
     });

@@ -142,7 +142,7 @@ describe.each(dashboards)('$file', ({ json }) => {
     for (const panel of queryPanels) {
       for (const { expr = '' } of panel.targets ?? []) {
         // partner_security_build_info is per exporter, not per tenant.
-        for (const m of expr.matchAll(/\bpartner_security_(?!build_info\b)[a-z_]+/g)) {
+        for (const m of expr.matchAll(/\bpartner_security_(?!build_info\b)[a-z0-9_]+/g)) {
           expect(expr.slice((m.index ?? 0) + m[0].length), `${panel.title}: ${m[0]} in ${expr}`).toMatch(/^\{tenant_id=~"\$tenant_id"/);
         }
       }

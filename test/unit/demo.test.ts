@@ -37,7 +37,7 @@ describe('demo tenant', () => {
       expect(later.data.score).toMatchObject({ currentScore: 60, maxScore: 100, updatedTimestamp: (t0 + 6 * STEP) / 1000 });
       // One expanded call for the score, requirements and history, then three pages of customers.
       expect(later.requests).toEqual(['200', '200', '200', '200']);
-      expect(later.data.relationStatus).toEqual({ requirements: 'ok', history: 'ok', customerInsights: 'ok' });
+      expect(later.data.relationStatus).toEqual({ requirements: 'ok', history: 'ok', customerInsights: 'ok', securityAlerts: 'disabled' });
       expect(later.data.relations.requirements?.map((r) => [r.type, r.compliant, r.state, r.details?.kind])).toEqual([
         ['securityContactProvided', true, 'active', undefined],
         ['mfaEnforcedForAdmins', true, 'active', 'adminsMfa'],

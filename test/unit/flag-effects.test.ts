@@ -36,6 +36,16 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
   'collector.customer-insights': [
     ['integration/flags.test.ts', '--collector.customer-insights.max-customers=2 exports two of three customers and counts all three'],
   ],
+  'collector.security-alerts': [['integration/security-alerts.test.ts', '--no-collector.security-alerts never calls the alerts endpoint']],
+  'collector.security-alerts.max-alerts': [
+    ['integration/security-alerts-window.test.ts', 'keeps at most --collector.security-alerts.max-alerts alerts, open ones first, and says so once'],
+  ],
+  'collector.security-alerts.max-alert-types': [
+    ['integration/security-alerts-window.test.ts', 'label at most max-alert-types types, those with the most open alerts; the rest fold into "other"'],
+  ],
+  'collector.security-alerts.customers': [
+    ['integration/security-alerts.test.ts', 'exports open alerts per customer by severity when asked, within the customer cap'],
+  ],
   'collector.customer-insights.max-pages': [
     ['integration/security-cardinality.test.ts', 'keeps --collector.customer-insights.max-pages working as the old name of --collector.max-pages'],
   ],

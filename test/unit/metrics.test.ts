@@ -14,6 +14,77 @@ const build = { version: '1.2.3', nodeVersion: 'v24.0.0' };
  * A tenant whose every relation was read. Every number is distinct, so a metric that reports
  * the wrong field (total admins as admins_mfa_enabled, say) changes the golden text.
  */
+const DAY = 86_400;
+const nowS = NOW / 1000;
+/** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
+const GOLDEN_ALERTS = {
+  seen: 6,
+  maxAlertTypes: 50,
+  maxCustomers: 1,
+  alerts: [
+    {
+      id: 'a',
+      alertType: 'unusualAzureConsumption',
+      status: 'active',
+      severity: 'high',
+      customerTenantId: 'c1',
+      detectedTimestamp: nowS - 20 * 3600,
+      isTest: false,
+      open: true,
+    },
+    {
+      id: 'b',
+      alertType: 'unusualAzureConsumption',
+      status: 'active',
+      severity: 'high',
+      customerTenantId: 'c2',
+      detectedTimestamp: nowS - 3600,
+      isTest: false,
+      open: true,
+    },
+    {
+      id: 'c',
+      alertType: 'cryptoMiningActivityDetected',
+      status: 'investigating',
+      severity: 'medium',
+      detectedTimestamp: nowS - 600,
+      isTest: false,
+      open: true,
+    },
+    { id: 't', alertType: 'test', status: 'active', severity: 'low', detectedTimestamp: nowS - 40 * 3600, isTest: true, open: true },
+    {
+      id: 'r1',
+      alertType: 'x',
+      status: 'resolved',
+      severity: 'low',
+      detectedTimestamp: nowS - 2 * DAY,
+      resolvedTimestamp: nowS - 2 * DAY + 2 * 3600,
+      isTest: false,
+      open: false,
+    },
+    {
+      id: 'r2',
+      alertType: 'x',
+      status: 'resolved',
+      severity: 'low',
+      detectedTimestamp: nowS - 3 * DAY,
+      resolvedTimestamp: nowS - 3 * DAY + 10 * 3600,
+      isTest: false,
+      open: false,
+    },
+    {
+      id: 'r3',
+      alertType: 'x',
+      status: 'resolved',
+      severity: 'low',
+      detectedTimestamp: nowS - 40 * DAY,
+      resolvedTimestamp: nowS - 31 * DAY,
+      isTest: false,
+      open: false,
+    },
+  ],
+} as const;
+
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
   const base = initialSnapshot(tenantId);
   return {
@@ -76,8 +147,9 @@ function healthy(tenantId: string, currentScore: number): TenantSnapshot {
         pages: 4,
         truncated: true,
       },
+      securityAlerts: GOLDEN_ALERTS,
     },
-    relationStatus: { requirements: 'ok', history: 'ok', customerInsights: 'ok' },
+    relationStatus: { requirements: 'ok', history: 'ok', customerInsights: 'ok', securityAlerts: 'ok' },
     truncated: { customerInsights: { cap: 'items', seen: 31, kept: 2 } },
     lastSuccessMs: NOW - 60_000,
     lastPoll: { startedMs: NOW - 60_500, durationMs: 500, ok: true },

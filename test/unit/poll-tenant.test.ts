@@ -66,7 +66,7 @@ describe('tenant poll', () => {
     expect(result.requests).toEqual(['200']);
     const d = data(result);
     expect(d.score.currentScore).toBe(14.29);
-    expect(d.relationStatus).toEqual({ requirements: 'ok', history: 'ok', customerInsights: 'disabled' });
+    expect(d.relationStatus).toEqual({ requirements: 'ok', history: 'ok', customerInsights: 'disabled', securityAlerts: 'disabled' });
     expect(d.relations.requirements?.map((r) => [r.type, r.compliant])).toEqual([
       ['mfaEnforcedForAdmins', false],
       ['securityContactProvided', true],
@@ -101,7 +101,7 @@ describe('tenant poll', () => {
     };
     const d = data(await tenantPoll().poll());
     expect(d.score.currentScore).toBe(14.29);
-    expect(d.relationStatus).toEqual({ requirements: 'unavailable', history: 'ok', customerInsights: 'disabled' });
+    expect(d.relationStatus).toEqual({ requirements: 'unavailable', history: 'ok', customerInsights: 'disabled', securityAlerts: 'disabled' });
     expect(d.relations.requirements).toBeUndefined();
     expect(d.relationErrors.requirements).toMatch(/^Graph answered 404 ResourceNotFound/);
   });
@@ -123,6 +123,7 @@ describe('tenant poll', () => {
       requirements: 'disabled',
       history: 'ok',
       customerInsights: 'disabled',
+      securityAlerts: 'disabled',
     });
     expect(seen).toEqual([`${SECURITY_SCORE_PATH}?$expand=history`]);
     seen = [];

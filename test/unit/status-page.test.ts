@@ -189,7 +189,7 @@ describe('statusView', () => {
       polls: 3,
       consecutiveFailures: 2,
       failures,
-      relations: { requirements: 'ok', history: 'unavailable', customerInsights: null },
+      relations: { requirements: 'ok', history: 'unavailable', customerInsights: null, securityAlerts: null },
     });
   });
 
