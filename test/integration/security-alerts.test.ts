@@ -175,7 +175,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
 
   it('--no-collector.security-alerts never calls the alerts endpoint', async ({ onTestFinished }) => {
     const cloud = await startFakeCloud({ onTestFinished });
-    const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m', '--no-collector.security-alerts'] });
+    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1m', '--no-collector.security-alerts'] });
     await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 10_000, 'a successful poll');
     const samples = await exporter.samples();
     expect(cloud.graphRequests.filter((r) => r.path === SECURITY_ALERTS_PATH)).toEqual([]);
