@@ -4,9 +4,12 @@
 // the inspector or end the process before serve() handles it.
 import './node-guard.js';
 import './signal-guard.js';
+import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { TokenCredential } from '@azure/identity';
 import { EnvHttpProxyAgent } from 'undici';
+import { createApp } from './app.js';
 import { backfill } from './backfill.js';
 import { credentialChoice, credentialHint, describeCredential } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
@@ -22,10 +25,11 @@ import { createLogger, createRedactor, type Logger, type Redactor } from './log.
 import { createMetrics } from './metrics.js';
 import { createTenantPoll } from './poll-tenant.js';
 import { createPoller } from './poller.js';
-import { createApp } from './server.js';
+import { environmentSecrets, secretsOf } from './secrets.js';
+import { handleSignals } from './signals.js';
 import { NAME, readRevision, readVersion } from './version.js';
-import { boundAddress, close, startWebServer, type WebServer } from './web.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';
+import { boundAddress, close, startWebServer, type WebServer } from './web-server.js';
 
 /** How long open scrapes may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -47,28 +51,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 2;
   }
   const config = parsed.config;
-  if (parsed.action === 'check') {
-    const tenants = config.demo
-      ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}`]
-      : config.tenants.map(
-          (t) =>
-            `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
-        );
-    const count = tenants.length;
-    // The web config is checked as start-up checks it: a check that passes means start-up will.
-    if (config.webConfigFile !== undefined) {
-      try {
-        loadWebConfig(config.webConfigFile);
-      } catch (error) {
-        if (!(error instanceof WebConfigError)) throw error;
-        process.stderr.write(invalidWebConfig(error));
-        return 2;
-      }
-      tenants.push(`web config ${config.webConfigFile}: OK`);
-    }
-    process.stdout.write(`configuration OK: ${count} tenant(s)\n${tenants.join('\n')}\n`);
-    return 0;
-  }
+  if (parsed.action === 'check') return checkConfiguration(config);
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
@@ -256,61 +239,51 @@ async function runBackfill(config: Config, version: string, logger: Logger, reda
   }
 }
 
+/** --config.check: what start-up would use, checked as start-up checks it; 0, or 2 with every problem. */
+function checkConfiguration(config: Config): number {
+  const tenants = config.demo
+    ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}`]
+    : config.tenants.map(
+        (t) =>
+          `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
+      );
+  const count = tenants.length;
+  // The web config is checked as start-up checks it: a check that passes means start-up will.
+  if (config.webConfigFile !== undefined) {
+    try {
+      loadWebConfig(config.webConfigFile);
+    } catch (error) {
+      if (!(error instanceof WebConfigError)) throw error;
+      process.stderr.write(invalidWebConfig(error));
+      return 2;
+    }
+    tenants.push(`web config ${config.webConfigFile}: OK`);
+  }
+  process.stdout.write(`configuration OK: ${count} tenant(s)\n${tenants.join('\n')}\n`);
+  return 0;
+}
+
 function invalidWebConfig(error: WebConfigError): string {
   return `${NAME}: invalid web config:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`;
 }
 
-/** How often a repeated SIGUSR1 is logged at most. */
-const SIGUSR1_LOG_EVERY_MS = 60_000;
-
-/**
- * SIGHUP re-reads the web config file at once (it is also re-read when it changes); SIGUSR1 is
- * refused with a log line (at most one a minute). Returns the function that removes the handlers.
- */
-function handleSignals(logger: Logger, web: WebServer): () => void {
-  let usr1LoggedAt = Number.NEGATIVE_INFINITY;
-  const onUsr1 = () => {
-    if (Date.now() - usr1LoggedAt < SIGUSR1_LOG_EVERY_MS) return;
-    usr1LoggedAt = Date.now();
-    logger.warn('SIGUSR1 ignored: this exporter never opens the Node.js inspector');
-  };
-  const onHup = () => {
-    if (web.webConfigStatus() === undefined) logger.info('SIGHUP received: no web config file to re-read; other settings need a restart');
-    else {
-      logger.info('SIGHUP received: re-reading the web config file; other settings need a restart');
-      web.reload();
-    }
-  };
-  process.on('SIGUSR1', onUsr1);
-  process.on('SIGHUP', onHup);
-  return () => {
-    process.off('SIGUSR1', onUsr1);
-    process.off('SIGHUP', onHup);
-  };
+/** Node.js before 22.18 has no import.meta.main: compare the script node was asked to run. */
+function isEntryPoint(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
 }
 
-/** Configured values that must never be shown: redacted for the life of the process. */
-function secretsOf(tenant: TenantConfig): string[] {
-  const c = tenant.credential;
-  if (c.kind === 'clientSecret') return [c.clientSecret];
-  if (c.kind === 'clientCertificate' && c.certificatePassword !== undefined) return [c.certificatePassword];
-  return [];
+// Only when run as the program, never on import. Exit explicitly: an idle keep-alive socket of a
+// credential must not hold a stopped exporter open. Whatever escapes main is one line, never a
+// stack trace (which could quote configuration).
+if (import.meta.main ?? isEntryPoint()) {
+  process.exit(
+    await main(process.argv.slice(2), process.env).catch((error: unknown) => {
+      process.stderr.write(`${NAME}: ${errorText(error)}\n`);
+      return 1;
+    }),
+  );
 }
-
-/**
- * Secrets @azure/identity reads from the environment itself (the managed identity endpoint's
- * header, a certificate password), whether or not the configuration names them.
- */
-const SECRET_VARIABLES = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'IDENTITY_HEADER', 'MSI_SECRET'] as const;
-function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
-  return SECRET_VARIABLES.flatMap((name) => (env[name] ? [env[name]] : []));
-}
-
-// Exit explicitly: an idle keep-alive socket of a credential must not hold a stopped exporter open.
-// Whatever escapes main is one line, never a stack trace (which could quote configuration).
-process.exit(
-  await main(process.argv.slice(2), process.env).catch((error: unknown) => {
-    process.stderr.write(`${NAME}: ${errorText(error)}\n`);
-    return 1;
-  }),
-);

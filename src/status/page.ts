@@ -8,8 +8,6 @@ import { html, Markup } from './html.js';
 import { band, bar, gauge, historyChart, longDate, responseTimeChart } from './svg.js';
 import { type Count, formatNumber, type Moment, type RequirementView, type StatusView, type TenantView } from './view.js';
 
-export { escapeHtml } from './html.js';
-
 export interface StatusPageOptions {
   /** Reload the page every this many seconds (a meta refresh, for wall screens); off when undefined. */
   refreshSeconds?: number | undefined;

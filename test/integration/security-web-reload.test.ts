@@ -11,7 +11,7 @@ import bcrypt from 'bcryptjs';
 import { type Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../../src/log.js';
-import { boundAddress, close, startWebServer, type WebServer } from '../../src/web.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../../src/web-server.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
 

@@ -7,8 +7,8 @@ import bcrypt from 'bcryptjs';
 import { Agent, request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../../src/log.js';
-import { boundAddress, close, startWebServer, type WebServer } from '../../src/web.js';
 import { loadWebConfig, WebConfigError } from '../../src/web-config.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../../src/web-server.js';
 
 const TLS = resolve('test/fixtures/tls');
 const HASH = bcrypt.hashSync('s3cret-pass', 4);

@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { createLogger, createRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createApp } from '../../src/server.js';
 import { initialSnapshot, POLICIES, type TenantSnapshot } from '../../src/snapshot.js';
-import { boundAddress, close, startWebServer } from '../../src/web.js';
+import { boundAddress, close, startWebServer } from '../../src/web-server.js';
 import { INTEGRATION_TIMEOUT_MS, until } from '../helpers/exporter.js';
 
 let server: Server | undefined;

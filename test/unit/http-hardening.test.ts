@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { createLogger, createRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createApp } from '../../src/server.js';
 import { initialSnapshot } from '../../src/snapshot.js';
-import { boundAddress, close, startWebServer, type WebServer } from '../../src/web.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../../src/web-server.js';
 
 let web: WebServer;
 let host: string;

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { createLogger, createRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createApp, escapeHtml } from '../../src/server.js';
 import { initialSnapshot, type Requirement, type TenantSnapshot } from '../../src/snapshot.js';
+import { escapeHtml } from '../../src/status/html.js';
 import { humanDuration, refreshParameter, statusPage, statusPageCsp } from '../../src/status/page.js';
 import { statusView, webLink } from '../../src/status/view.js';
-import { boundAddress, close, startWebServer } from '../../src/web.js';
+import { boundAddress, close, startWebServer } from '../../src/web-server.js';
 
 const NOW = Date.parse('2025-11-29T12:00:00Z');
 const DAY = 86_400;

@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { createLogger, createRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createApp } from '../../src/server.js';
 import { initialSnapshot, type TenantSnapshot } from '../../src/snapshot.js';
 import { statusPageCsp } from '../../src/status/page.js';
-import { boundAddress, close, startWebServer } from '../../src/web.js';
+import { boundAddress, close, startWebServer } from '../../src/web-server.js';
 
 let server: Server | undefined;
 afterEach(async () => {

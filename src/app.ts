@@ -8,8 +8,6 @@ import type { TenantSnapshot } from './snapshot.js';
 import { refreshParameter, statusPage, statusPageCsp } from './status/page.js';
 import { statusView } from './status/view.js';
 
-export { escapeHtml } from './status/page.js';
-
 export interface AppOptions {
   telemetryPath: string;
   metrics: Metrics;
