@@ -21,6 +21,17 @@ function table(name: string): string[][] {
 }
 
 describe('README', () => {
+  it('opens with what the exporter gives, in one screen: the screenshot, the three headline metrics, the two commands', () => {
+    const screen = readme.split('\n').slice(0, 45).join('\n');
+    expect(screen).toContain('src="docs/status-page.png"');
+    for (const metric of ['partner_security_score_current', 'partner_security_score_max', 'partner_security_score_last_refresh_timestamp'])
+      expect(screen).toContain(`| \`${metric}\` |`);
+    expect(screen).toMatch(/^npm ci && npm run demo\b/m);
+    expect(screen).toMatch(/^npm ci && npm test\b/m);
+    // The long reference comes after it.
+    expect(readme.indexOf('## Flags')).toBeGreaterThan(screen.length);
+  });
+
   it('lists every flag with its environment variable and default, and nothing else', () => {
     const rows = table('flags');
     expect(rows.map((r) => r[0])).toEqual(FLAGS.map((f) => `--${f.name}`));
