@@ -583,11 +583,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     return render;
   };
 
-  /** The web server's part and the process metrics, as one buffer (the last part of the answer). */
+  /**
+   * The web server's part and the process metrics, as one buffer (the last part of the answer):
+   * the same buffer while neither changed, so a scrape storm allocates nothing here.
+   */
+  let liveCache: { readonly web: string; readonly reading: ProcessReading; readonly bytes: Buffer } | undefined;
   const live = (): Buffer => {
     const web = webText(options.webConfigStatus?.(), options.webCounters?.());
-    const process = readProcess().bytes;
-    return web === '' ? process : Buffer.concat([Buffer.from(web), process]);
+    const reading = readProcess();
+    if (liveCache?.web === web && liveCache.reading === reading) return liveCache.bytes;
+    const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
+    liveCache = { web, reading, bytes };
+    return bytes;
   };
 
   return {
@@ -610,7 +617,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }
       const part = await data.deflated;
       const rest = live();
-      if (gzipped?.data !== data || !gzipped.live.equals(rest)) {
+      if (gzipped?.data !== data || gzipped.live !== rest) {
         gzipped = { data, live: rest, answer: [Buffer.concat(gzipChunks(part, deflateFinal(rest)))] };
       }
       return gzipped.answer;
