@@ -1,9 +1,10 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { request, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { getRaw } from '../../scripts/bench/lib.js';
 import { createApp } from '../../src/app.js';
 import { createLogger, createRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -52,26 +53,6 @@ async function start(processMetrics: boolean): Promise<string> {
   return `http://${boundAddress(server)}`;
 }
 
-interface RawAnswer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-}
-
-/** GET with exactly these headers and the body as sent (fetch would add and undo Accept-Encoding). */
-function rawGet(url: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
 /** Everything before the process metrics: the part that changes only when a poll lands. */
 const dataPart = (text: string) => text.slice(0, text.search(/^# HELP (process|nodejs)_/m) >>> 0);
 
@@ -97,12 +78,12 @@ describe('gzip on /metrics', () => {
     ['gzip;q=2', 'identity'],
   ])('Accept-Encoding %j gets %s, with Vary: Accept-Encoding', async (accept, expected) => {
     const base = await start(false);
-    const answer = await rawGet(`${base}/metrics`, accept === undefined ? {} : { 'Accept-Encoding': accept });
+    const answer = await getRaw(`${base}/metrics`, accept === undefined ? {} : { 'Accept-Encoding': accept });
     expect(answer.status).toBe(200);
     expect(answer.headers.vary).toBe('Accept-Encoding');
     expect([answer.headers['x-content-type-options'], answer.headers['cache-control']]).toEqual(['nosniff', 'no-store']);
     expect(answer.headers['content-length']).toBe(String(answer.body.length));
-    const plain = await rawGet(`${base}/metrics`);
+    const plain = await getRaw(`${base}/metrics`, {});
     expect(plain.headers['content-encoding']).toBeUndefined();
     if (expected === 'gzip') {
       expect(answer.headers['content-encoding']).toBe('gzip');
@@ -116,8 +97,8 @@ describe('gzip on /metrics', () => {
 
   it('is one standard gzip stream: gzip(1), Python and curl --compressed decode it to the plain answer', async () => {
     const base = await start(true);
-    const plain = (await rawGet(`${base}/metrics`)).body.toString('utf8');
-    const gzipped = (await rawGet(`${base}/metrics`, { 'Accept-Encoding': 'gzip' })).body;
+    const plain = (await getRaw(`${base}/metrics`, {})).body.toString('utf8');
+    const gzipped = (await getRaw(`${base}/metrics`, { 'Accept-Encoding': 'gzip' })).body;
     expect(plain).toContain('process_resident_memory_bytes');
     const decoded: Record<string, string> = {
       gzip: execFileSync('gzip', ['-dc'], { input: gzipped, encoding: 'utf8' }),
@@ -138,7 +119,7 @@ describe('gzip on /metrics', () => {
 
   it('gzip -t rejects the answer with its trailer damaged (the check can fail)', async () => {
     const base = await start(true);
-    const gzipped = Buffer.from((await rawGet(`${base}/metrics`, { 'Accept-Encoding': 'gzip' })).body);
+    const gzipped = Buffer.from((await getRaw(`${base}/metrics`, { 'Accept-Encoding': 'gzip' })).body);
     gzipped.writeUInt32LE((gzipped.readUInt32LE(gzipped.length - 8) ^ 1) >>> 0, gzipped.length - 8);
     expect(() => execFileSync('gzip', ['-t'], { input: gzipped, stdio: ['pipe', 'pipe', 'pipe'] })).toThrow(/crc error/);
   });
@@ -165,13 +146,13 @@ describe('gzip of the demo exporter', () => {
     const url = `http://${address}/metrics`;
     const plain = await until(
       async () => {
-        const body = (await rawGet(url)).body.toString('utf8');
+        const body = (await getRaw(url, {})).body.toString('utf8');
         return body.includes('partner_security_customer_users{') ? body : undefined;
       },
       30_000,
       'the demo data',
     );
-    const gzipped = await rawGet(url, { 'Accept-Encoding': 'gzip' });
+    const gzipped = await getRaw(url, { 'Accept-Encoding': 'gzip' });
     expect(gzipped.headers['content-encoding']).toBe('gzip');
     expect(dataPart(gunzipSync(gzipped.body).toString('utf8'))).toBe(dataPart(plain));
     expect(gzipped.body.length).toBeLessThanOrEqual(Buffer.byteLength(plain) / 8);
