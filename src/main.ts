@@ -105,6 +105,12 @@ function graphTarget(config: Config, tenant: TenantConfig, createCredential: Cre
   };
 }
 
+/** Every configured tenant as a target, with the credential code loaded once for all. */
+async function graphTargets(config: Config): Promise<Target[]> {
+  const createCredential = await loadCreateCredential();
+  return config.tenants.map((tenant) => graphTarget(config, tenant, createCredential));
+}
+
 /** What talks to Graph for one tenant. */
 interface TenantClient {
   readonly tokens: TokenSource;
@@ -131,10 +137,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   const demo = config.demo ? await startDemo() : undefined;
   const targets: readonly Target[] = demo
     ? [{ tenantId: DEMO_TENANT_ID, labels: {}, credentialName: DEMO_CREDENTIAL_NAME, endpoint: demo.endpoint, credential: demo.credential, scope: demo.scope }]
-    : await (async () => {
-        const createCredential = await loadCreateCredential();
-        return config.tenants.map((tenant) => graphTarget(config, tenant, createCredential));
-      })();
+    : await graphTargets(config);
   // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
   const dispatcher = new EnvHttpProxyAgent();
   const limit = createLimit(config.pollConcurrency);

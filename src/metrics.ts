@@ -587,13 +587,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
    * The web server's part and the process metrics, as one buffer (the last part of the answer):
    * the same buffer while neither changed, so a scrape storm allocates nothing here.
    */
-  let liveCache: { readonly web: string; readonly reading: ProcessReading; readonly bytes: Buffer } | undefined;
+  let liveCache: { readonly key: readonly unknown[]; readonly bytes: Buffer } | undefined;
   const live = (): Buffer => {
-    const web = webText(options.webConfigStatus?.(), options.webCounters?.());
+    const status = options.webConfigStatus?.();
+    const counts = options.webCounters?.();
     const reading = readProcess();
-    if (liveCache?.web === web && liveCache.reading === reading) return liveCache.bytes;
+    // The status object is replaced on every reload; the counts are plain numbers.
+    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, counts?.connectionsDropped, reading];
+    if (liveCache?.key.every((k, i) => k === key[i])) return liveCache.bytes;
+    const web = webText(status, counts);
     const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
-    liveCache = { web, reading, bytes };
+    liveCache = { key, bytes };
     return bytes;
   };
 

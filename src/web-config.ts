@@ -57,8 +57,8 @@ export class WebConfigError extends Error {
 /** Loads and checks the web config file and the certificates it names. Throws WebConfigError. */
 export function loadWebConfig(file: string): WebSettings {
   // Regular files of at most MAX_CONFIG_FILE_BYTES only: a FIFO would block the exporter for good.
-  const read = readConfigText(diskIo, file);
-  if ('problem' in read) throw new WebConfigError([`${file}: ${read.problem.replace(/^cannot read ".*?"/s, 'cannot read it')}`]);
+  const read = readConfigText(diskIo, file, 'it');
+  if ('problem' in read) throw new WebConfigError([`${file}: ${read.problem}`]);
   const problems: string[] = [];
   const problem = problemsIn(file, problems);
   const parsed = parseStrictYaml(read.text, file);
@@ -76,9 +76,9 @@ export function loadWebConfig(file: string): WebSettings {
     }
     const full = resolve(base, path);
     // PEM is text: the same bounded reader as every configuration file.
-    const pem = readConfigText(diskIo, full);
+    const pem = readConfigText(diskIo, full, `"${path}"`);
     if ('problem' in pem) {
-      problem(where, pem.problem.replace(/^cannot read ".*?"/s, `cannot read "${path}"`));
+      problem(where, pem.problem);
       return undefined;
     }
     files.push(full);

@@ -105,8 +105,13 @@ export const diskIo: ConfigIo = {
 };
 
 /** Reads a whole configuration file: its text, or the one-line problem ('cannot read "path": reason'). */
-export function readConfigText(io: ConfigIo, path: string): { readonly text: string } | { readonly problem: string } {
-  const cannot = (reason?: string) => ({ problem: `cannot read "${path}"${reason ? `: ${reason}` : ''}` });
+export function readConfigText(
+  io: ConfigIo,
+  path: string,
+  /** How the problem names the file: quoted path by default. */
+  shown = `"${path}"`,
+): { readonly text: string } | { readonly problem: string } {
+  const cannot = (reason?: string) => ({ problem: `cannot read ${shown}${reason ? `: ${reason}` : ''}` });
   if (io.fileProblem === undefined && !io.readable(path)) return cannot();
   let text: string;
   try {
