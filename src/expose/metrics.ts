@@ -1,34 +1,12 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { type AlertSummary, summarizeAlerts } from '../collect/security-alerts.js';
 import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from '../snapshot.js';
-import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
+import { createPartDeflater, type DeflatedPart, deflateFinal, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
-
-/** What the exporter is, for partner_security_build_info. */
-export interface BuildInfo {
-  readonly version: string;
-  /** The source revision the build was made from; "unknown" when not given or the build could not tell. */
-  readonly revision?: string;
-  readonly nodeVersion: string;
-}
+import { type BuildInfo, type DataPart, dataChunks, type MetricSpec, type RenderContext, type RenderInput, type Sample } from './render.js';
 
 type Labels = Record<string, string>;
-type Sample = readonly [Labels, number];
-
-interface RenderContext {
-  readonly nowMs: number;
-  readonly maxStalenessMs: number;
-}
-
-/** One metric: how to read its samples from a tenant snapshot. */
-interface MetricSpec {
-  readonly name: string;
-  readonly help: string;
-  readonly type: 'gauge' | 'counter';
-  readonly labels: readonly string[];
-  readonly samples: (tenant: TenantSnapshot, ctx: RenderContext) => Iterable<Sample>;
-}
 
 const CACHED = 'Cached: refreshed every poll, not at scrape time.';
 
@@ -468,16 +446,34 @@ export interface MetricsOptions {
   webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
   /** What the web server refused (basic auth, the connection limit). */
   webCounters?: () => { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: number };
+  /** The per-tenant families (default TENANT_METRICS). */
+  families?: readonly MetricSpec[];
+  /**
+   * The largest data part kept as plain text between polls (default DEFAULT_MAX_PLAIN_BYTES); a
+   * bigger one is kept deflated only, and a plain scrape gets it rendered again, chunk by chunk.
+   */
+  maxPlainBytes?: number;
+}
+
+/** Data parts up to this size are kept as plain text too: the demo's is 0.2 MB, 50 tenants of 1,000 customers 70 MB. */
+export const DEFAULT_MAX_PLAIN_BYTES = 4 * 1024 * 1024;
+
+/** An answer to GET /metrics: its chunks in order, and its length when known before they are written. */
+export interface Answer {
+  /** Undefined when the answer is rendered while it is written (sent chunked). */
+  readonly length: number | undefined;
+  readonly chunks: Iterable<Buffer>;
 }
 
 export interface Metrics {
   readonly contentType: string;
   render(): Promise<string>;
   /**
-   * The same exposition as UTF-8 chunks for the HTTP layer to write one after the other: the data
-   * part is encoded once per render and the same bytes serve every scrape until the next poll.
+   * The same exposition as UTF-8 chunks for the HTTP layer to write one after the other: a kept data
+   * part serves every scrape until the next poll; a data part too big to keep is rendered anew into
+   * the answer as it is written.
    */
-  renderChunks(): Promise<readonly Buffer[]>;
+  renderChunks(): Promise<Answer>;
   /**
    * The same exposition as one gzip stream: the data part is deflated once per render, the process
    * metrics once per reading, and the joined answer is shared by every scrape until either changes.
@@ -485,38 +481,31 @@ export interface Metrics {
   renderGzipChunks(): Promise<readonly Buffer[]>;
 }
 
-/**
- * What one render of the data part reads, taken once and frozen: the snapshots of that moment and
- * the clock. Everything the data metrics show comes from here and nothing else, so one render can
- * never mix two polls, and nothing shared changes under it.
- */
-interface RenderInput {
-  readonly snapshots: readonly TenantSnapshot[];
-  readonly ctx: RenderContext;
-}
-
-/** One render of the data part: its input, its text and bytes, and its deflated form once asked for. */
+/** One render of the data part: its input, and its text kept plain (when small enough) and deflated. */
 interface DataRender {
   /** What the text depends on: the snapshot objects (replaced whole on every poll) and which of them are fresh. */
   readonly key: readonly unknown[];
-  readonly text: Promise<string>;
-  readonly bytes: Promise<Buffer>;
-  /** Deflated on the first gzip scrape after the render, then shared until the next one. */
-  deflated?: Promise<DeflatedPart> | undefined;
+  readonly input: RenderInput;
+  readonly result: Promise<{ readonly plain: Buffer | undefined; readonly deflated: DeflatedPart }>;
 }
 
 /**
  * Creates the metrics. Two parts make one exposition:
  * - the data part (every tenant series and the build info) changes only when a poll lands or a
- *   score goes stale; it is rendered into a registry of its own from one RenderInput, encoded once
- *   and deflated once, and the same bytes serve every scrape until it changes;
+ *   score goes stale; it is written as text from one RenderInput (src/expose/render.ts), chunk by
+ *   chunk into a compressor, once, and kept deflated (and plain, when small) until it changes;
  * - the live part (the web server's counters and reload status, process metrics) is small and
  *   written at each scrape (process metrics read at most once a second, process-metrics.ts).
  * A render that fails fails the scrapes waiting for it and is not kept: the next scrape renders again.
  */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
-  const constant = options.constantLabels ?? [];
+  const part: DataPart = {
+    families: options.families ?? TENANT_METRICS,
+    tenantLabels: tenantLabeller(options.constantLabels ?? []),
+    build: options.build,
+  };
+  const maxPlainBytes = options.maxPlainBytes ?? DEFAULT_MAX_PLAIN_BYTES;
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
   const readProcess = () => processMetrics?.read() ?? noProcess;
@@ -524,16 +513,27 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // The gzip answer, kept with the data render and the live part it was made from.
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
+  /** Writes the data part once: into the compressor, and kept as plain bytes while it stays small. */
+  const write = async (input: RenderInput): Promise<{ plain: Buffer | undefined; deflated: DeflatedPart }> => {
+    const deflater = createPartDeflater();
+    let plain: Buffer[] | undefined = [];
+    let length = 0;
+    for (const chunk of dataChunks(input, part)) {
+      length += chunk.length;
+      if (plain !== undefined && length > maxPlainBytes) plain = undefined;
+      plain?.push(chunk);
+      await deflater.write(chunk);
+    }
+    return { plain: plain === undefined ? undefined : Buffer.concat(plain, length), deflated: await deflater.end() };
+  };
+
   const renderData = (): DataRender => {
     const input: RenderInput = Object.freeze({ snapshots: options.snapshots(), ctx: Object.freeze({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }) });
     const key = [...input.snapshots, ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined)];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
-    const text = dataRegistry(input, constant, options.build).metrics();
-    // Encoding the text on every scrape cost more than the rest of a scrape (npm run bench, BENCHMARKS.md).
-    const bytes = text.then((t) => Buffer.from(t));
-    const render: DataRender = { key, text, bytes };
+    const render: DataRender = { key, input, result: write(input) };
     // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
-    bytes.catch(() => {
+    render.result.catch(() => {
       if (cached === render) cached = undefined;
     });
     cached = render;
@@ -558,28 +558,34 @@ export function createMetrics(options: MetricsOptions): Metrics {
     return bytes;
   };
 
+  const renderChunks = async (): Promise<Answer> => {
+    const data = renderData();
+    const { plain } = await data.result;
+    const rest = live();
+    if (plain !== undefined) return { length: plain.length + rest.length, chunks: rest.length > 0 ? [plain, rest] : [plain] };
+    // Too big to keep: the same input written again, chunk by chunk, as the answer is sent.
+    return {
+      length: undefined,
+      chunks: (function* () {
+        yield* dataChunks(data.input, part);
+        if (rest.length > 0) yield rest;
+      })(),
+    };
+  };
+
   return {
     contentType: CONTENT_TYPE,
-    render: async () => (await renderData().text) + live().toString('utf8'),
-    renderChunks: async () => {
-      const data = await renderData().bytes;
-      const rest = live();
-      return rest.length > 0 ? [data, rest] : [data];
+    render: async () => {
+      const { chunks } = await renderChunks();
+      return Array.from(chunks, (chunk) => chunk.toString('utf8')).join('');
     },
+    renderChunks,
     renderGzipChunks: async () => {
       const data = renderData();
-      if (data.deflated === undefined) {
-        const deflated = data.bytes.then(deflatePart);
-        // A failed compression is tried again by the next scrape, not served as a failure until the next poll.
-        deflated.catch(() => {
-          if (data.deflated === deflated) data.deflated = undefined;
-        });
-        data.deflated = deflated;
-      }
-      const part = await data.deflated;
+      const { deflated } = await data.result;
       const rest = live();
       if (gzipped?.data !== data || gzipped.live !== rest) {
-        gzipped = { data, live: rest, answer: [Buffer.concat(gzipChunks(part, deflateFinal(rest)))] };
+        gzipped = { data, live: rest, answer: [Buffer.concat(gzipChunks(deflated, deflateFinal(rest)))] };
       }
       return gzipped.answer;
     },
@@ -600,34 +606,6 @@ export function metricFamilies(): readonly string[] {
 
 /** The Prometheus text format's content type (prom-client's). */
 const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
-
-/** A registry holding the data part of one render: every value set from the input, no collect() callbacks. */
-function dataRegistry(input: RenderInput, constant: readonly string[], build: BuildInfo): Registry {
-  const registry = new Registry();
-  const labelsOf = tenantLabeller(constant);
-  for (const spec of TENANT_METRICS) {
-    const metric = new (spec.type === 'gauge' ? Gauge : Counter)({
-      name: spec.name,
-      help: spec.help,
-      labelNames: ['tenant_id', ...constant, ...spec.labels],
-      registers: [registry],
-    });
-    for (const tenant of input.snapshots) {
-      const tenantLabels = labelsOf(tenant.tenantId, tenant.labels);
-      for (const [labels, value] of spec.samples(tenant, input.ctx)) {
-        if (metric instanceof Gauge) metric.set({ ...tenantLabels, ...labels }, value);
-        else metric.inc({ ...tenantLabels, ...labels }, value);
-      }
-    }
-  }
-  new Gauge({
-    name: 'partner_security_build_info',
-    help: 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.',
-    labelNames: ['version', 'revision', 'nodejs_version'],
-    registers: [registry],
-  }).set({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion }, 1);
-  return registry;
-}
 
 type WebConfigStatus = ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;
 type WebCounts = ReturnType<NonNullable<MetricsOptions['webCounters']>>;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { Registry } from 'prom-client';
-import { describe, expect, it, vi } from 'vitest';
-import { createMetrics, type MetricsOptions, metricFamilies } from '../../../src/expose/metrics.js';
+import { describe, expect, it } from 'vitest';
+import { createMetrics, type MetricsOptions, metricFamilies, TENANT_METRICS } from '../../../src/expose/metrics.js';
 import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../../../src/expose/process-metrics.js';
 import { initialSnapshot, type TenantSnapshot } from '../../../src/snapshot.js';
 import { parseSamples } from '../../helpers/exporter.js';
@@ -187,6 +186,28 @@ const web = {
 
 const GOLDEN = ['healthy.prom', 'failing.prom'].map((name) => new URL(`../../fixtures/golden/${name}`, import.meta.url));
 
+/** The families, with a count of the renders that read them (a render reads the score once per tenant). */
+function countedFamilies(options: { failOnce?: boolean } = {}) {
+  const counts = { renders: 0 };
+  let fail = options.failOnce === true;
+  const families = TENANT_METRICS.map((spec, i) =>
+    i === 0
+      ? {
+          ...spec,
+          samples: (...args: Parameters<typeof spec.samples>) => {
+            counts.renders++;
+            if (fail) {
+              fail = false;
+              throw new Error('render broke');
+            }
+            return spec.samples(...args);
+          },
+        }
+      : spec,
+  );
+  return { families, counts };
+}
+
 async function render(snapshots: TenantSnapshot[], maxStalenessMs = 3 * 3600_000, extra: Partial<MetricsOptions> = {}): Promise<string> {
   return createMetrics({ snapshots: () => snapshots, build, maxStalenessMs, now: () => NOW, processMetrics: false, ...extra }).render();
 }
@@ -207,6 +228,19 @@ describe('metrics', () => {
     expect(registered.length).toBeGreaterThan(40);
     const sampled = new Set(GOLDEN.flatMap((file) => parseSamples(readFileSync(file, 'utf8')).map((s) => s.name)));
     expect(registered.filter((name) => !sampled.has(name))).toEqual([]);
+  });
+
+  it('gives every sample only the labels its family declares (prom-client refused any other)', () => {
+    const ctx = { nowMs: NOW, maxStalenessMs: 0 };
+    for (const tenant of [healthy('t1', 14.29), failing(healthy('t1', 55), NOW - 600_000)]) {
+      for (const spec of TENANT_METRICS) {
+        for (const [labels] of spec.samples(tenant, ctx))
+          expect(
+            Object.keys(labels).filter((name) => !spec.labels.includes(name)),
+            spec.name,
+          ).toEqual([]);
+      }
+    }
   });
 
   it('drops score and relation series once the last success is older than --poll.max-staleness, keeps health series', async () => {
@@ -236,32 +270,50 @@ describe('metrics', () => {
   it('renders the data only when a poll lands or freshness changes, and serves the same text in between', async () => {
     let snapshots = [healthy('t1', 10)];
     let now = NOW;
-    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false });
-    const renders = vi.spyOn(Registry.prototype, 'metrics');
-    renders.mockClear();
+    const { families, counts } = countedFamilies();
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false, families });
     const first = await metrics.render();
     expect(await metrics.render()).toBe(first);
-    expect(renders).toHaveBeenCalledTimes(1);
+    expect(counts.renders).toBe(1);
     snapshots = [healthy('t1', 11)];
     expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 11');
-    expect(renders).toHaveBeenCalledTimes(2);
+    expect(counts.renders).toBe(2);
     now = NOW + 2 * 3_600_000;
     expect(await metrics.render()).not.toMatch(/^partner_security_score_current/m);
-    expect(renders).toHaveBeenCalledTimes(3);
+    expect(counts.renders).toBe(3);
   });
 
   it('serves the same exposition as bytes for HTTP, encoded once per render and shared until the next poll', async () => {
     let snapshots = [healthy('t1', 10)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });
-    const [data, processPart] = await metrics.renderChunks();
+    const answer = await metrics.renderChunks();
+    const [data, processPart] = answer.chunks;
+    expect(answer.length).toBe((data?.length ?? 0) + (processPart?.length ?? 0));
     expect(processPart?.toString('utf8')).toContain('process_resident_memory_bytes');
     const text = await metrics.render();
     expect(text.startsWith(data?.toString('utf8') ?? 'no data chunk')).toBe(true);
-    expect((await metrics.renderChunks())[0]).toBe(data);
+    expect([...(await metrics.renderChunks()).chunks][0]).toBe(data);
     snapshots = [healthy('t1', 11)];
-    const [next] = await metrics.renderChunks();
+    const [next] = (await metrics.renderChunks()).chunks;
     expect(next).not.toBe(data);
     expect(next?.toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+  });
+
+  it('keeps a data part too big for --max-plain-bytes deflated only, and renders it again, identical, for a plain scrape', async () => {
+    const snapshots = [healthy('t1', 10), healthy('t2', 20)];
+    const kept = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    const { families, counts } = countedFamilies();
+    const big = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false, families, maxPlainBytes: 1000 });
+    const expected = await kept.render();
+    const answer = await big.renderChunks();
+    expect(answer.length).toBeUndefined();
+    const chunks = [...answer.chunks];
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(expected);
+    // One render for the cache (deflated), one more for this plain answer (each reads both tenants); gzip comes from the cache.
+    expect(counts.renders).toBe(4);
+    expect(gunzipSync(Buffer.concat(await big.renderGzipChunks())).toString('utf8')).toBe(expected);
+    expect(counts.renders).toBe(4);
   });
 
   it('compresses once per poll for gzip and serves the same answer in between', async () => {
@@ -279,6 +331,7 @@ describe('metrics', () => {
   it('writes the web server series at each scrape without rendering the data part again', async () => {
     let rejected = 0;
     const snapshots = [healthy('t1', 10)];
+    const { families, counts } = countedFamilies();
     const metrics = createMetrics({
       snapshots: () => snapshots,
       build,
@@ -286,24 +339,21 @@ describe('metrics', () => {
       now: () => NOW,
       processMetrics: false,
       webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: 0 }),
+      families,
     });
-    const renders = vi.spyOn(Registry.prototype, 'metrics');
-    renders.mockClear();
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 0');
     rejected = 7;
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 7');
     expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toContain(
       'partner_security_web_auth_rejected_total{reason="unauthorized"} 7',
     );
-    expect(renders).toHaveBeenCalledTimes(1);
-    renders.mockRestore();
+    expect(counts.renders).toBe(1);
   });
 
   it('does not keep a failed render: the scrape gets the error, the next one renders anew', async () => {
-    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
-    const fail = vi.spyOn(Registry.prototype, 'metrics').mockRejectedValueOnce(new Error('render broke'));
+    const { families } = countedFamilies({ failOnce: true });
+    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW, processMetrics: false, families });
     await expect(metrics.render()).rejects.toThrow('render broke');
-    fail.mockRestore();
     expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 10');
   });
 

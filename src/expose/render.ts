@@ -1,0 +1,94 @@
+/**
+ * The data part of the exposition (every per-tenant family and the build info), written as text
+ * straight from one frozen set of snapshots, family by family, in chunks: no registry of every
+ * series is built, and no render is ever one string. The same input renders the same bytes, so a
+ * plain answer too big to keep is rendered again for the scrape that asks, identical to the first.
+ */
+import type { TenantSnapshot } from '../snapshot.js';
+import { ChunkWriter, familyHeader, formatLabels, SampleLines } from './exposition.js';
+
+/** What a family's samples are read with besides the snapshot: the render's clock and staleness bound. */
+export interface RenderContext {
+  readonly nowMs: number;
+  readonly maxStalenessMs: number;
+}
+
+/** One sample: its own labels (after the tenant's) and its value. */
+export type Sample = readonly [Readonly<Record<string, string>>, number];
+
+/** One metric family: how to read its samples from a tenant snapshot. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'gauge' | 'counter';
+  /** The labels its samples carry, after tenant_id and the constant labels. */
+  readonly labels: readonly string[];
+  readonly samples: (tenant: TenantSnapshot, ctx: RenderContext) => Iterable<Sample>;
+}
+
+/**
+ * What one render of the data part reads, taken once and frozen: the snapshots of that moment and
+ * the clock. Everything the data metrics show comes from here and nothing else, so one render can
+ * never mix two polls, and nothing shared changes under it.
+ */
+export interface RenderInput {
+  readonly snapshots: readonly TenantSnapshot[];
+  readonly ctx: RenderContext;
+}
+
+/** What the exporter is, for partner_security_build_info. */
+export interface BuildInfo {
+  readonly version: string;
+  /** The source revision the build was made from; "unknown" when not given or the build could not tell. */
+  readonly revision?: string;
+  readonly nodeVersion: string;
+}
+
+/** How the data part is written: its families, the tenants' label names and the build. */
+export interface DataPart {
+  readonly families: readonly MetricSpec[];
+  /** How a tenant's series are labelled: tenant_id, then its constant labels. */
+  readonly tenantLabels: (tenantId: string, labels: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
+  readonly build: BuildInfo;
+}
+
+const BUILD_INFO_HELP = 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.';
+
+/**
+ * The data part as UTF-8 chunks of about CHUNK_BYTES, in order. Lazy: each chunk is written when
+ * asked for, so a consumer that waits between chunks (a compressor, a slow socket) holds one at a time.
+ */
+export function* dataChunks(input: RenderInput, part: DataPart, chunkBytes?: number): Generator<Buffer, void, undefined> {
+  const ready: Buffer[] = [];
+  const writer = new ChunkWriter((chunk) => ready.push(chunk), chunkBytes);
+  // Snapshots that carry the same labels (one tenant configured twice in effect, say) share their
+  // lines, as one registry would: Prometheus refuses a whole scrape that holds a series twice.
+  const groups = new Map<string, TenantSnapshot[]>();
+  for (const tenant of input.snapshots) {
+    const prefix = formatLabels(part.tenantLabels(tenant.tenantId, tenant.labels));
+    const group = groups.get(prefix);
+    if (group === undefined) groups.set(prefix, [tenant]);
+    else group.push(tenant);
+  }
+  let first = true;
+  for (const spec of part.families) {
+    writer.write(`${first ? '' : '\n'}${familyHeader(spec.name, spec.type, spec.help)}`);
+    first = false;
+    for (const [prefix, tenants] of groups) {
+      const lines = new SampleLines(spec.name, spec.type === 'counter');
+      for (const tenant of tenants) {
+        for (const [labels, value] of spec.samples(tenant, input.ctx)) {
+          const own = formatLabels(labels);
+          lines.add(own === '' ? prefix : `${prefix},${own}`, value);
+        }
+      }
+      writer.write(lines.text());
+      if (ready.length > 0) yield* ready.splice(0);
+    }
+  }
+  const { build } = part;
+  const buildLabels = formatLabels({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion });
+  writer.write(`${first ? '' : '\n'}${familyHeader('partner_security_build_info', 'gauge', BUILD_INFO_HELP)}partner_security_build_info{${buildLabels}} 1\n`);
+  writer.flush();
+  yield* ready.splice(0);
+}
