@@ -161,16 +161,55 @@ export interface SecurityAlert {
   readonly open: boolean;
 }
 
-/** The partner security alerts of one poll, within the page, byte and alert caps. */
+/** Open alerts sharing status, severity and (possibly folded) type. */
+export interface OpenAlertCount {
+  readonly status: string;
+  readonly severity: string;
+  readonly alertType: string;
+  readonly count: number;
+}
+
+/** One customer's open alerts of one type and severity. */
+export interface CustomerOpenAlerts {
+  readonly customerTenantId: string;
+  readonly alertType: string;
+  readonly severity: string;
+  readonly count: number;
+  /** detectedDateTime of the oldest of them, Unix seconds (absent when none says). */
+  readonly oldestDetectedTimestamp?: number;
+}
+
+/**
+ * The partner security alerts of one poll, within the page, byte and alert caps, added up as they
+ * were read (src/collect/security-alerts.ts): what the metrics and the status page show, not the
+ * alerts themselves. A tenant at the default cap holds 10,000 alerts; these are a few kilobytes.
+ * Only the resolution window moves with the clock, so the resolved alerts' two times are kept.
+ */
 export interface SecurityAlerts {
-  /** Open alerts first, then the most recently resolved, at most --collector.security-alerts.max-alerts. */
-  readonly alerts: readonly SecurityAlert[];
   /** Alerts read (distinct ids over the pages read). */
   readonly seen: number;
+  /** Alerts within --collector.security-alerts.max-alerts: every open one first, then the most recently resolved. */
+  readonly kept: number;
   /** alert_type values that get a label of their own (--collector.security-alerts.max-alert-types). */
   readonly maxAlertTypes: number;
   /** Customers that get per-customer series: 0 unless --collector.security-alerts.customers. */
   readonly maxCustomers: number;
+  /** Open non-test alerts by status, severity and type (beyond maxAlertTypes types: "other"), in the order first read. */
+  readonly open: readonly OpenAlertCount[];
+  /** Open test alerts (isTest) by severity, in the order first read. */
+  readonly testOpen: readonly (readonly [severity: string, count: number])[];
+  /** Detection time of the oldest open non-test alert, by severity, in the order first read. */
+  readonly oldestOpenBySeverity: readonly (readonly [severity: string, timestamp: number])[];
+  /** Alert types counted under "other" because of the type cap. */
+  readonly foldedTypes: number;
+  /** The oldest open non-test alerts with a detection time, oldest first (at most a few, for the status page). */
+  readonly oldestOpen: readonly SecurityAlert[];
+  /** Per customer, type and severity, for at most maxCustomers customers (those with the oldest open alerts first). */
+  readonly customers: readonly CustomerOpenAlerts[];
+  /** Customers with open non-test alerts, beyond the per-customer cap too. */
+  readonly customersWithOpenAlerts: number;
+  /** The resolved non-test alerts kept: when each was resolved and detected (NaN where Graph gave none), Unix seconds. */
+  readonly resolved: { readonly resolvedAt: Float64Array; readonly detectedAt: Float64Array };
 }
 
 /** The relations' data and how each fared. */

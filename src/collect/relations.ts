@@ -26,10 +26,10 @@ import {
   type RelationsData,
   type RelationTruncation,
   type Requirement,
-  type SecurityAlert,
   type SecurityAlerts,
   type TenantSnapshot,
 } from '../snapshot.js';
+import { alertAggregator } from './security-alerts.js';
 
 /** The score; the relations under it are read from `<this>/<relation>` or expanded on it. */
 export const SECURITY_SCORE_PATH = '/beta/security/partner/securityScore';
@@ -190,15 +190,13 @@ function customerInsightsUpTo(max: number): Accumulator<CustomerInsights> {
 }
 
 /**
- * Alerts counted once each (by id) over all pages. At most max are kept: every open one first (they
- * page someone), then the most recently resolved (the 30-day window needs the newest).
+ * Alerts counted once each (by id) over all pages and added up as they come (alertAggregator):
+ * open ones first, then the most recently resolved, at most max of them.
  */
 function securityAlertsUpTo(max: number, bounds: Pick<SecurityAlerts, 'maxAlertTypes' | 'maxCustomers'>): Accumulator<SecurityAlerts> {
-  const open: SecurityAlert[] = [];
-  let resolved: SecurityAlert[] = [];
+  const aggregator = alertAggregator(max, bounds);
   const ids = new Set<string>();
   let seen = 0;
-  const newestResolvedFirst = (a: SecurityAlert, b: SecurityAlert) => (b.resolvedTimestamp ?? 0) - (a.resolvedTimestamp ?? 0);
   return {
     add(items) {
       for (const item of items) {
@@ -208,18 +206,12 @@ function securityAlertsUpTo(max: number, bounds: Pick<SecurityAlerts, 'maxAlertT
           ids.add(alert.id);
         }
         seen++;
-        if (alert.open) {
-          if (open.length < max) open.push(alert);
-        } else {
-          resolved.push(alert);
-          // Trimmed now and then, not on every alert: at most twice the cap is ever held.
-          if (resolved.length >= 2 * max) resolved = resolved.sort(newestResolvedFirst).slice(0, max);
-        }
+        aggregator.add(alert);
       }
     },
     done: () => {
-      const alerts = [...open, ...resolved.sort(newestResolvedFirst).slice(0, Math.max(0, max - open.length))];
-      return { value: Object.freeze({ alerts: Object.freeze(alerts), seen, ...bounds }), seen, kept: alerts.length };
+      const value = aggregator.done(seen);
+      return { value, seen, kept: value.kept };
     },
   };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { aggregateAlerts } from '../../../src/collect/security-alerts.js';
 import { createMetrics, type MetricsOptions, metricFamilies, TENANT_METRICS } from '../../../src/expose/metrics.js';
 import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../../../src/expose/process-metrics.js';
 import { initialSnapshot, type TenantSnapshot } from '../../../src/snapshot.js';
@@ -16,11 +17,8 @@ const build = { version: '1.2.3', nodeVersion: 'v24.0.0' };
 const DAY = 86_400;
 const nowS = NOW / 1000;
 /** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
-const GOLDEN_ALERTS = {
-  seen: 6,
-  maxAlertTypes: 50,
-  maxCustomers: 1,
-  alerts: [
+const GOLDEN_ALERTS = aggregateAlerts(
+  [
     {
       id: 'a',
       alertType: 'unusualAzureConsumption',
@@ -82,7 +80,9 @@ const GOLDEN_ALERTS = {
       open: false,
     },
   ],
-} as const;
+  10_000,
+  { maxAlertTypes: 50, maxCustomers: 1 },
+);
 
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
   const base = initialSnapshot(tenantId);
