@@ -61,6 +61,8 @@ export interface ScalePoint {
   readonly peakRssBytes: { readonly startup: number; readonly firstScrapes: number; readonly steady: number; readonly overall: number };
   /** RSS at the end of the run. */
   readonly endRssBytes: number;
+  /** The exporter's own heap figures at the end (nodejs_heap_size_used_bytes, ..._total_bytes, nodejs_external_memory_bytes). */
+  readonly heapBytes: { readonly used: number; readonly total: number; readonly external: number };
   /** The exporter's own partner_security_memory_* series at the end, when it has them. */
   readonly budget?: Readonly<Record<string, number>>;
   /** Log lines at warn or error, at most 5 (a cut by the memory budget, a failed poll). */
@@ -123,7 +125,7 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       ...(c.perCustomer ? ['--collector.security-alerts.customers'] : []),
       ...(c.extraArgs ?? []),
     ];
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: TEST_CA, AZURE_AUTHORITY_HOST: cloud.url, SCALE_SECRET: 'scale-secret' };
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: TEST_CA, AZURE_AUTHORITY_HOST: cloud.url, SCALE_SECRET: 'scale-secret', ...(process.env.SCALE_MALLOC ? { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' } : {}) };
     const started = performance.now();
     const child = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }));
     const pid = child.pid ?? 0;
@@ -166,6 +168,7 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
     let steadyPolls = 0;
     let endRssBytes = Number.NaN;
     let budget: Record<string, number> | undefined;
+    let heapBytes = { used: Number.NaN, total: Number.NaN, external: Number.NaN };
     try {
       await until(async () => (address !== undefined || !alive() ? true : undefined), 60_000, 'the exporter to start');
       if (address === undefined) throw new Error('exited');
@@ -204,6 +207,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       steadyPolls = pollsOf(last) - pollsBefore;
       phase('steady');
       endRssBytes = alive() ? rssBytes(pid) : Number.NaN;
+      const one = (name: string) => values(last, name)[0] ?? Number.NaN;
+      heapBytes = { used: one('nodejs_heap_size_used_bytes'), total: one('nodejs_heap_size_total_bytes'), external: one('nodejs_external_memory_bytes') };
       const own = last
         .split('\n')
         .filter((l) => l.startsWith('partner_security_memory_'))
@@ -230,6 +235,7 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       steadyScrapes,
       peakRssBytes: { ...peak, overall },
       endRssBytes,
+      heapBytes,
       ...(budget === undefined ? {} : { budget }),
       warnings,
     };

@@ -44,7 +44,8 @@ export function familyHeader(name: string, type: 'gauge' | 'counter', help: stri
  */
 export class SampleLines {
   private readonly keys = new Map<string, number>();
-  private readonly lines: { labels: string; value: number }[] = [];
+  private readonly labels: string[] = [];
+  private readonly values: number[] = [];
   private readonly name: string;
   private readonly counter: boolean;
 
@@ -57,50 +58,57 @@ export class SampleLines {
   add(labels: string, value: number): void {
     const at = this.keys.get(labels);
     if (at === undefined) {
-      this.keys.set(labels, this.lines.length);
-      this.lines.push({ labels, value });
-      return;
-    }
-    const line = this.lines[at];
-    if (line !== undefined) line.value = this.counter ? line.value + value : value;
+      this.keys.set(labels, this.labels.length);
+      this.labels.push(labels);
+      this.values.push(value);
+    } else this.values[at] = this.counter ? (this.values[at] ?? 0) + value : value;
   }
 
   /** The lines, each ending in a newline. */
-  text(): string {
-    let text = '';
-    for (const { labels, value } of this.lines) text += `${this.name}${labels === '' ? '' : `{${labels}}`} ${formatValue(value)}\n`;
-    return text;
+  *lines(): Generator<string, void, undefined> {
+    for (let i = 0; i < this.labels.length; i++) {
+      const labels = this.labels[i] ?? '';
+      yield `${this.name}${labels === '' ? '' : `{${labels}}`} ${formatValue(this.values[i] ?? 0)}\n`;
+    }
   }
 }
 
-/** Default size of the chunks a render is cut into: big enough for few writes, small enough to hold many. */
-export const CHUNK_BYTES = 64 * 1024;
+/** Default size of the chunks a render is cut into, in characters: big enough for few writes, small enough to hold many. */
+export const CHUNK_CHARS = 64 * 1024;
 
 /**
- * Collects text into UTF-8 chunks of about CHUNK_BYTES, handing each over when full: a render of
- * tens of megabytes is never one string, nor one buffer.
+ * Collects text into UTF-8 chunks of about CHUNK_CHARS characters, each written into one buffer
+ * that is used again for the next: a render of tens of megabytes is never one string nor one
+ * buffer, and leaves no megabytes of dead buffers behind for the garbage collector to find.
+ * A chunk is valid only until the next one is taken.
  */
 export class ChunkWriter {
   private pending = '';
-  private readonly onChunk: (chunk: Buffer) => void;
-  private readonly chunkBytes: number;
+  private readonly chunkChars: number;
+  private readonly buffer: Buffer;
 
-  constructor(onChunk: (chunk: Buffer) => void, chunkBytes = CHUNK_BYTES) {
-    this.onChunk = onChunk;
-    this.chunkBytes = chunkBytes;
+  constructor(chunkChars = CHUNK_CHARS) {
+    this.chunkChars = chunkChars;
+    // Room for a full chunk of three-byte characters and a long line after it.
+    this.buffer = Buffer.allocUnsafeSlow(3 * chunkChars + 16 * 1024);
   }
 
   write(text: string): void {
     this.pending += text;
-    // Characters, not bytes: a chunk may come out up to three times chunkBytes for non-ASCII text.
-    if (this.pending.length >= this.chunkBytes) this.flush();
   }
 
-  /** Hands over what is pending, if anything. */
-  flush(): void {
-    if (this.pending === '') return;
-    const chunk = Buffer.from(this.pending, 'utf8');
+  /** A chunk is ready to be taken. */
+  full(): boolean {
+    return this.pending.length >= this.chunkChars;
+  }
+
+  /** The pending text as UTF-8, or undefined when nothing is pending; valid until the next take(). */
+  take(): Buffer | undefined {
+    if (this.pending === '') return undefined;
+    const text = this.pending;
     this.pending = '';
-    this.onChunk(chunk);
+    // A line longer than the room left (a huge label) gets a buffer of its own.
+    if (Buffer.byteLength(text) > this.buffer.length) return Buffer.from(text);
+    return this.buffer.subarray(0, this.buffer.write(text));
   }
 }

@@ -3,7 +3,6 @@
  * once per poll is deflated once, the small part that changes per scrape on its own, and the two
  * are joined into one standard gzip stream (RFC 1952) that any gzip reader decodes.
  */
-import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { constants, crc32, createDeflateRaw, deflateRaw, deflateRawSync } from 'node:zlib';
 
@@ -36,7 +35,7 @@ export async function deflatePart(bytes: Buffer): Promise<DeflatedPart> {
 
 /** Takes a part chunk by chunk: the whole part is never one buffer. */
 export interface PartDeflater {
-  /** Deflates a chunk; resolves once the compressor can take the next (so chunks are not queued up). */
+  /** Deflates a chunk; resolves once the compressor is done with it (the chunk's buffer may then be used again). */
   write(chunk: Buffer): Promise<void>;
   /** The deflated part, ending with a sync flush like deflatePart's. */
   end(): Promise<DeflatedPart>;
@@ -62,9 +61,7 @@ export function createPartDeflater(): PartDeflater {
       if (failure) throw failure;
       crc = crc32(chunk, crc);
       length += chunk.length;
-      // once() rejects when the stream fails while waiting.
-      if (!stream.write(chunk)) await once(stream, 'drain');
-      if (failure) throw failure;
+      await new Promise<void>((resolve, reject) => stream.write(chunk, (error) => (error ? reject(error) : resolve())));
     },
     async end() {
       if (failure) throw failure;

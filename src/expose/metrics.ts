@@ -458,10 +458,14 @@ export interface MetricsOptions {
 /** Data parts up to this size are kept as plain text too: the demo's is 0.2 MB, 50 tenants of 1,000 customers 70 MB. */
 export const DEFAULT_MAX_PLAIN_BYTES = 4 * 1024 * 1024;
 
+/** A gzip answer is joined into one buffer below this size of its deflated data part (the demo's is 11 KB). */
+const JOIN_GZIP_BELOW_BYTES = 256 * 1024;
+
 /** An answer to GET /metrics: its chunks in order, and its length when known before they are written. */
 export interface Answer {
   /** Undefined when the answer is rendered while it is written (sent chunked). */
   readonly length: number | undefined;
+  /** Then each chunk is valid only until the next is asked for: write it (and wait until it is written) first. */
   readonly chunks: Iterable<Buffer>;
 }
 
@@ -521,7 +525,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     for (const chunk of dataChunks(input, part)) {
       length += chunk.length;
       if (plain !== undefined && length > maxPlainBytes) plain = undefined;
-      plain?.push(chunk);
+      // Each chunk is the render's one buffer, written over by the next: the kept text is a copy.
+      plain?.push(Buffer.from(chunk));
       await deflater.write(chunk);
     }
     return { plain: plain === undefined ? undefined : Buffer.concat(plain, length), deflated: await deflater.end() };
@@ -585,7 +590,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
       const { deflated } = await data.result;
       const rest = live();
       if (gzipped?.data !== data || gzipped.live !== rest) {
-        gzipped = { data, live: rest, answer: [Buffer.concat(gzipChunks(deflated, deflateFinal(rest)))] };
+        // One buffer is written fastest; a big deflated part is not copied again every time the live part changes.
+        const chunks = gzipChunks(deflated, deflateFinal(rest));
+        gzipped = { data, live: rest, answer: deflated.deflated.length > JOIN_GZIP_BELOW_BYTES ? chunks : [Buffer.concat(chunks)] };
       }
       return gzipped.answer;
     },

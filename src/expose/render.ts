@@ -5,7 +5,7 @@
  * plain answer too big to keep is rendered again for the scrape that asks, identical to the first.
  */
 import type { TenantSnapshot } from '../snapshot.js';
-import { ChunkWriter, familyHeader, formatLabels, SampleLines } from './exposition.js';
+import { ChunkWriter, escapeHelp, familyHeader, formatLabels, SampleLines } from './exposition.js';
 
 /** What a family's samples are read with besides the snapshot: the render's clock and staleness bound. */
 export interface RenderContext {
@@ -55,12 +55,12 @@ export interface DataPart {
 const BUILD_INFO_HELP = 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.';
 
 /**
- * The data part as UTF-8 chunks of about CHUNK_BYTES, in order. Lazy: each chunk is written when
- * asked for, so a consumer that waits between chunks (a compressor, a slow socket) holds one at a time.
+ * The data part as UTF-8 chunks of about CHUNK_CHARS, in order. Lazy: each chunk is written when
+ * asked for, into the same buffer as the one before, so it is valid only until the next is asked
+ * for: a consumer copies it, or is done with it (compressed, written to the socket) before asking.
  */
-export function* dataChunks(input: RenderInput, part: DataPart, chunkBytes?: number): Generator<Buffer, void, undefined> {
-  const ready: Buffer[] = [];
-  const writer = new ChunkWriter((chunk) => ready.push(chunk), chunkBytes);
+export function* dataChunks(input: RenderInput, part: DataPart, chunkChars?: number): Generator<Buffer, void, undefined> {
+  const writer = new ChunkWriter(chunkChars);
   // Snapshots that carry the same labels (one tenant configured twice in effect, say) share their
   // lines, as one registry would: Prometheus refuses a whole scrape that holds a series twice.
   const groups = new Map<string, TenantSnapshot[]>();
@@ -75,20 +75,22 @@ export function* dataChunks(input: RenderInput, part: DataPart, chunkBytes?: num
     writer.write(`${first ? '' : '\n'}${familyHeader(spec.name, spec.type, spec.help)}`);
     first = false;
     for (const [prefix, tenants] of groups) {
-      const lines = new SampleLines(spec.name, spec.type === 'counter');
+      const lines = new SampleLines(escapeHelp(spec.name), spec.type === 'counter');
       for (const tenant of tenants) {
         for (const [labels, value] of spec.samples(tenant, input.ctx)) {
           const own = formatLabels(labels);
           lines.add(own === '' ? prefix : `${prefix},${own}`, value);
         }
       }
-      writer.write(lines.text());
-      if (ready.length > 0) yield* ready.splice(0);
+      for (const line of lines.lines()) {
+        writer.write(line);
+        if (writer.full()) yield writer.take() as Buffer;
+      }
     }
   }
   const { build } = part;
   const buildLabels = formatLabels({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion });
   writer.write(`${first ? '' : '\n'}${familyHeader('partner_security_build_info', 'gauge', BUILD_INFO_HELP)}partner_security_build_info{${buildLabels}} 1\n`);
-  writer.flush();
-  yield* ready.splice(0);
+  const last = writer.take();
+  if (last !== undefined) yield last;
 }

@@ -14,6 +14,8 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export interface GraphResponse {
   readonly status: number;
   readonly body: unknown;
+  /** Bytes of the body as received (what --collector.max-bytes counts). */
+  readonly bytes: number;
   readonly requestId?: string;
   readonly clientRequestId: string;
 }
@@ -87,9 +89,10 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       const requestId = header(response.headers, 'request-id');
       const ids = { clientRequestId, ...(requestId === undefined ? {} : { requestId }) };
       let text: string | undefined;
+      let bytes = 0;
       let bodyError: GraphError | undefined;
       try {
-        text = await readBody(response.body, maxBodyBytes);
+        ({ text, bytes } = await readBody(response.body, maxBodyBytes));
       } catch (error) {
         bodyError = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${describe(error)}`));
       }
@@ -102,7 +105,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           throw new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids });
         }
         try {
-          return { status, body: JSON.parse(text), ...ids };
+          return { status, body: JSON.parse(text), bytes, ...ids };
         } catch (error) {
           throw new GraphError('invalid_response', `Graph answered ${status} with invalid JSON: ${describe(error)}`, { status, ...ids });
         }
@@ -199,24 +202,33 @@ function graphErrorBody(text: string | undefined): { code?: string; message?: st
   }
 }
 
-/** Reads the body up to a cap and decodes it as strict UTF-8. */
-async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(buffer);
-  }
+/**
+ * Reads the body up to a cap and decodes it as strict UTF-8, chunk by chunk as it arrives: the
+ * body is never one buffer beside its text (a page of alerts is megabytes, read every poll).
+ */
+async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; bytes: number }> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let text = '';
+  let bytes = 0;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new GraphError('invalid_response', 'the answer from Graph is not valid UTF-8');
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      bytes += buffer.length;
+      if (bytes > maxBytes) {
+        body.destroy();
+        throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
+      }
+      text += decoder.decode(buffer, { stream: true });
+    }
+    text += decoder.decode();
+  } catch (error) {
+    if (error instanceof TypeError && (error as { code?: unknown }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+      body.destroy();
+      throw new GraphError('invalid_response', 'the answer from Graph is not valid UTF-8');
+    }
+    throw error;
   }
+  return { text, bytes };
 }
 
 function withDetails(error: GraphError, details: { status: number; clientRequestId: string; requestId?: string }): GraphError {

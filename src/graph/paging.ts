@@ -24,8 +24,8 @@ export interface Paging {
 }
 
 /**
- * The size of an answer as JSON. The client hands over parsed bodies; serialising one again costs
- * about what parsing it did, and it is done only for pages within the byte budget.
+ * The size of a relation expanded on the score as JSON: its part of the score's answer. Pages read
+ * on their own count the bytes received (GraphResponse.bytes).
  */
 export function jsonBytes(body: unknown): number {
   return Buffer.byteLength(JSON.stringify(body) ?? '');
@@ -47,7 +47,7 @@ export async function readPages(
     if (bytes >= limits.maxBytes) return { pages, cut: 'bytes' };
     const response = await get(next);
     pages++;
-    bytes += jsonBytes(response.body);
+    bytes += response.bytes;
     let items: readonly JsonObject[];
     try {
       const page = parseCollection(response.body, typeName);

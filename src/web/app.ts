@@ -99,10 +99,8 @@ export function createApp(options: AppOptions): RequestListener {
         res.end();
         return;
       }
-      // Rendered chunk by chunk: the next one only once the socket took the last.
-      for (const chunk of answer.chunks) {
-        if (!res.write(chunk) && !(await drained(res))) return;
-      }
+      // Rendered chunk by chunk into one buffer: the next one only once the last is written out.
+      for (const chunk of answer.chunks) if (!(await written(res, chunk))) return;
       res.end();
     } catch (error) {
       options.logger.error('rendering metrics failed', { err: error instanceof Error ? error.message : String(error) });
@@ -132,18 +130,15 @@ function whole(chunks: readonly Buffer[]): Answer {
   return { length: chunks.reduce((n, c) => n + c.length, 0), chunks };
 }
 
-/** Resolves true once the socket wants more, false when it closed first. */
-function drained(res: ServerResponse): Promise<boolean> {
+/** Writes a chunk; resolves true once it is handed to the socket, false when the connection closed first. */
+function written(res: ServerResponse, chunk: Buffer): Promise<boolean> {
   if (res.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const done = (more: boolean) => () => {
-      res.off('drain', onDrain);
+    const onClose = () => resolve(false);
+    res.once('close', onClose);
+    res.write(chunk, (error) => {
       res.off('close', onClose);
-      resolve(more);
-    };
-    const onDrain = done(true);
-    const onClose = done(false);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
+      resolve(error === undefined || error === null);
+    });
   });
 }

@@ -87,7 +87,7 @@ describe('backfill', () => {
 describe('backfill of several tenants', () => {
   it('labels each as the live exporter does: tenant_id (from the token when not configured), then the constant labels it has', async () => {
     const graph = (score: number): GraphClient => ({
-      get: async () => ({ status: 200, clientRequestId: 'c', body: { value: [{ createdDateTime: new Date(T0 * 1000).toISOString(), score }] } }),
+      get: async () => ({ status: 200, clientRequestId: 'c', bytes: 100, body: { value: [{ createdDateTime: new Date(T0 * 1000).toISOString(), score }] } }),
     });
     const output = join(mkdtempSync(join(tmpdir(), 'pss-backfill-labels-')), 'history.om');
     const lines: string[] = [];

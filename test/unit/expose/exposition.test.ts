@@ -90,13 +90,25 @@ describe('the data part written as text', () => {
     );
   });
 
-  it('cuts the text into chunks of about the size asked for, never splitting a character', () => {
-    const chunks: Buffer[] = [];
-    const writer = new ChunkWriter((chunk) => chunks.push(chunk), 10);
-    for (let i = 0; i < 20; i++) writer.write('ü€😀ab');
-    writer.flush();
+  it('cuts the text into chunks of about the size asked for, in one buffer used again, never splitting a character', () => {
+    const chunks: string[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    const writer = new ChunkWriter(10);
+    for (let i = 0; i < 20; i++) {
+      writer.write('ü€😀ab');
+      if (writer.full()) {
+        const chunk = writer.take() as Buffer;
+        buffers.add(chunk.buffer);
+        chunks.push(chunk.toString('utf8'));
+      }
+    }
+    chunks.push(writer.take()?.toString('utf8') ?? '');
     expect(chunks.length).toBeGreaterThan(5);
-    expect(chunks.map((c) => c.toString('utf8')).join('')).toBe('ü€😀ab'.repeat(20));
-    for (const chunk of chunks) expect(chunk.toString('utf8')).not.toContain('\uFFFD');
+    expect(buffers.size).toBe(1);
+    expect(chunks.join('')).toBe('ü€😀ab'.repeat(20));
+    for (const chunk of chunks) expect(chunk).not.toContain('\uFFFD');
+    // A line longer than the buffer gets one of its own.
+    writer.write('x'.repeat(100_000));
+    expect(writer.take()?.length).toBe(100_000);
   });
 });
