@@ -84,6 +84,27 @@ function resetPeak(pid: number): boolean {
   }
 }
 
+/** Where the RSS of a process lies: its mappings by kind, the biggest first (a debugging aid). */
+function smapsSummary(pid: number): string {
+  const byKind = new Map<string, number>();
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (head && range) {
+      const size = (Number.parseInt(range[2] ?? '0', 16) - Number.parseInt(range[1] ?? '0', 16)) / 1024;
+      kind = head[1] === '' ? `[anon ${size >= 65536 ? '>=64M' : size >= 1024 ? '1-64M' : size >= 256 ? '256K-1M' : '<256K'}]` : (head[1] ?? '');
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) byKind.set(kind, (byKind.get(kind) ?? 0) + Number(rss[1]));
+  }
+  return `${[...byKind]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, v]) => `${k}: ${Math.round(v / 1024)} MiB`)
+    .join('\n')}\n`;
+}
+
 /** The samples of a family (or families starting with a prefix) in an exposition. */
 function values(text: string, name: string): number[] {
   const found: number[] = [];
@@ -114,6 +135,7 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
     writeFileSync(file, `${lines.join('\n')}\n`);
     const args = [
       ...c.nodeFlags,
+      ...(process.env.SCALE_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []),
       c.exporter,
       `--config.file=${file}`,
       `--graph.endpoint=${cloud.url}`,
@@ -125,7 +147,13 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       ...(c.perCustomer ? ['--collector.security-alerts.customers'] : []),
       ...(c.extraArgs ?? []),
     ];
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: TEST_CA, AZURE_AUTHORITY_HOST: cloud.url, SCALE_SECRET: 'scale-secret', ...(process.env.SCALE_MALLOC ? { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' } : {}) };
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NODE_EXTRA_CA_CERTS: TEST_CA,
+      AZURE_AUTHORITY_HOST: cloud.url,
+      SCALE_SECRET: 'scale-secret',
+      ...(process.env.SCALE_MALLOC ? { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' } : {}),
+    };
     const started = performance.now();
     const child = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }));
     const pid = child.pid ?? 0;
@@ -207,6 +235,11 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       steadyPolls = pollsOf(last) - pollsBefore;
       phase('steady');
       endRssBytes = alive() ? rssBytes(pid) : Number.NaN;
+      if (process.env.SCALE_SMAPS) process.stderr.write(smapsSummary(pid));
+      if (process.env.SCALE_SNAPSHOT) {
+        child.kill('SIGUSR2');
+        await new Promise((resolve) => setTimeout(resolve, Number(process.env.SCALE_SNAPSHOT) * 1000));
+      }
       const one = (name: string) => values(last, name)[0] ?? Number.NaN;
       heapBytes = { used: one('nodejs_heap_size_used_bytes'), total: one('nodejs_heap_size_total_bytes'), external: one('nodejs_external_memory_bytes') };
       const own = last

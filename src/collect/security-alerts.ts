@@ -97,6 +97,14 @@ export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
   // Resolved: resolution time (0 when absent, as it sorts), detection time (NaN when absent), test or not.
   let resolved: [number, number, boolean, boolean][] = [];
   const newestFirst = (a: [number, number, boolean, boolean], b: [number, number, boolean, boolean]) => b[0] - a[0];
+  // Graph sends each alert's status, severity and type as strings of their own: the kept groups share one of each.
+  const strings = new Map<string, string>();
+  const intern = (text: string) => {
+    const known = strings.get(text);
+    if (known !== undefined) return known;
+    strings.set(text, text);
+    return text;
+  };
 
   const addOpen = (alert: SecurityAlert) => {
     if (alert.isTest) {
@@ -104,7 +112,7 @@ export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
       return;
     }
     const key = JSON.stringify([alert.status, alert.severity, alert.alertType]);
-    const entry = open.get(key) ?? { status: alert.status, severity: alert.severity, alertType: alert.alertType, count: 0 };
+    const entry = open.get(key) ?? { status: intern(alert.status), severity: intern(alert.severity), alertType: intern(alert.alertType), count: 0 };
     entry.count++;
     open.set(key, entry);
     typeCounts.set(alert.alertType, (typeCounts.get(alert.alertType) ?? 0) + 1);
@@ -121,13 +129,14 @@ export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
       }
     }
     if (alert.customerTenantId !== undefined) {
-      customersWithOpen.add(alert.customerTenantId);
+      const customer = intern(alert.customerTenantId);
+      customersWithOpen.add(customer);
       // The per-customer series are off: only the number of customers is needed.
       if (bounds.maxCustomers === 0) return;
-      const groups = byCustomer.get(alert.customerTenantId) ?? new Map();
-      byCustomer.set(alert.customerTenantId, groups);
+      const groups = byCustomer.get(customer) ?? new Map();
+      byCustomer.set(customer, groups);
       const groupKey = JSON.stringify([alert.alertType, alert.severity]);
-      const group = groups.get(groupKey) ?? { alertType: alert.alertType, severity: alert.severity, count: 0, oldest: undefined };
+      const group = groups.get(groupKey) ?? { alertType: intern(alert.alertType), severity: intern(alert.severity), count: 0, oldest: undefined };
       group.count++;
       group.oldest = minDefined(group.oldest, detected);
       groups.set(groupKey, group);

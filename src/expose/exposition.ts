@@ -73,8 +73,12 @@ export class SampleLines {
   }
 }
 
-/** Default size of the chunks a render is cut into, in characters: big enough for few writes, small enough to hold many. */
-export const CHUNK_CHARS = 64 * 1024;
+/**
+ * Default size of the chunks a render is cut into, in characters: big enough for few writes. Its
+ * buffer (three bytes a character and a line) stays under glibc's 128 KiB mmap threshold: a freed
+ * mapping above it raises the threshold, and later buffers of that size stay in the heap for good.
+ */
+export const CHUNK_CHARS = 32 * 1024;
 
 /**
  * Collects text into UTF-8 chunks of about CHUNK_CHARS characters, each written into one buffer
