@@ -4,8 +4,12 @@ import { type Dispatcher, request } from 'undici';
 import { errorText, MAX_QUOTED_CHARS } from '../lib/errors.js';
 import { boundText } from '../lib/text.js';
 import { GraphError } from './errors.js';
+import { GraphParseError } from './parse.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
+
+/** The content types of a JSON answer (Graph's carries parameters: odata.metadata, charset). */
+const JSON_CONTENT_TYPE = /^application\/([\w.+-]*\+)?json\b/i;
 
 /** Largest body read from Graph; a partner security score is a few kilobytes. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -20,9 +24,18 @@ export interface GraphResponse {
   readonly clientRequestId: string;
 }
 
+/**
+ * Takes a successful answer's text as it arrives, instead of it being parsed whole: body is then
+ * what end() returns (src/graph/collection-reader.ts). It throws GraphParseError for a text it refuses.
+ */
+export interface BodyReader {
+  write(text: string): void;
+  end(): unknown;
+}
+
 export interface GraphClient {
-  /** GETs a path under the Graph root (or an absolute nextLink on the same origin). */
-  get(path: string, signal: AbortSignal): Promise<GraphResponse>;
+  /** GETs a path under the Graph root (or an absolute nextLink on the same origin); a reader takes a successful answer's text. */
+  get(path: string, signal: AbortSignal, reader?: BodyReader): Promise<GraphResponse>;
 }
 
 export interface GraphClientOptions {
@@ -48,7 +61,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const describe = (error: unknown) => errorText(error, redact);
 
   return {
-    async get(path, outer) {
+    async get(path, outer, reader) {
       const url = new URL(path, `${options.endpoint}/`);
       // A nextLink is opaque but must stay on Graph: the bearer token goes wherever the URL points.
       if (url.origin !== origin) throw new GraphError('invalid_response', `refusing to send the token to ${url.origin}, which is not ${origin}`);
@@ -88,6 +101,28 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
 
       const requestId = header(response.headers, 'request-id');
       const ids = { clientRequestId, ...(requestId === undefined ? {} : { requestId }) };
+      const status = response.statusCode;
+      const notJson = (contentType: string) =>
+        new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids });
+
+      if (status >= 200 && status < 300 && reader !== undefined) {
+        // Read as it arrives: the page is never whole, as text or as objects.
+        const contentType = header(response.headers, 'content-type') ?? '';
+        if (!JSON_CONTENT_TYPE.test(contentType)) {
+          response.body.destroy();
+          throw notJson(contentType);
+        }
+        try {
+          const { bytes } = await readBody(response.body, maxBodyBytes, (text) => reader.write(text));
+          return { status, body: reader.end(), bytes, ...ids };
+        } catch (error) {
+          response.body.destroy();
+          if (error instanceof GraphParseError) throw new GraphError('invalid_response', error.message, { status, ...ids });
+          const broken = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${describe(error)}`));
+          throw withDetails(broken, { status, ...ids });
+        }
+      }
+
       let text: string | undefined;
       let bytes = 0;
       let bodyError: GraphError | undefined;
@@ -96,14 +131,11 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       } catch (error) {
         bodyError = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${describe(error)}`));
       }
-      const status = response.statusCode;
 
       if (status >= 200 && status < 300) {
         if (bodyError || text === undefined) throw withDetails(bodyError ?? new GraphError('invalid_response', 'empty body'), { status, ...ids });
         const contentType = header(response.headers, 'content-type') ?? '';
-        if (!/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
-          throw new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids });
-        }
+        if (!JSON_CONTENT_TYPE.test(contentType)) throw notJson(contentType);
         try {
           return { status, body: JSON.parse(text), bytes, ...ids };
         } catch (error) {
@@ -203,13 +235,18 @@ function graphErrorBody(text: string | undefined): { code?: string; message?: st
 }
 
 /**
- * Reads the body up to a cap and decodes it as strict UTF-8, chunk by chunk as it arrives: the
- * body is never one buffer beside its text (a page of alerts is megabytes, read every poll).
+ * Reads the body up to a cap and decodes it as strict UTF-8, piece by piece as it arrives: the
+ * body is never one buffer beside its text. With onText, each piece goes there instead of into text.
  */
-async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; bytes: number }> {
+async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number, onText?: (text: string) => void): Promise<{ text: string; bytes: number }> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let text = '';
   let bytes = 0;
+  const take = (piece: string) => {
+    if (piece === '') return;
+    if (onText) onText(piece);
+    else text += piece;
+  };
   try {
     for await (const chunk of body) {
       const buffer = chunk as Buffer;
@@ -218,9 +255,9 @@ async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number)
         body.destroy();
         throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
       }
-      text += decoder.decode(buffer, { stream: true });
+      take(decoder.decode(buffer, { stream: true }));
     }
-    text += decoder.decode();
+    take(decoder.decode());
   } catch (error) {
     if (error instanceof TypeError && (error as { code?: unknown }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
       body.destroy();

@@ -1,13 +1,18 @@
-/** Paging a Graph collection: @odata.nextLink followed within a page and byte budget, one page held at a time. */
-import { errorText } from '../lib/errors.js';
-import type { GraphResponse } from './client.js';
-import { GraphError } from './errors.js';
-import { parseCollection } from './parse.js';
+/**
+ * Paging a Graph collection: @odata.nextLink followed within a page and byte budget, each page read
+ * item by item as it arrives (src/graph/collection-reader.ts): no page is ever held whole.
+ */
+import type { BodyReader, GraphResponse } from './client.js';
+import { createCollectionReader } from './collection-reader.js';
+import type { CollectionPage } from './parse.js';
 
 type JsonObject = Record<string, unknown>;
 
-/** GETs one path (or an absolute nextLink) of Graph. */
-export type Get = (path: string) => Promise<GraphResponse>;
+/** GETs one path (or an absolute nextLink) of Graph; a reader takes a successful answer's text. */
+export type Get = (path: string, reader?: BodyReader) => Promise<GraphResponse>;
+
+/** Items are handed over in batches of at most this many, as they are read. */
+const BATCH_ITEMS = 32;
 
 /** How far one relation may be paged in one poll. */
 export interface PageLimits {
@@ -31,35 +36,35 @@ export function jsonBytes(body: unknown): number {
   return Buffer.byteLength(JSON.stringify(body) ?? '');
 }
 
-/** Follows @odata.nextLink (an opaque URL) within the limits, handing each page's items over as it comes. */
+/** Follows @odata.nextLink (an opaque URL) within the limits, handing the items over as they are read. */
 export async function readPages(
   get: Get,
   first: string | undefined,
   typeName: string,
   limits: PageLimits,
-  onPage: (items: readonly JsonObject[]) => void,
+  onItems: (items: readonly JsonObject[]) => void,
   already: { readonly pages: number; readonly bytes: number } = { pages: 0, bytes: 0 },
+  onPageRead?: (pages: number) => void,
 ): Promise<Paging> {
   let { pages, bytes } = already;
   let next = first;
   while (next !== undefined) {
     if (pages >= Math.max(1, limits.maxPages)) return { pages, cut: 'pages' };
     if (bytes >= limits.maxBytes) return { pages, cut: 'bytes' };
-    const response = await get(next);
+    let batch: JsonObject[] = [];
+    const reader = createCollectionReader(typeName, (item) => {
+      batch.push(item);
+      if (batch.length < BATCH_ITEMS) return;
+      onItems(batch);
+      batch = [];
+    });
+    // A page that turns out broken fails the whole relation: the items already handed over are dropped with it.
+    const response = await get(next, reader);
+    if (batch.length > 0) onItems(batch);
     pages++;
     bytes += response.bytes;
-    let items: readonly JsonObject[];
-    try {
-      const page = parseCollection(response.body, typeName);
-      items = page.items;
-      next = page.nextLink;
-    } catch (error) {
-      throw new GraphError('invalid_response', `cannot read ${typeName}: ${errorText(error)}`, {
-        status: response.status,
-        clientRequestId: response.clientRequestId,
-      });
-    }
-    onPage(items);
+    next = (response.body as CollectionPage).nextLink;
+    onPageRead?.(pages);
   }
   return { pages };
 }
