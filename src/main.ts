@@ -7,7 +7,6 @@ import './cli/signal-guard.js';
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { EnvHttpProxyAgent } from 'undici';
 import { backfill } from './cli/backfill.js';
 import { checkConfiguration, invalidWebConfig } from './cli/config-check.js';
 import { handleSignals } from './cli/signals.js';
@@ -21,6 +20,7 @@ import { type Config, parseConfig } from './config/parse.js';
 import { environmentSecrets, secretsOf } from './config/secrets.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
 import { createMetrics } from './expose/metrics.js';
+import { createDispatcher } from './graph/http.js';
 import { formatDuration } from './lib/duration.js';
 import { errorText } from './lib/errors.js';
 import { createLimit } from './lib/limit.js';
@@ -54,7 +54,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
-    return parsed.action === 'backfill' ? await runBackfill(config, version, logger, redact) : await serve(config, env, version, logger, redact);
+    return parsed.action === 'backfill' ? await runBackfill(config, env, version, logger, redact) : await serve(config, env, version, logger, redact);
   } catch (error) {
     logger.error('exporter failed', { err: errorText(error) });
     return 1;
@@ -64,11 +64,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
   // Chosen here, once: the simulated tenant on the demo's fake Graph, or the configured tenants on Graph.
   const demo = config.demo ? await startDemo() : undefined;
+  // HTTPS_PROXY / NO_PROXY apply here, to Graph and token requests alike.
+  const dispatcher = createDispatcher();
   const targets: readonly Target[] = demo
     ? [{ tenantId: DEMO_TENANT_ID, labels: {}, credentialName: DEMO_CREDENTIAL_NAME, endpoint: demo.endpoint, credential: demo.credential, scope: demo.scope }]
-    : await graphTargets(config);
-  // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
-  const dispatcher = new EnvHttpProxyAgent();
+    : await graphTargets(config, { dispatcher, env });
   const limit = createLimit(config.pollConcurrency);
   const pollers = targets.map((tenant) => {
     const client = connect(config, tenant, version, redact, dispatcher);
@@ -151,14 +151,14 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
 }
 
 /** backfill: each tenant's history through the Graph client the live exporter would use (src/cli/backfill.ts). */
-async function runBackfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
-  const dispatcher = new EnvHttpProxyAgent();
+async function runBackfill(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
+  const dispatcher = createDispatcher();
   const createCredential = await loadCreateCredential();
   try {
     return await backfill({
       tenants: config.tenants,
       connect: (tenant) => {
-        const client = connect(config, graphTarget(config, tenant, createCredential), version, redact, dispatcher);
+        const client = connect(config, graphTarget(config, tenant, createCredential, { dispatcher, env }), version, redact, dispatcher);
         return { graph: client.graph, tenantOfToken: () => client.tokens.lastTenantId() };
       },
       maxPages: config.collectors.maxPages,

@@ -6,9 +6,22 @@
 import { type ConfigIo, checkConfigFile, type ProblemSink, readConfigText } from './files.js';
 import { parseHttpsRoot } from './https-root.js';
 
-/** A tenant GUID or a domain name (labels of letters, digits and inner dashes; a trailing dot allowed). */
-export const TENANT_ID =
-  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=.{1,254}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?)$/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN_LABEL = /^[a-z0-9-]{1,63}$/i;
+/** Longest domain name (RFC 1035, with its trailing dot). */
+const MAX_DOMAIN_CHARS = 254;
+
+/**
+ * A tenant GUID or a domain name (labels of up to 63 letters, digits and inner dashes; a trailing
+ * dot allowed; 254 characters at most), checked in plain code: a single pattern for it needs
+ * nested bounded repeats no checker can prove linear.
+ */
+export function isTenantId(text: string): boolean {
+  if (text === '' || text.length > MAX_DOMAIN_CHARS) return false;
+  if (GUID.test(text)) return true;
+  const labels = (text.endsWith('.') ? text.slice(0, -1) : text).split('.');
+  return labels.every((label) => DOMAIN_LABEL.test(label) && !label.startsWith('-') && !label.endsWith('-'));
+}
 
 /**
  * The tenant id as Entra ID compares it, used for labels and for finding duplicates: GUIDs and
@@ -95,7 +108,7 @@ export function parseCredential(input: CredentialInput, io: ConfigIo, report: Pr
   }
 
   const tenantRaw = fields.tenantId.value;
-  if (tenantRaw !== undefined && !TENANT_ID.test(tenantRaw)) problem(['tenantId'], `"${tenantRaw}" is not a tenant ID (a GUID or a domain)`);
+  if (tenantRaw !== undefined && !isTenantId(tenantRaw)) problem(['tenantId'], `"${tenantRaw}" is not a tenant ID (a GUID or a domain)`);
   const tenantId = tenantRaw === undefined ? undefined : normalizeTenantId(tenantRaw);
   const clientId = fields.clientId.value;
   let authorityHost: string | undefined;

@@ -4,11 +4,16 @@ import { type Dispatcher, request } from 'undici';
 import { errorText, MAX_QUOTED_CHARS } from '../lib/errors.js';
 import { boundText } from '../lib/text.js';
 import { GraphError } from './errors.js';
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readCapped } from './http.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
 
-/** Largest body read from Graph; a partner security score is a few kilobytes. */
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES } from './http.js';
+
+/** Longest content type looked at (Graph's own is under 100 characters); a longer one is not JSON. */
+const MAX_CONTENT_TYPE_CHARS = 256;
+/** Longest Location of a redirect whose origin is named in the error. */
+const MAX_LOCATION_CHARS = 2048;
 
 /** A successful (2xx) Graph answer with its JSON body. */
 export interface GraphResponse {
@@ -98,7 +103,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       if (status >= 200 && status < 300) {
         if (bodyError || text === undefined) throw withDetails(bodyError ?? new GraphError('invalid_response', 'empty body'), { status, ...ids });
         const contentType = header(response.headers, 'content-type') ?? '';
-        if (!/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
+        if (contentType.length > MAX_CONTENT_TYPE_CHARS || !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
           throw new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids });
         }
         try {
@@ -190,7 +195,7 @@ function graphErrorBody(text: string | undefined): { code?: string; message?: st
     const inner = (e.innerError ?? e.innererror ?? e.InnerError) as Record<string, unknown> | undefined;
     const requestId = inner?.['request-id'] ?? inner?.requestId;
     return {
-      ...(typeof e.code === 'string' && /^[\w.-]{1,100}$/.test(e.code) ? { code: e.code } : {}),
+      ...(typeof e.code === 'string' && e.code.length <= 100 && /^[\w.-]{1,100}$/.test(e.code) ? { code: e.code } : {}),
       ...(typeof e.message === 'string' ? { message: e.message } : {}),
       ...(typeof requestId === 'string' ? { requestId } : {}),
     };
@@ -201,19 +206,15 @@ function graphErrorBody(text: string | undefined): { code?: string; message?: st
 
 /** Reads the body up to a cap and decodes it as strict UTF-8. */
 async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(buffer);
+  let bytes: Buffer;
+  try {
+    bytes = await readCapped(body, maxBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
+    throw error;
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new GraphError('invalid_response', 'the answer from Graph is not valid UTF-8');
   }
@@ -229,6 +230,7 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
 }
 
 function safeOrigin(location: string): string {
+  if (location.length > MAX_LOCATION_CHARS) return 'an overlong location';
   try {
     return new URL(location).origin;
   } catch {

@@ -4,6 +4,11 @@ import type { Redactor } from '../lib/log.js';
 
 /** Renew this long before expiry when the credential gives no refresh hint. */
 const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
+/**
+ * Longest access token used: Entra ID's are one to a few kilobytes, and a longer one would not
+ * fit the request headers Graph accepts. A longer one fails the poll as a token failure.
+ */
+export const MAX_ACCESS_TOKEN_CHARS = 32 * 1024;
 
 export interface BearerToken {
   readonly token: string;
@@ -29,6 +34,11 @@ export interface TokenSourceOptions {
    * handing out a cached token until it expires, and @azure/identity cannot clear that cache.
    */
   renewCredential?: () => TokenCredential;
+  /**
+   * Why the credential's last token request failed on the network, if it did (src/graph/token-http.ts):
+   * MSAL reports every such failure as a bare "network_error".
+   */
+  takeTransportFailure?: () => string | undefined;
   now?: () => number;
 }
 
@@ -45,8 +55,17 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       if (cached && now() < cached.renewAt) return cached.value;
       // Not every credential passes abortSignal on to its token request: race it, so that
       // --graph.timeout and shutdown are never held up by an authority that does not answer.
-      const access = await abortable(credential.getToken(options.scope, { abortSignal: signal }), signal);
+      options.takeTransportFailure?.();
+      let access: Awaited<ReturnType<TokenCredential['getToken']>>;
+      try {
+        access = await abortable(credential.getToken(options.scope, { abortSignal: signal }), signal);
+      } catch (error) {
+        // MSAL's words for it say nothing of where or why: what the transport saw replaces them.
+        const failure = options.takeTransportFailure?.();
+        throw failure === undefined || signal.aborted ? error : new Error(failure);
+      }
       if (!access) throw new Error('the credential returned no token');
+      if (access.token.length > MAX_ACCESS_TOKEN_CHARS) throw new Error(`the access token is longer than ${MAX_ACCESS_TOKEN_CHARS} characters`);
       rememberToken(access.token);
       const renewAt = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
       tenantId = tenantOf(access.token) ?? tenantId;
