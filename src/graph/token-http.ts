@@ -36,7 +36,7 @@ export interface TokenTransportOptions {
 /** One credential's way to its token endpoint. */
 export interface TokenTransport {
   readonly httpClient: HttpClient;
-  /** Why the last request failed, since the last call (undefined when none did); never a credential. */
+  /** Why the last request failed, if it did and nothing was asked since (undefined otherwise); never a credential. */
   takeFailure(): string | undefined;
 }
 
@@ -50,6 +50,9 @@ export function createTokenTransport(options: TokenTransportOptions): TokenTrans
   };
 
   const sendRequest = async (pipelineRequest: PipelineRequest): Promise<PipelineResponse> => {
+    // Only the last request's failure explains the credential's error: an earlier one MSAL got over
+    // (instance discovery falls back to what it knows) must not take the place of what came after.
+    failure = undefined;
     const url = new URL(pipelineRequest.url);
     const deadline = AbortSignal.timeout(options.timeoutMs);
     const signal = AbortSignal.any([deadline, ...callerSignal(pipelineRequest)]);

@@ -181,6 +181,20 @@ export interface TokenAnswer {
   status: number;
   contentType: string;
   body: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A token answer of `length` bytes sent in chunks as fast as the client reads it: `head`, then
+ * `filler` repeated. Sending stops when the client closes the connection; what got out is counted
+ * in FakeCloud.streamedTokenBytes.
+ */
+export interface StreamedTokenAnswer {
+  status: number;
+  contentType: string;
+  head: string;
+  filler: string;
+  length: number;
 }
 
 /** What the fake App Service managed identity endpoint saw. */
@@ -251,6 +265,10 @@ export interface FakeCloud {
    * function answers each request on its own (undefined: the usual answer), e.g. to echo what it was sent.
    */
   tokenAnswer: TokenAnswer | ((request: TokenRequest) => TokenAnswer | undefined) | undefined;
+  /** When set (and tokenAnswer is not), every token request gets this long answer. */
+  tokenStream: StreamedTokenAnswer | undefined;
+  /** Bytes of streamed token answers handed to the network (each write the socket accepted). */
+  streamedTokenBytes: number;
   /** Answers to GET securityScore (with or without $expand), used one by one before graphDefault. */
   readonly graphQueue: (GraphReply | GraphHandler)[];
   /** Answers GET securityScore once the queue is empty (default: the fixtures, see defaultGraphAnswer). */
@@ -274,6 +292,28 @@ export function jwtPart(token: string, index: 0 | 1): Record<string, unknown> {
 }
 
 const started = new Set<FakeCloud>();
+
+/** Writes a StreamedTokenAnswer, keeping no more than one chunk in flight beyond what the socket takes. */
+function streamTokenAnswer(res: ServerResponse, answer: StreamedTokenAnswer, counted: (bytes: number) => void): void {
+  res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.length });
+  const chunk = Buffer.from(answer.filler.repeat(Math.ceil((64 * 1024) / answer.filler.length)));
+  let left = answer.length;
+  const send = (data: Buffer) => {
+    left -= data.length;
+    return res.write(data, (error) => {
+      if (!error) counted(data.length);
+    });
+  };
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      if (!send(chunk.subarray(0, Math.min(chunk.length, left)))) return;
+    }
+    if (left <= 0) res.end();
+  };
+  res.on('drain', pump);
+  send(Buffer.from(answer.head));
+  pump();
+}
 
 /** Closes every fake cloud a test started (afterEach / afterAll). */
 export async function closeFakeClouds(): Promise<void> {
@@ -310,6 +350,8 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     refuseTokens: undefined,
     hangTokens: false,
     tokenAnswer: undefined,
+    tokenStream: undefined,
+    streamedTokenBytes: 0,
     graphQueue: [],
     graphDefault: {},
     relationDefault: {},
@@ -409,8 +451,15 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     const answer = typeof cloud.tokenAnswer === 'function' ? cloud.tokenAnswer(record) : cloud.tokenAnswer;
     if (answer) {
       record.status = answer.status;
-      res.writeHead(answer.status, { 'content-type': answer.contentType });
+      res.writeHead(answer.status, { 'content-type': answer.contentType, ...answer.headers });
       res.end(answer.body);
+      return;
+    }
+    if (cloud.tokenStream) {
+      record.status = cloud.tokenStream.status;
+      streamTokenAnswer(res, cloud.tokenStream, (bytes) => {
+        cloud.streamedTokenBytes += bytes;
+      });
       return;
     }
     if (cloud.refuseTokens) return refuse(cloud.refuseTokens);

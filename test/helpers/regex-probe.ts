@@ -17,6 +17,7 @@ export interface RegexProbe {
 }
 
 const SRC_FRAME = /\/src\/[\w/.-]+\.ts:\d+/;
+const LIBRARY_FRAME = '/node_modules/';
 
 /** Starts watching; call restore() when done (onTestFinished). */
 export function probeRegexInputs(maxChars: number): RegexProbe {
@@ -28,12 +29,13 @@ export function probeRegexInputs(maxChars: number): RegexProbe {
     Error.stackTraceLimit = 50;
     const stack = new Error().stack ?? '';
     Error.stackTraceLimit = limit;
-    // The first frame under src/ is the caller; test/ and node_modules/ frames are not ours.
-    return stack
-      .split('\n')
-      .slice(2)
-      .map((frame) => exec.call(SRC_FRAME, frame)?.[0])
-      .find((frame) => frame !== undefined);
+    // The nearest caller that is src/ or a library decides; test/ and Node's own frames are skipped.
+    for (const frame of stack.split('\n').slice(2)) {
+      if (frame.includes(LIBRARY_FRAME)) return undefined;
+      const src = exec.call(SRC_FRAME, frame)?.[0];
+      if (src !== undefined) return src;
+    }
+    return undefined;
   };
   // A global replace calls exec once per match on the same text: one stack per text is enough.
   let last: { regex: RegExp; input: string; frame: string | undefined } | undefined;
