@@ -5,6 +5,7 @@ import { errorText, MAX_QUOTED_CHARS } from '../lib/errors.js';
 import { boundText } from '../lib/text.js';
 import { GraphError } from './errors.js';
 import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readCapped } from './http.js';
+import { jsonShapeProblem } from './json-shape.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
 
@@ -213,6 +214,9 @@ async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number)
     if (error instanceof BodyTooLargeError) throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
     throw error;
   }
+  // Before JSON.parse ever sees it: a shape that would cost seconds or more heap than there is.
+  const shape = jsonShapeProblem(bytes);
+  if (shape !== undefined) throw new GraphError('invalid_response', `the answer from Graph is ${shape}`);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {

@@ -8,6 +8,7 @@ import type { TokenCredentialOptions } from '@azure/identity';
 import { type Dispatcher, request } from 'undici';
 import { errorText } from '../lib/errors.js';
 import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readCapped } from './http.js';
+import { jsonShapeProblem } from './json-shape.js';
 import { describeProxy } from './proxy.js';
 
 /** The client interface of @azure/core-rest-pipeline, as @azure/identity takes it. */
@@ -74,13 +75,17 @@ export function createTokenTransport(options: TokenTransportOptions): TokenTrans
     } catch (error) {
       throw fail(url, deadline.aborted ? `no answer within ${options.timeoutMs} ms` : `cannot connect: ${errorText(error)}`);
     }
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = (await readCapped(response.body, maxBodyBytes)).toString('utf8');
+      bytes = await readCapped(response.body, maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyTooLargeError) throw fail(url, `the answer is larger than ${maxBodyBytes} bytes`);
       throw fail(url, deadline.aborted ? `no complete answer within ${options.timeoutMs} ms` : `the answer broke off: ${errorText(error)}`);
     }
+    // @azure/identity and MSAL parse every answer as JSON: its shape is bounded as Graph's is.
+    const shape = jsonShapeProblem(bytes);
+    if (shape !== undefined) throw fail(url, `the answer is ${shape}`);
+    const text = bytes.toString('utf8');
     return { request: pipelineRequest, status: response.statusCode, headers: answerHeaders(response.headers), bodyAsText: text };
   };
 

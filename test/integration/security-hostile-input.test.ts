@@ -40,8 +40,9 @@ interface Case {
   readonly expect: (result: PollResult) => void;
 }
 
-const failsWith = (reason: string) => (result: PollResult) => {
+const failsWith = (reason: string, saying?: string) => (result: PollResult) => {
   expect(result.ok ? 'ok' : result.error.reason).toBe(reason);
+  if (saying !== undefined && !result.ok) expect(result.error.message).toContain(saying);
 };
 const succeeds = (check: (data: Extract<PollResult, { ok: true }>['data']) => void) => (result: PollResult) => {
   if (!result.ok) throw new Error(`the poll failed: ${result.error.message}`);
@@ -177,6 +178,40 @@ const CASES: Case[] = [
       cloud.graphDefault = { status: 200, headers: { 'request-id': run('eyJ', BODY_VALUE_CHARS) } };
     },
     expect: failsWith('network'),
+  },
+  {
+    name: 'a score nested five million levels deep',
+    arrange: (cloud) => {
+      const depth = Math.floor(BODY_VALUE_CHARS / 2);
+      cloud.graphDefault = { body: `{"value":${'['.repeat(depth)}${']'.repeat(depth)}}` };
+    },
+    expect: failsWith('invalid_response', 'nested deeper than 64 levels'),
+  },
+  {
+    name: 'an alerts page of three million empty objects',
+    arrange: (cloud) => {
+      cloud.alertsDefault = { body: `{"value":[${'{},'.repeat(Math.floor(BODY_VALUE_CHARS / 3))}{}]}` };
+    },
+    expect: succeeds((data) => {
+      expect(data.relationStatus.securityAlerts).toBe('failed');
+      expect(data.relationErrors.securityAlerts).toContain('more than 200000 objects and arrays');
+    }),
+  },
+  {
+    name: 'a Graph error nested five million levels deep',
+    arrange: (cloud) => {
+      const depth = Math.floor(BODY_VALUE_CHARS / 2);
+      cloud.graphDefault = { status: 500, body: `{"error":${'['.repeat(depth)}${']'.repeat(depth)}}` };
+    },
+    expect: failsWith('http_error'),
+  },
+  {
+    name: 'a token answer nested five million levels deep',
+    arrange: (cloud) => {
+      const depth = Math.floor(BODY_VALUE_CHARS / 2);
+      cloud.tokenAnswer = { status: 200, contentType: 'application/json', body: `{"access_token":${'['.repeat(depth)}${']'.repeat(depth)}}` };
+    },
+    expect: failsWith('token', 'nested deeper than 64 levels'),
   },
   ...RUNS.map(
     (kind): Case => ({

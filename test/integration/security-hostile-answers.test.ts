@@ -8,7 +8,16 @@
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/graph/http.js';
-import { CLIENT_SECRET, INTEGRATION_TIMEOUT_MS, killExporters, startExporter, TENANT_ID, until } from '../helpers/exporter.js';
+import {
+  CLIENT_SECRET,
+  clientSecretEnv,
+  INTEGRATION_TIMEOUT_MS,
+  killExporters,
+  startExporter,
+  TENANT_ID,
+  until,
+  WITH_SECURITY_ALERTS,
+} from '../helpers/exporter.js';
 import { closeFakeClouds, graphErrorBody, MSI_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
 import { startConnectProxy } from '../helpers/proxy.js';
 
@@ -144,5 +153,28 @@ describe.concurrent('hostile text from Graph and Entra ID, end to end', { timeou
       expect((await exporter.get('/healthz')).status).toBe(200);
     }
     expect(String(tokenFailures(exporter)[0]?.err).length).toBeLessThanOrEqual(1024);
+  });
+
+  it('an alerts page of three million empty objects, under the heap limit npm start sets: the relation fails, the exporter lives', async ({
+    onTestFinished,
+  }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    cloud.alertsDefault = { body: `{"value":[${'{},'.repeat(Math.floor((DEFAULT_MAX_BODY_BYTES - 64 * 1024) / 3))}{}]}` };
+    const exporter = await startExporter({
+      cloud,
+      onTestFinished,
+      args: ['--poll.interval=1s', WITH_SECURITY_ALERTS],
+      // As package.json's start script and the image run it: a 192 MiB heap.
+      env: { ...clientSecretEnv(), NODE_OPTIONS: '--max-old-space-size=192 --max-semi-space-size=2' },
+    });
+    const failedRelation = () =>
+      exporter.logs().find((l) => typeof l.msg === 'string' && String(JSON.stringify(l)).includes('more than 200000 objects and arrays'));
+    await until(failedRelation, 30_000, 'the alerts relation failing on its shape');
+    for (let polls = 2; polls <= 3; polls++) {
+      await until(async () => ((await exporter.value('partner_security_polls_total', tenant)) ?? 0) >= polls, 20_000, `poll ${polls}`);
+      expect((await exporter.get('/healthz')).status).toBe(200);
+    }
+    expect(exporter.child.exitCode).toBeNull();
+    expect(await exporter.value('partner_security_score_current', tenant)).toBe(14.29);
   });
 });
