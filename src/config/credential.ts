@@ -4,6 +4,7 @@
  * authority, one way to authenticate, secret files) holds the same way for both.
  */
 import { type ConfigIo, checkConfigFile, type ProblemSink, readConfigText } from './files.js';
+import { MAX_FLAG_VALUE_CHARS, TOO_LONG } from './flags.js';
 import { parseHttpsRoot } from './https-root.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -217,11 +218,13 @@ export function identifyingFields(input: CredentialInput): { readonly own: reado
 export function credentialFromEnv(env: Readonly<Record<string, string | undefined>>): CredentialInput {
   // Ids and paths are trimmed; a secret is taken as it is (only an empty one counts as unset).
   const trimmed = (name: string): CredentialField => {
+    if ((env[name]?.length ?? 0) > MAX_FLAG_VALUE_CHARS) return { name, problem: TOO_LONG };
     const value = env[name]?.trim();
     return value ? { name, value } : { name };
   };
   const verbatim = (name: string): CredentialField => {
     const value = env[name];
+    if (value !== undefined && value.length > MAX_FLAG_VALUE_CHARS) return { name, problem: TOO_LONG };
     return value ? { name, value } : { name };
   };
   return {

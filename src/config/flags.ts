@@ -18,6 +18,14 @@ import {
 export const DEFAULT_PORT = 10059;
 /** Flags map to environment variables as PSS_ + the flag name upper-cased, dots and dashes as "_". */
 export const ENV_PREFIX = 'PSS_';
+/**
+ * Longest value of a flag, of a variable read for one (PSS_*, AZURE_*) or named by the tenants
+ * file: paths, URLs, ids and secrets are far shorter. A longer one is a problem named without
+ * being quoted, before any pattern sees it.
+ */
+export const MAX_FLAG_VALUE_CHARS = 4096;
+/** The problem of a value over MAX_FLAG_VALUE_CHARS. */
+export const TOO_LONG = `longer than ${MAX_FLAG_VALUE_CHARS} characters`;
 /** The poll interval demo mode uses unless one is given, so its data visibly moves. */
 export const DEMO_POLL_INTERVAL_MS = 15_000;
 
@@ -286,6 +294,10 @@ export function readFlags(
   for (const spec of FLAGS) {
     const fromEnv = spec.env ? env[envName(spec.name)] : undefined;
     if (fromEnv === undefined || fromEnv === '') continue;
+    if (fromEnv.length > MAX_FLAG_VALUE_CHARS) {
+      errors.push(`${envName(spec.name)}: ${TOO_LONG}`);
+      continue;
+    }
     if (spec.kind === 'boolean') {
       const normalized = fromEnv.toLowerCase();
       if (['true', '1', 'yes'].includes(normalized)) values.set(spec.name, 'true');
@@ -299,6 +311,12 @@ export function readFlags(
   for (let i = 0; i < argv.length; i++) {
     // -h is --help, as in every Prometheus exporter.
     const arg = argv[i] === '-h' ? '--help' : (argv[i] ?? '');
+    // Room for the longest flag name and "=" beside the value.
+    if (arg.length > MAX_FLAG_VALUE_CHARS + 64) {
+      const name = arg.startsWith('--') ? arg.slice(0, arg.indexOf('=')) : '';
+      errors.push(`${FLAGS.some((f) => `--${f.name}` === name) ? name : `argument ${i + 1}`}: ${TOO_LONG}`);
+      continue;
+    }
     const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
     if (!match) {
       errors.push(`unexpected argument "${arg}" (flags start with --)`);
@@ -318,9 +336,10 @@ export function readFlags(
       else errors.push(`--${negated ?? ''}${name}: "${inline}" is not a boolean (true or false)`);
       continue;
     }
-    if (inline !== undefined) values.set(spec.name, inline);
-    else if (i + 1 < argv.length) values.set(spec.name, argv[++i] ?? '');
-    else errors.push(`--${name}: needs a value`);
+    const value = inline ?? (i + 1 < argv.length ? (argv[++i] ?? '') : undefined);
+    if (value === undefined) errors.push(`--${name}: needs a value`);
+    else if (value.length > MAX_FLAG_VALUE_CHARS) errors.push(`--${name}: ${TOO_LONG}`);
+    else values.set(spec.name, value);
   }
   return values;
 }

@@ -5,6 +5,7 @@
 import { labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import { type CredentialConfig, type CredentialField, type CredentialInput, credentialFromEnv, identifyingFields, parseCredential } from './credential.js';
 import type { ConfigIo, ProblemSink } from './files.js';
+import { MAX_FLAG_VALUE_CHARS, TOO_LONG } from './flags.js';
 import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from './yaml.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -140,12 +141,14 @@ function parseTenant(
     const named = field(key);
     if (named.value === undefined) return named;
     const secret = env[named.value];
+    if (secret !== undefined && secret.length > MAX_FLAG_VALUE_CHARS) return { name: key, problem: `${named.value} is ${TOO_LONG}` };
     return secret ? { name: key, value: secret } : { name: key, problem: `environment variable ${named.value} is not set` };
   };
   // Defaults from the environment, for the key of the same meaning (the AKS workload identity webhook sets both).
   const inherited = (key: string, variable: string): CredentialField => {
     const own = field(key);
     if (own.value !== undefined || own.problem !== undefined) return own;
+    if ((env[variable]?.length ?? 0) > MAX_FLAG_VALUE_CHARS) return { name: key, where: variable, problem: TOO_LONG };
     const value = env[variable]?.trim();
     return value ? { name: key, where: variable, value } : own;
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PORT, envName, FLAGS, flagSpec, helpText } from '../../../src/config/flags.js';
+import { DEFAULT_PORT, envName, FLAGS, flagSpec, helpText, MAX_FLAG_VALUE_CHARS } from '../../../src/config/flags.js';
 import { type Config, parseConfig } from '../../../src/config/parse.js';
 
 const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'client-id', AZURE_CLIENT_SECRET: 'shh-very-secret' };
@@ -200,5 +200,41 @@ describe('parseConfig', () => {
       expect(help).toContain(flag.name === 'help' ? '-h, --help' : flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
       if (flag.env) expect(help).toContain(envName(flag.name));
     }
+  });
+});
+
+describe('the length of flags and variables', () => {
+  const LONG = 'a'.repeat(MAX_FLAG_VALUE_CHARS + 1);
+  const path = (chars: number) => `/${'p'.repeat(chars - 1)}`;
+
+  it(`takes a value of ${MAX_FLAG_VALUE_CHARS} characters, flag or variable`, () => {
+    expect(run([`--web.telemetry-path=${path(MAX_FLAG_VALUE_CHARS)}`]).telemetryPath).toHaveLength(MAX_FLAG_VALUE_CHARS);
+    expect(run(['--web.telemetry-path', path(MAX_FLAG_VALUE_CHARS)]).telemetryPath).toHaveLength(MAX_FLAG_VALUE_CHARS);
+    expect(run([], { ...SECRET_ENV, PSS_WEB_TELEMETRY_PATH: path(MAX_FLAG_VALUE_CHARS) }).telemetryPath).toHaveLength(MAX_FLAG_VALUE_CHARS);
+  });
+
+  it('refuses a longer one, naming it without quoting it', () => {
+    const huge = 'x'.repeat(10 * 1024 * 1024);
+    const problems = errors([`--web.telemetry-path=${path(MAX_FLAG_VALUE_CHARS + 1)}`, '--graph.endpoint', `https://${LONG}`, `--${huge}`], {
+      ...SECRET_ENV,
+      PSS_LOG_LEVEL: huge,
+      AZURE_CLIENT_SECRET: LONG,
+    });
+    expect(problems).toEqual([
+      `PSS_LOG_LEVEL: longer than ${MAX_FLAG_VALUE_CHARS} characters`,
+      `--web.telemetry-path: longer than ${MAX_FLAG_VALUE_CHARS} characters`,
+      `--graph.endpoint: longer than ${MAX_FLAG_VALUE_CHARS} characters`,
+      `argument 4: longer than ${MAX_FLAG_VALUE_CHARS} characters`,
+      `AZURE_CLIENT_SECRET: longer than ${MAX_FLAG_VALUE_CHARS} characters`,
+    ]);
+  });
+
+  it('refuses a client_secret_env variable of the tenants file that is longer', () => {
+    const file = `tenants:\n  - tenant_id: 11111111-2222-3333-4444-555555555555\n    client_id: c\n    client_secret_env: TENANT_SECRET\n`;
+    const result = parseConfig(['--config.file=/exists/tenants.yml'], { TENANT_SECRET: LONG }, { ...io, readText: () => file });
+    expect(result).toEqual({
+      action: 'fail',
+      errors: [`/exists/tenants.yml: tenants[0].client_secret_env: TENANT_SECRET is longer than ${MAX_FLAG_VALUE_CHARS} characters`],
+    });
   });
 });

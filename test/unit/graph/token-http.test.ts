@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createCredential } from '../../../src/config/credentials.js';
 import { createDispatcher } from '../../../src/graph/http.js';
 import { describeProxy } from '../../../src/graph/proxy.js';
-import { createTokenSource } from '../../../src/graph/token.js';
+import { createTokenSource, MAX_ACCESS_TOKEN_CHARS } from '../../../src/graph/token.js';
 import { createTokenTransport } from '../../../src/graph/token-http.js';
 import { createRedactor } from '../../../src/lib/log.js';
 import { CLIENT_ID, CLIENT_SECRET, TENANT_ID } from '../../helpers/exporter.js';
@@ -60,6 +60,22 @@ describe('token requests through the token transport', () => {
     const cloud = await startFakeCloud({ onTestFinished, expectedClientSecret: 'another-secret' });
     const tokens = await tokenSource(cloud, 30_000, onTestFinished);
     await expect(tokens.get(new AbortController().signal)).rejects.toThrow(/AADSTS7000215/);
+  });
+});
+
+describe('the access token', () => {
+  it(`is used up to ${MAX_ACCESS_TOKEN_CHARS} characters and refused beyond`, async () => {
+    const source = (token: string) =>
+      createTokenSource({
+        credential: { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) },
+        scope: 'https://graph.microsoft.com/.default',
+        redact: createRedactor(),
+      });
+    const signal = new AbortController().signal;
+    await expect(source('a'.repeat(MAX_ACCESS_TOKEN_CHARS)).get(signal)).resolves.toMatchObject({ token: 'a'.repeat(MAX_ACCESS_TOKEN_CHARS) });
+    await expect(source('a'.repeat(MAX_ACCESS_TOKEN_CHARS + 1)).get(signal)).rejects.toThrow(
+      `the access token is longer than ${MAX_ACCESS_TOKEN_CHARS} characters`,
+    );
   });
 });
 
