@@ -33,7 +33,11 @@ const CLIENT = '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40';
 const scoreOf = (tenant: string) => 10 + TENANTS.indexOf(tenant);
 
 /** Series that differ between any two processes whatever they poll: when a poll ran and how long it took. */
-const TIMING = new Set(['partner_security_last_success_timestamp_seconds', 'partner_security_poll_duration_seconds', 'partner_security_next_poll_timestamp_seconds']);
+const TIMING = new Set([
+  'partner_security_last_success_timestamp_seconds',
+  'partner_security_poll_duration_seconds',
+  'partner_security_next_poll_timestamp_seconds',
+]);
 
 /** A series as Prometheus stores it: its name and labels, an empty label being no label. */
 function seriesKey(sample: Sample): string {
