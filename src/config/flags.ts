@@ -268,12 +268,13 @@ export function helpText(): string {
   }
   lines.push(
     '',
-    'A flag given twice on the command line is an error.',
+    'A flag given twice on the command line is an error, and so is a PSS_ variable that sets no flag.',
     '',
     'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
     'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
     '(optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
-    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set.',
+    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set. AZURE_CLIENT_ID is',
+    "the app registration's Application (client) ID, a GUID. --config.check says which credential a run would use.",
     'AZURE_AUTHORITY_HOST overrides the authority. HTTPS_PROXY and NO_PROXY are honoured.',
   );
   return `${lines.join('\n')}\n`;
