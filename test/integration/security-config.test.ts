@@ -459,7 +459,6 @@ describe('one credential parser for the environment and the tenants file', () =>
     ['a placeholder tenant and client', { tenant: '<partner tenant id>', client: '<application id>', secret: 'shh' }],
     ['a client that is not a GUID', { ...ids, client: 'app', secret: 'shh' }],
     ['the nil GUID as client', { ...ids, client: '00000000-0000-0000-0000-000000000000', tokenFile: '/token' }],
-    ['a user-assigned identity that is not a GUID', { client: 'my-identity' }],
     ['an authority host', { ...ids, secret: 'shh', authority: 'https://login.example.test/' }],
     ['an http authority', { ...ids, secret: 'shh', authority: 'http://login.example.test' }],
     ['an authority with a path', { ...ids, secret: 'shh', authority: 'https://login.example.test/tenant' }],
