@@ -1,18 +1,22 @@
 /**
- * Every alert rule links to its runbook: a `runbook_url` whose anchor is a heading of the README
- * (GitHub's anchor rules), plus `summary` and `description`; and the README's alert table, the one
- * documented place for thresholds and `for:` durations, says what each rule does. Checked for the
- * rule file Prometheus loads and for the PrometheusRule generated from it for Kubernetes.
+ * Every alert rule links to its runbook: a `runbook_url` on the project's home (package.json's
+ * `repository`) whose anchor, the alert name in lower case, is a heading of docs/alerts.md (GitHub's
+ * anchor rules), plus `summary` and `description`; and the README's alert table, the one documented
+ * place for thresholds and `for:` durations, says what each rule does. Checked for the rule file
+ * Prometheus loads and for the PrometheusRule generated from it for Kubernetes.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ALERTS_FILE, BASE_DIR, loadObjects, renderPrometheusRule } from '../../../scripts/kubernetes.js';
+import { projectHome } from '../../../scripts/project-home.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The document the runbook URLs point into (the mixin's runbookURLPattern). */
+const RUNBOOKS = 'docs/alerts.md';
 
 interface Rule {
   alert?: string;
@@ -96,15 +100,16 @@ describe.each(SOURCES)('alert rules in $name', ({ rules }) => {
     expect(rules.length).toBeGreaterThanOrEqual(8);
   });
 
-  it.each(rules.map((r) => [r.alert ?? '', r] as const))('%s links to a README runbook section and says what it means', (_name, rule) => {
+  it.each(rules.map((r) => [r.alert ?? '', r] as const))('%s links to its runbook section on the project home and says what it means', (name, rule) => {
     const url = rule.annotations?.runbook_url ?? '';
-    const match = /^https:\/\/github\.com\/[^/]+\/partner-security-score-exporter\/blob\/main\/README\.md#([a-z0-9_-]+)$/.exec(url);
-    expect(match, `runbook_url ${url}`).not.toBeNull();
-    expect(anchors.has(match?.[1] ?? ''), `README has no heading for #${match?.[1]}`).toBe(true);
+    expect(url).toBe(`${projectHome().url}/blob/main/${RUNBOOKS}#${name.toLowerCase()}`);
+    expect(existsSync(join(ROOT, RUNBOOKS)), `${RUNBOOKS} does not exist`).toBe(true);
+    const headings = githubAnchors(readFileSync(join(ROOT, RUNBOOKS), 'utf8'));
+    expect(headings.has(name.toLowerCase()), `${RUNBOOKS} has no heading for #${name.toLowerCase()}`).toBe(true);
     for (const key of ['summary', 'description']) expect(rule.annotations?.[key]?.length ?? 0, key).toBeGreaterThan(20);
   });
 
-  it('all link to the same README', () => {
+  it('all link into the same document', () => {
     const bases = new Set(rules.map((r) => (r.annotations?.runbook_url ?? '').split('#')[0]));
     expect(bases.size).toBe(1);
   });
