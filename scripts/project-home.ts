@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 /** The GitHub repository the project lives in. */
 export interface ProjectHome {
-  /** https://github.com/<owner>/<name>, as package.json says it. */
+  /** The https://github.com/ URL of the repository, as package.json says it. */
   readonly url: string;
   readonly owner: string;
   readonly name: string;
@@ -18,6 +18,7 @@ export function projectHome(packageJsonPath: string | URL = new URL('../package.
   const { repository } = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { repository?: string | { url?: string } };
   const url = typeof repository === 'string' ? repository : repository?.url;
   const match = /^https:\/\/github\.com\/([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(url ?? '');
-  if (!match?.[1] || !match[2]) throw new Error(`package.json: repository must be https://github.com/<owner>/<name>, not ${JSON.stringify(url)}`);
+  if (!match?.[1] || !match[2])
+    throw new Error(`package.json: repository must be an https://github.com/ repository URL (owner/name), not ${JSON.stringify(url)}`);
   return { url: match[0], owner: match[1], name: match[2] };
 }

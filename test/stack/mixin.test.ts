@@ -138,17 +138,20 @@ describe('the mixin with its defaults', () => {
     // The Prometheus Operator and Azure Monitor name the job after the Service unless relabelled.
     for (const file of ['deploy/kubernetes/base/servicemonitor.yaml', 'deploy/kubernetes/components/azure-monitor/servicemonitor.yaml']) {
       const [monitor] = loadObjects(join(ROOT, file));
-      const relabelings = (monitor?.spec as { endpoints: { relabelings?: { targetLabel?: string; replacement?: string }[] }[] }).endpoints.flatMap(
-        (e) => e.relabelings ?? [],
-      );
-      expect(relabelings.filter((r) => r.targetLabel === 'job').map((r) => `job="${r.replacement}"`), file).toEqual([selector]);
+      const spec = monitor?.spec as { endpoints: { relabelings?: { targetLabel?: string; replacement?: string }[] }[] } | undefined;
+      const relabelings = (spec?.endpoints ?? []).flatMap((e) => e.relabelings ?? []);
+      expect(
+        relabelings.filter((r) => r.targetLabel === 'job').map((r) => `job="${r.replacement}"`),
+        file,
+      ).toEqual([selector]);
     }
   });
 
   it("links every runbook into docs/alerts.md on the project's home (package.json's repository)", async () => {
     const pattern = await jsonnet("(import 'config.libsonnet')._config.runbookURLPattern");
     expect(pattern).toBe(`${projectHome().url}/blob/main/docs/alerts.md#%s`);
-    for (const rule of rulesOf(defaults)) expect(rule.annotations?.runbook_url).toBe(`${projectHome().url}/blob/main/docs/alerts.md#${rule.alert.toLowerCase()}`);
+    for (const rule of rulesOf(defaults))
+      expect(rule.annotations?.runbook_url).toBe(`${projectHome().url}/blob/main/docs/alerts.md#${rule.alert.toLowerCase()}`);
   });
 });
 
@@ -175,10 +178,10 @@ describe("the mixin with a partner's own _config (test/fixtures/mixin/custom.lib
   it('puts its selector, and only its selector, in every series selector of every rule and dashboard query', () => {
     const exprs = [
       ...rulesOf(custom).map((r) => r.expr),
-      ...JSON.stringify(custom.grafanaDashboards)
+      ...(JSON.stringify(custom.grafanaDashboards)
         .match(/"(?:expr|definition)":"(?:[^"\\]|\\.)*"/g)
         ?.map((m) => JSON.parse(`{${m}}`) as { expr?: string; definition?: string })
-        .map((o) => o.expr ?? o.definition ?? '') ?? [],
+        .map((o) => o.expr ?? o.definition ?? '') ?? []),
     ];
     expect(exprs.length).toBeGreaterThan(50);
     for (const expr of exprs) {
@@ -208,7 +211,13 @@ const SETTINGS: readonly { key: string; value: unknown; alert: string; field: 'e
   { key: 'scoreLowRatio', value: 0.55, alert: 'PartnerSecurityScoreLow', field: 'expr', expected: '< 0.55' },
   { key: 'scoreLowFor', value: '17m', alert: 'PartnerSecurityScoreLow', field: 'for', expected: '17m' },
   { key: 'scoreDroppedFor', value: '17m', alert: 'PartnerSecurityScoreDropped', field: 'for', expected: '17m' },
-  { key: 'mandatoryRequirements', value: ['a', 'b'], alert: 'PartnerSecurityMandatoryRequirementNonCompliant', field: 'expr', expected: 'requirement_type=~"a|b"' },
+  {
+    key: 'mandatoryRequirements',
+    value: ['a', 'b'],
+    alert: 'PartnerSecurityMandatoryRequirementNonCompliant',
+    field: 'expr',
+    expected: 'requirement_type=~"a|b"',
+  },
   { key: 'mandatoryRequirementFor', value: '17m', alert: 'PartnerSecurityMandatoryRequirementNonCompliant', field: 'for', expected: '17m' },
   { key: 'dataStaleHours', value: 36, alert: 'PartnerSecurityScoreDataStale', field: 'expr', expected: '> 36 * 3600' },
   { key: 'dataStaleFor', value: '17m', alert: 'PartnerSecurityScoreDataStale', field: 'for', expected: '17m' },

@@ -81,7 +81,11 @@ function queries(value: unknown): string[] {
 describe('generated dashboards', () => {
   it('are committed as mixin templates exactly as dashboards/*.ts renders them (run npm run dashboards after a change)', () => {
     const rendered = renderDashboards();
-    expect(readdirSync(TEMPLATES_DIR).filter((f) => f.endsWith('.json')).sort()).toEqual([...rendered.keys()].sort());
+    expect(
+      readdirSync(TEMPLATES_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).toEqual([...rendered.keys()].sort());
     expect(files.sort()).toEqual([...rendered.keys()].sort());
     for (const [file, text] of rendered) expect(readFileSync(join(TEMPLATES_DIR, file), 'utf8'), `${file} differs from its source`).toBe(text);
   });
