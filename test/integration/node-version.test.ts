@@ -79,7 +79,8 @@ describe('the Node.js version floor', () => {
 
   /** The npm that comes with the old Node.js (a Debian or nodejs.org layout), run by that Node.js. */
   const systemNpm =
-    systemNode && [join(dirname(systemNode), '../lib/node_modules/npm/bin/npm-cli.js'), '/usr/share/nodejs/npm/bin/npm-cli.js'].find((path) => existsSync(path));
+    systemNode &&
+    [join(dirname(systemNode), '../lib/node_modules/npm/bin/npm-cli.js'), '/usr/share/nodejs/npm/bin/npm-cli.js'].find((path) => existsSync(path));
   it.skipIf(systemNpm === undefined)(
     `npm ci, the first command of the README, on a real old Node.js (${systemNode ?? 'none'}) ends with the same line`,
     () => {

@@ -197,13 +197,16 @@ function dockerIgnored(dockerignore: string, path: string): boolean {
     if (line === '' || line.startsWith('#')) continue;
     const negated = line.startsWith('!');
     const pattern = (negated ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
-    const source = pattern
-      .split('')
-      .map((c) => (c === '*' ? '\u0000' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-      .join('')
-      .replace(/\u0000\u0000\//g, '(?:.*/)?')
-      .replace(/\u0000\u0000/g, '.*')
-      .replace(/\u0000/g, '[^/]*');
+    // `**/` any folders (none included), `**` anything, `*` and `?` within one segment, the rest literally.
+    const source = [...pattern.matchAll(/\*\*\/|\*\*|\*|\?|[^*?]+/g)]
+      .map(([token]) => {
+        if (token === '**/') return '(?:.*/)?';
+        if (token === '**') return '.*';
+        if (token === '*') return '[^/]*';
+        if (token === '?') return '[^/]';
+        return token.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('');
     if (new RegExp(`^${source}(?:/.*)?$`).test(path)) ignored = !negated;
   }
   return ignored;

@@ -94,7 +94,7 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     expect(cases.some((c) => (c.exp_alerts ?? []).length === 0)).toBe(true);
   });
 
-  it('use the thresholds the README documents and the dashboards colour by', () => {
+  it('use the thresholds docs/alerts.md documents and the dashboards colour by', () => {
     expect(rule('PartnerSecurityScoreLow').expr).toBe(`partner_security_score_current / partner_security_score_max < ${THRESHOLDS.scoreRatio}`);
     expect(rule('PartnerSecurityScoreDataStale').expr).toBe(
       `time() - partner_security_score_last_refresh_timestamp > ${THRESHOLDS.dataAgeSeconds / 3600} * 3600`,
