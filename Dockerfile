@@ -26,7 +26,7 @@
 #   A certificate instead of a secret: -v "$PWD/cert.pem:/certs/cert.pem:ro" -e AZURE_CLIENT_CERTIFICATE_PATH=/certs/cert.pem
 #   (the file must be readable by UID 65532).
 #
-# The HEALTHCHECK (dist/healthcheck.js) probes /healthz where the exporter listens, from its flags or
+# The HEALTHCHECK (dist/web/healthcheck.js) probes /healthz where the exporter listens, from its flags or
 # PSS_* variables, over https when the web config turns TLS on. With basic auth in the web config, add
 # --web.healthz-without-auth (PSS_WEB_HEALTHZ_WITHOUT_AUTH=true), or the container reports unhealthy.
 
@@ -48,7 +48,7 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 # npm ci runs the preinstall script, the Node.js version check.
 COPY scripts/check-node.mjs ./scripts/
 COPY src ./src
-# The build records REVISION in dist/build-info.json (--version, partner_security_build_info): the
+# The build records REVISION in dist/cli/build-info.json (--version, partner_security_build_info): the
 # build context has no .git to ask.
 ARG REVISION=unknown
 RUN --mount=type=cache,target=/root/.npm REVISION=${REVISION} npm ci --no-audit --no-fund
@@ -80,14 +80,14 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 USER 65532:65532
 # The default --web.listen-address is :10059, so no PSS_WEB_LISTEN_ADDRESS is set here.
 EXPOSE 10059
-# No shell or curl in the image: node runs dist/healthcheck.js, which probes /healthz (liveness, not
+# No shell or curl in the image: node runs dist/web/healthcheck.js, which probes /healthz (liveness, not
 # /readyz: a slow first poll of Graph must not mark the container unhealthy) with the exporter's own
 # listen address and web config (http or https, the server's own certificate accepted).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["/nodejs/bin/node", "/app/dist/healthcheck.js"]
+  CMD ["/nodejs/bin/node", "/app/dist/web/healthcheck.js"]
 # node runs as PID 1; the exporter handles SIGTERM and SIGINT itself and starts no children.
 # V8 sized for a sidecar (as in `npm start`): a 2 MiB young generation instead of one that grows to
 # 16 MiB or more per semi-space under a scrape storm, and an old generation capped well inside a
 # 256 MiB container limit, so a runaway heap ends in V8's own out-of-memory message, not a SIGKILL.
-# --disable-sigusr1: no signal can open the inspector (see src/signal-guard.ts).
+# --disable-sigusr1: no signal can open the inspector (see src/cli/signal-guard.ts).
 ENTRYPOINT ["/nodejs/bin/node", "--disable-sigusr1", "--max-semi-space-size=2", "--max-old-space-size=192", "/app/dist/main.js"]

@@ -2,34 +2,33 @@
 /** Composition root: config -> credentials -> Graph clients -> pollers -> metrics -> HTTP server. */
 // First of all: a Node.js too old to run the rest says so in one line; then no signal may open
 // the inspector or end the process before serve() handles it.
-import './node-guard.js';
-import './signal-guard.js';
+import './cli/node-guard.js';
+import './cli/signal-guard.js';
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { TokenCredential } from '@azure/identity';
 import { EnvHttpProxyAgent } from 'undici';
-import { createApp } from './app.js';
-import { backfill } from './backfill.js';
-import { credentialChoice, credentialHint, describeCredential } from './config/credential-hint.js';
+import { backfill } from './cli/backfill.js';
+import { checkConfiguration, invalidWebConfig } from './cli/config-check.js';
+import { handleSignals } from './cli/signals.js';
+import { readRevision, readVersion } from './cli/version.js';
+import { createTenantPoll } from './collect/poll-tenant.js';
+import { createPoller } from './collect/poller.js';
+import { connect, graphTarget, graphTargets, loadCreateCredential, type Target } from './collect/targets.js';
+import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
 import { type Config, parseConfig } from './config/parse.js';
-import type { TenantConfig } from './config/tenants.js';
+import { environmentSecrets, secretsOf } from './config/secrets.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
-import { formatDuration } from './duration.js';
-import { errorText } from './errors.js';
-import { createGraphClient, type GraphClient } from './graph/client.js';
-import { createTokenSource, type TokenSource } from './graph/token.js';
-import { createLimit } from './limit.js';
-import { createLogger, createRedactor, type Logger, type Redactor } from './log.js';
-import { createMetrics } from './metrics.js';
-import { createTenantPoll } from './poll-tenant.js';
-import { createPoller } from './poller.js';
-import { environmentSecrets, secretsOf } from './secrets.js';
-import { handleSignals } from './signals.js';
-import { NAME, readRevision, readVersion } from './version.js';
-import { loadWebConfig, WebConfigError } from './web-config.js';
-import { boundAddress, close, startWebServer, type WebServer } from './web-server.js';
+import { createMetrics } from './expose/metrics.js';
+import { formatDuration } from './lib/duration.js';
+import { errorText } from './lib/errors.js';
+import { createLimit } from './lib/limit.js';
+import { createLogger, createRedactor, type Logger, type Redactor } from './lib/log.js';
+import { NAME } from './lib/name.js';
+import { createApp } from './web/app.js';
+import { boundAddress, close, startWebServer, type WebServer } from './web/server.js';
+import { WebConfigError } from './web/web-config.js';
 
 /** How long open scrapes may take to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -60,76 +59,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     logger.error('exporter failed', { err: errorText(error) });
     return 1;
   }
-}
-
-/** One tenant to poll and how its tokens are had and its Graph reached: a configured tenant on Graph, or the demo's. */
-interface Target {
-  readonly tenantId?: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** How the credential is named in the start-up log. */
-  readonly credentialName: string;
-  /** The Graph root. */
-  readonly endpoint: string;
-  readonly credential: TokenCredential;
-  readonly scope: string;
-  /** A credential with an empty token cache, after Graph rejected a token (the demo's static token needs none). */
-  readonly renewCredential?: () => TokenCredential;
-  /** What to check after a 401 or 403, named as the tenant was configured. */
-  readonly credentialHint?: (status: 401 | 403) => string;
-}
-
-/** Builds @azure/identity credentials (src/credentials.ts). */
-type CreateCredential = typeof import('./credentials.js')['createCredential'];
-
-/**
- * The credential code, loaded only when a configured tenant needs it: @azure/identity takes about
- * 0.4 s and 37 MiB to load, which demo mode (its static credential is in demo.ts), --version and
- * --config.check never use.
- */
-async function loadCreateCredential(): Promise<CreateCredential> {
-  return (await import('./credentials.js')).createCredential;
-}
-
-/** A configured tenant with its own credential, on the configured Graph root. */
-function graphTarget(config: Config, tenant: TenantConfig, createCredential: CreateCredential): Target {
-  return {
-    ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
-    labels: tenant.labels,
-    credentialName: describeCredential(tenant.credential),
-    endpoint: config.graphEndpoint,
-    credential: createCredential(tenant.credential),
-    // The token's scope is the Graph root the exporter talks to.
-    scope: `${config.graphEndpoint}/.default`,
-    renewCredential: () => createCredential(tenant.credential),
-    credentialHint: (status) => credentialHint(tenant, status),
-  };
-}
-
-/** Every configured tenant as a target, with the credential code loaded once for all. */
-async function graphTargets(config: Config): Promise<Target[]> {
-  const createCredential = await loadCreateCredential();
-  return config.tenants.map((tenant) => graphTarget(config, tenant, createCredential));
-}
-
-/** What talks to Graph for one tenant. */
-interface TenantClient {
-  readonly tokens: TokenSource;
-  readonly graph: GraphClient;
-}
-
-function connect(config: Config, target: Target, version: string, redact: Redactor, dispatcher: EnvHttpProxyAgent): TenantClient {
-  const renew = target.renewCredential === undefined ? {} : { renewCredential: target.renewCredential };
-  const tokens = createTokenSource({ credential: target.credential, scope: target.scope, redact, ...renew });
-  const graph = createGraphClient({
-    endpoint: target.endpoint,
-    timeoutMs: config.graphTimeoutMs,
-    tokens,
-    userAgent: `${NAME}/${version} (node ${process.version})`,
-    dispatcher,
-    redact,
-    ...(target.credentialHint === undefined ? {} : { credentialHint: target.credentialHint }),
-  });
-  return { tokens, graph };
 }
 
 async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
@@ -221,7 +150,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   return 0;
 }
 
-/** backfill: each tenant's history through the Graph client the live exporter would use (src/backfill.ts). */
+/** backfill: each tenant's history through the Graph client the live exporter would use (src/cli/backfill.ts). */
 async function runBackfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
   const dispatcher = new EnvHttpProxyAgent();
   const createCredential = await loadCreateCredential();
@@ -240,34 +169,6 @@ async function runBackfill(config: Config, version: string, logger: Logger, reda
   } finally {
     await dispatcher.close();
   }
-}
-
-/** --config.check: what start-up would use, checked as start-up checks it; 0, or 2 with every problem. */
-function checkConfiguration(config: Config): number {
-  const tenants = config.demo
-    ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}`]
-    : config.tenants.map(
-        (t) =>
-          `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
-      );
-  const count = tenants.length;
-  // The web config is checked as start-up checks it: a check that passes means start-up will.
-  if (config.webConfigFile !== undefined) {
-    try {
-      loadWebConfig(config.webConfigFile);
-    } catch (error) {
-      if (!(error instanceof WebConfigError)) throw error;
-      process.stderr.write(invalidWebConfig(error));
-      return 2;
-    }
-    tenants.push(`web config ${config.webConfigFile}: OK`);
-  }
-  process.stdout.write(`configuration OK: ${count} tenant(s)\n${tenants.join('\n')}\n`);
-  return 0;
-}
-
-function invalidWebConfig(error: WebConfigError): string {
-  return `${NAME}: invalid web config:\n${error.problems.map((p) => `  - ${p}`).join('\n')}\n`;
 }
 
 /** Node.js before 22.18 has no import.meta.main: compare the script node was asked to run. */

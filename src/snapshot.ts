@@ -1,5 +1,19 @@
 /** The plain, immutable data that flows from polling to serving. Nothing here knows about HTTP. */
-import { FAILURE_REASONS, type FailureReason } from './graph/errors.js';
+
+/** Why a poll failed; every value is exported (at 0) from the start so rate() works at once. */
+export const FAILURE_REASONS = [
+  'token',
+  'timeout',
+  'network',
+  'throttled',
+  'unavailable',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'http_error',
+  'invalid_response',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /** What Graph said about the partner security score in one successful poll. */
 export interface SecurityScore {

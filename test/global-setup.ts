@@ -11,6 +11,6 @@ export default function setup(): void {
   const state = globalThis as { [BUILT]?: true };
   if (state[BUILT]) return;
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  execFileSync(process.execPath, ['dist/write-build-info.js'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['dist/cli/write-build-info.js'], { stdio: 'inherit' });
   state[BUILT] = true;
 }

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { demoTenantAt } from '../../src/demo.js';
+import { createMetrics } from '../../src/expose/metrics.js';
 import { parseCustomerInsight, parseHistory, parseRequirement, parseSecurityScore } from '../../src/graph/parse.js';
-import { createMetrics } from '../../src/metrics.js';
 import { type CustomerInsight, initialSnapshot, POLICIES, type Policy, type TenantSnapshot } from '../../src/snapshot.js';
 import { median } from './lib.js';
 

@@ -7,13 +7,13 @@
  * Prints one JSON object (LeakResult) on standard output.
  */
 import { parseArgs } from 'node:util';
+import { createTenantPoll } from '../../src/collect/poll-tenant.js';
+import { createPoller } from '../../src/collect/poller.js';
 import { DEMO_SCOPE, demoCredential, startDemo } from '../../src/demo.js';
+import { createMetrics } from '../../src/expose/metrics.js';
 import { createGraphClient } from '../../src/graph/client.js';
 import { createTokenSource } from '../../src/graph/token.js';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
-import { createTenantPoll } from '../../src/poll-tenant.js';
-import { createPoller } from '../../src/poller.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 
 /** Memory of the process at one point of the run. */
 export interface MemorySample {

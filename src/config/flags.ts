@@ -3,8 +3,8 @@
  * it, and reading argv and the environment into raw values by flag name.
  */
 
-import { formatDuration } from '../duration.js';
-import { LOG_FORMATS, LOG_LEVELS } from '../log.js';
+import { formatDuration } from '../lib/duration.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.js';
 import {
   DEFAULT_MAX_ALERT_TYPES,
   DEFAULT_MAX_ALERTS,
@@ -12,7 +12,7 @@ import {
   DEFAULT_MAX_HISTORY_ENTRIES,
   DEFAULT_MAX_PAGES,
   DEFAULT_MAX_REQUIREMENTS,
-} from '../relations.js';
+} from './caps.js';
 
 /** The port this exporter listens on by default (see README, "Port"). */
 export const DEFAULT_PORT = 10059;

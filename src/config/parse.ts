@@ -3,8 +3,8 @@
  * through ConfigIo) and reports every problem at once.
  */
 import { dirname, resolve } from 'node:path';
-import { formatDuration, parseDuration } from '../duration.js';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js';
 import { type ConfigIo, diskIo, readConfigText } from './files.js';
 import { DEMO_POLL_INTERVAL_MS, envName, type FlagName, flagSpec, readFlags } from './flags.js';
 import { parseHttpsRoot } from './https-root.js';

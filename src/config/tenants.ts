@@ -2,7 +2,7 @@
  * The partner tenants to poll: the one the AZURE_* environment describes, or the list of the
  * tenants file (--config.file: YAML, strict, every problem reported with its place).
  */
-import { labelValue, MAX_LABEL_CHARS } from '../text.js';
+import { labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import { type CredentialConfig, type CredentialField, type CredentialInput, credentialFromEnv, identifyingFields, parseCredential } from './credential.js';
 import type { ConfigIo, ProblemSink } from './files.js';
 import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from './yaml.js';

@@ -1,8 +1,8 @@
 /** undici requests to Graph: deadlines, client-request-id, Retry-After, size caps, one GraphError. */
 import { randomUUID } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
-import { errorText, MAX_QUOTED_CHARS } from '../errors.js';
-import { boundText } from '../text.js';
+import { errorText, MAX_QUOTED_CHARS } from '../lib/errors.js';
+import { boundText } from '../lib/text.js';
 import { GraphError } from './errors.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';

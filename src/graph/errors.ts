@@ -1,20 +1,6 @@
-/** Why a poll of Graph failed: the failure reasons and the one error every Graph call throws. */
-import { boundText } from '../text.js';
-
-/** Why a poll failed; every value is exported (at 0) from the start so rate() works at once. */
-export const FAILURE_REASONS = [
-  'token',
-  'timeout',
-  'network',
-  'throttled',
-  'unavailable',
-  'unauthorized',
-  'forbidden',
-  'not_found',
-  'http_error',
-  'invalid_response',
-] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
+/** Why a call to Graph failed: the one error every Graph call throws. */
+import { boundText } from '../lib/text.js';
+import type { FailureReason } from '../snapshot.js';
 
 /** Longest error message, hints included: it reaches the log, the status page and /api/status. */
 export const MAX_ERROR_MESSAGE_CHARS = 1024;

@@ -1,5 +1,5 @@
 /** Paging a Graph collection: @odata.nextLink followed within a page and byte budget, one page held at a time. */
-import { errorText } from '../errors.js';
+import { errorText } from '../lib/errors.js';
 import type { GraphResponse } from './client.js';
 import { GraphError } from './errors.js';
 import { parseCollection } from './parse.js';

@@ -1,5 +1,6 @@
 /** Raw Graph JSON -> typed snapshot parts, surviving the quirks the beta API is known for. */
 
+import { boundText, labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import {
   type CustomerInsight,
   type HistoryEntry,
@@ -11,7 +12,6 @@ import {
   type SecurityAlert,
   type SecurityScore,
 } from '../snapshot.js';
-import { boundText, labelValue, MAX_LABEL_CHARS } from '../text.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
 export class GraphParseError extends Error {

@@ -1,6 +1,6 @@
 /** One access token reused until shortly before it expires, plus the tenant it was issued for. */
 import type { TokenCredential } from '@azure/identity';
-import type { Redactor } from '../log.js';
+import type { Redactor } from '../lib/log.js';
 
 /** Renew this long before expiry when the credential gives no refresh hint. */
 const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;

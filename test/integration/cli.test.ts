@@ -52,7 +52,7 @@ describe('the command line', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
 
   it('the build records $REVISION when given one (the image build), and only a commit id', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pss-build-info-'));
-    copyFileSync(join(ROOT, 'dist/write-build-info.js'), join(dir, 'write-build-info.js'));
+    copyFileSync(join(ROOT, 'dist/cli/write-build-info.js'), join(dir, 'write-build-info.js'));
     const write = (revision: string) => {
       execFileSync(process.execPath, [join(dir, 'write-build-info.js')], { cwd: dir, env: { ...ENV, REVISION: revision } });
       return JSON.parse(readFileSync(join(dir, 'build-info.json'), 'utf8')) as { revision: string };

@@ -4,12 +4,12 @@
  * with the usual backoff instead of after a whole interval.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PollResult } from '../../src/collect/poll-tenant.js';
+import { BACKOFF_BASE_MS, createPoller } from '../../src/collect/poller.js';
 import { credentialChoice } from '../../src/config/credential-hint.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { GraphError } from '../../src/graph/errors.js';
-import { createLogger, createRedactor } from '../../src/log.js';
-import type { PollResult } from '../../src/poll-tenant.js';
-import { BACKOFF_BASE_MS, createPoller } from '../../src/poller.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
 

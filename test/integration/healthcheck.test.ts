@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exporterArgs, probe, resolveTarget } from '../../src/healthcheck.js';
+import { exporterArgs, probe, resolveTarget } from '../../src/web/healthcheck.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, startExporter } from '../helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, startFakeCloud } from '../helpers/fake-cloud.js';
 

@@ -130,7 +130,7 @@ describe('Dockerfile', () => {
     expect(user).toMatch(/^\d+(:\d+)?$/);
     expect(Number(user.split(':')[0])).toBeGreaterThan(0);
     expect(args('EXPOSE')).toEqual([String(DEFAULT_PORT)]);
-    expect(args('HEALTHCHECK')[0]).toMatch(/CMD \[".*node", "\/app\/dist\/healthcheck\.js"\]$/);
+    expect(args('HEALTHCHECK')[0]).toMatch(/CMD \[".*node", "\/app\/dist\/web\/healthcheck\.js"\]$/);
     expect(args('ENTRYPOINT')[0]).toMatch(/dist\/main\.js"\]$/);
   });
 });

@@ -3,7 +3,7 @@
  * response time with Graph's averageResponseTimeInHours on an example where both are known.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ALERT_WINDOW_SECONDS, OTHER_ALERT_TYPE, summarizeAlerts } from '../../src/security-alerts.js';
+import { ALERT_WINDOW_SECONDS, OTHER_ALERT_TYPE, summarizeAlerts } from '../../src/collect/security-alerts.js';
 import type { SecurityAlert } from '../../src/snapshot.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from '../helpers/exporter.js';
 import { closeFakeClouds, SECURITY_ALERTS_PATH, startFakeCloud, wrappedScoreBody } from '../helpers/fake-cloud.js';

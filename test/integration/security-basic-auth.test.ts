@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBasicAuth, MAX_CACHED_CREDENTIALS, MAX_PENDING_VERIFICATIONS } from '../../src/basic-auth.js';
+import { createBasicAuth, MAX_CACHED_CREDENTIALS, MAX_PENDING_VERIFICATIONS } from '../../src/web/basic-auth.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
 

@@ -7,11 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTenantPoll, type PollData, type PollResult } from '../../src/collect/poll-tenant.js';
 import { type CollectorsConfig, parseConfig } from '../../src/config/parse.js';
 import { createGraphClient } from '../../src/graph/client.js';
 import type { TokenSource } from '../../src/graph/token.js';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { createTenantPoll, type PollData, type PollResult } from '../../src/poll-tenant.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, type GraphReply, heldReply, jwtPart, SECURITY_SCORE_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
 

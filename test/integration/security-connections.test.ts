@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { boundAddress, close, startWebServer } from '../../src/web-server.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
+import { boundAddress, close, startWebServer } from '../../src/web/server.js';
 import { type Exporter, INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
 

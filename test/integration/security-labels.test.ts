@@ -4,11 +4,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { statusPage } from '../../src/expose/status/page.js';
+import { statusView } from '../../src/expose/status/view.js';
 import { parseCustomerInsight, parseRequirement } from '../../src/graph/parse.js';
+import { boundText, labelValue, MAX_LABEL_CHARS } from '../../src/lib/text.js';
 import { initialSnapshot } from '../../src/snapshot.js';
-import { statusPage } from '../../src/status/page.js';
-import { statusView } from '../../src/status/view.js';
-import { boundText, labelValue, MAX_LABEL_CHARS } from '../../src/text.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, startExporter, TENANT_ID, until } from '../helpers/exporter.js';
 import { closeFakeClouds, defaultGraphAnswer, graphErrorBody, startFakeCloud } from '../helpers/fake-cloud.js';
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphClient } from '../../src/graph/client.js';
 import { GraphError, MAX_ERROR_MESSAGE_CHARS, MAX_ID_CHARS } from '../../src/graph/errors.js';
 import type { TokenSource } from '../../src/graph/token.js';
-import { createLogger, createRedactor, type LogFormat, MAX_LOG_LINE_BYTES, MAX_LOG_VALUE_CHARS } from '../../src/log.js';
+import { createLogger, createRedactor, type LogFormat, MAX_LOG_LINE_BYTES, MAX_LOG_VALUE_CHARS } from '../../src/lib/log.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, startExporter, TENANT_ID, until } from '../helpers/exporter.js';
 import { closeFakeClouds, graphErrorBody, startFakeCloud } from '../helpers/fake-cloud.js';
 

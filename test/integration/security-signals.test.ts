@@ -113,9 +113,9 @@ describe('SIGUSR1 never opens the inspector', { timeout: INTEGRATION_TIMEOUT_MS 
     const imports = readFileSync(join(ROOT, 'src/main.ts'), 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('import '));
-    expect(imports.slice(0, 2)).toEqual(["import './node-guard.js';", "import './signal-guard.js';"]);
+    expect(imports.slice(0, 2)).toEqual(["import './cli/node-guard.js';", "import './cli/signal-guard.js';"]);
     // The node guard imports nothing, so nothing runs before the signal guard but the version check.
-    expect(readFileSync(join(ROOT, 'src/node-guard.ts'), 'utf8')).not.toMatch(/^import /m);
+    expect(readFileSync(join(ROOT, 'src/cli/node-guard.ts'), 'utf8')).not.toMatch(/^import /m);
   });
 });
 

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PollData, PollResult } from '../../src/collect/poll-tenant.js';
+import { BACKOFF_BASE_MS, createPoller, FAILURE_LOG_REPEAT_MS, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../../src/collect/poller.js';
 import { GraphError } from '../../src/graph/errors.js';
 import { parseRetryAfter } from '../../src/graph/retry-after.js';
-import { createLogger, createRedactor } from '../../src/log.js';
-import type { PollData, PollResult } from '../../src/poll-tenant.js';
-import { BACKOFF_BASE_MS, createPoller, FAILURE_LOG_REPEAT_MS, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../../src/poller.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { type Exporter, INTEGRATION_TIMEOUT_MS, killExporters, startExporter, TENANT_ID, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, SECURITY_SCORE_PATH, startFakeCloud, wrappedScoreBody } from '../helpers/fake-cloud.js';
 

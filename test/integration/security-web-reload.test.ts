@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { type Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { boundAddress, close, startWebServer, type WebServer } from '../../src/web-server.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../../src/web/server.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
 

@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { Agent, request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { loadWebConfig, WebConfigError } from '../../src/web-config.js';
-import { boundAddress, close, startWebServer, type WebServer } from '../../src/web-server.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
+import { boundAddress, close, startWebServer, type WebServer } from '../../src/web/server.js';
+import { loadWebConfig, WebConfigError } from '../../src/web/web-config.js';
 
 const TLS = resolve('test/fixtures/tls');
 const HASH = bcrypt.hashSync('s3cret-pass', 4);

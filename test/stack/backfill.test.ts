@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backfill, renderBackfill } from '../../src/backfill.js';
+import { backfill, renderBackfill } from '../../src/cli/backfill.js';
 import type { GraphClient } from '../../src/graph/client.js';
-import { createLogger, createRedactor } from '../../src/log.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { baseEnv, CLIENT_SECRET, clientSecretEnv, runExporter, TENANT_ID } from '../helpers/exporter.js';
 import { closeFakeClouds, INVALID_CLIENT_SECRET, startFakeCloud } from '../helpers/fake-cloud.js';
 import { startPrometheus } from '../helpers/prometheus.js';

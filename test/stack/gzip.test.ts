@@ -5,11 +5,11 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { getRaw } from '../../scripts/bench/lib.js';
-import { createApp } from '../../src/app.js';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
+import { createMetrics } from '../../src/expose/metrics.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { initialSnapshot, POLICIES, type TenantSnapshot } from '../../src/snapshot.js';
-import { boundAddress, close, startWebServer } from '../../src/web-server.js';
+import { createApp } from '../../src/web/app.js';
+import { boundAddress, close, startWebServer } from '../../src/web/server.js';
 import { INTEGRATION_TIMEOUT_MS, until } from '../helpers/exporter.js';
 
 let server: Server | undefined;

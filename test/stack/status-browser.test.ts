@@ -7,7 +7,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../scripts/chromium.js';
-import type { StatusView } from '../../src/status/view.js';
+import type { StatusView } from '../../src/expose/status/view.js';
 import { type Exporter, killExporters, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, startFakeCloud } from '../helpers/fake-cloud.js';
 

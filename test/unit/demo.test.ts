@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { createTenantPoll } from '../../src/collect/poll-tenant.js';
 import { demoTenantAt, startDemo } from '../../src/demo.js';
 import { createGraphClient } from '../../src/graph/client.js';
 import { createTokenSource } from '../../src/graph/token.js';
-import { createLogger, createRedactor } from '../../src/log.js';
-import { createTenantPoll } from '../../src/poll-tenant.js';
+import { createLogger, createRedactor } from '../../src/lib/log.js';
 
 const STEP = 1000;
 

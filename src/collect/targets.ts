@@ -1,0 +1,80 @@
+/** The tenants to poll, each with its credential, and what talks to Graph for one of them. */
+import type { TokenCredential } from '@azure/identity';
+import type { EnvHttpProxyAgent } from 'undici';
+import { credentialHint, describeCredential } from '../config/credential-hint.js';
+import type { Config } from '../config/parse.js';
+import type { TenantConfig } from '../config/tenants.js';
+import { createGraphClient, type GraphClient } from '../graph/client.js';
+import { createTokenSource, type TokenSource } from '../graph/token.js';
+import type { Redactor } from '../lib/log.js';
+import { NAME } from '../lib/name.js';
+
+/** One tenant to poll and how its tokens are had and its Graph reached: a configured tenant on Graph, or the demo's. */
+export interface Target {
+  readonly tenantId?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** How the credential is named in the start-up log. */
+  readonly credentialName: string;
+  /** The Graph root. */
+  readonly endpoint: string;
+  readonly credential: TokenCredential;
+  readonly scope: string;
+  /** A credential with an empty token cache, after Graph rejected a token (the demo's static token needs none). */
+  readonly renewCredential?: () => TokenCredential;
+  /** What to check after a 401 or 403, named as the tenant was configured. */
+  readonly credentialHint?: (status: 401 | 403) => string;
+}
+
+/** Builds @azure/identity credentials (src/config/credentials.ts). */
+export type CreateCredential = typeof import('../config/credentials.js')['createCredential'];
+
+/**
+ * The credential code, loaded only when a configured tenant needs it: @azure/identity takes about
+ * 0.4 s and 37 MiB to load, which demo mode (its static credential is in demo.ts), --version and
+ * --config.check never use.
+ */
+export async function loadCreateCredential(): Promise<CreateCredential> {
+  return (await import('../config/credentials.js')).createCredential;
+}
+
+/** A configured tenant with its own credential, on the configured Graph root. */
+export function graphTarget(config: Config, tenant: TenantConfig, createCredential: CreateCredential): Target {
+  return {
+    ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
+    labels: tenant.labels,
+    credentialName: describeCredential(tenant.credential),
+    endpoint: config.graphEndpoint,
+    credential: createCredential(tenant.credential),
+    // The token's scope is the Graph root the exporter talks to.
+    scope: `${config.graphEndpoint}/.default`,
+    renewCredential: () => createCredential(tenant.credential),
+    credentialHint: (status) => credentialHint(tenant, status),
+  };
+}
+
+/** Every configured tenant as a target, with the credential code loaded once for all. */
+export async function graphTargets(config: Config): Promise<Target[]> {
+  const createCredential = await loadCreateCredential();
+  return config.tenants.map((tenant) => graphTarget(config, tenant, createCredential));
+}
+
+/** What talks to Graph for one tenant. */
+export interface TenantClient {
+  readonly tokens: TokenSource;
+  readonly graph: GraphClient;
+}
+
+export function connect(config: Config, target: Target, version: string, redact: Redactor, dispatcher: EnvHttpProxyAgent): TenantClient {
+  const renew = target.renewCredential === undefined ? {} : { renewCredential: target.renewCredential };
+  const tokens = createTokenSource({ credential: target.credential, scope: target.scope, redact, ...renew });
+  const graph = createGraphClient({
+    endpoint: target.endpoint,
+    timeoutMs: config.graphTimeoutMs,
+    tokens,
+    userAgent: `${NAME}/${version} (node ${process.version})`,
+    dispatcher,
+    redact,
+    ...(target.credentialHint === undefined ? {} : { credentialHint: target.credentialHint }),
+  });
+  return { tokens, graph };
+}

@@ -1,0 +1,108 @@
+/** The HTTP side: /metrics, the status page and its JSON, health endpoints. It never talks to Graph. */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express from 'express';
+import { acceptsGzip } from '../expose/gzip.js';
+import type { Metrics } from '../expose/metrics.js';
+import { refreshParameter, statusPage, statusPageCsp } from '../expose/status/page.js';
+import { statusView } from '../expose/status/view.js';
+import type { Logger } from '../lib/log.js';
+import type { TenantSnapshot } from '../snapshot.js';
+
+export interface AppOptions {
+  telemetryPath: string;
+  metrics: Metrics;
+  snapshots: () => readonly TenantSnapshot[];
+  version: string;
+  logger: Logger;
+  /** Removes secrets from what the status page and /api/status show (the exporter's redactor). */
+  redact?: (text: string) => string;
+  now?: () => number;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+/** Headers of every answer. */
+const COMMON_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' } as const;
+
+/**
+ * Builds the request handler: express for every path, except that GET and HEAD of the telemetry
+ * path are answered before it. Express's own per-request work (request and response prototypes,
+ * the router) cost more than the rest of a cached scrape (BENCHMARKS.md).
+ */
+export function createApp(options: AppOptions): RequestListener {
+  const now = options.now ?? Date.now;
+  const app = express();
+  app.disable('x-powered-by');
+  // /METRICS is not /metrics: one path per resource, as Prometheus exporters do.
+  app.set('case sensitive routing', true);
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    res.set(COMMON_HEADERS);
+    next();
+  });
+
+  const view = () =>
+    statusView(options.snapshots(), {
+      nowMs: now(),
+      version: options.version,
+      telemetryPath: options.telemetryPath,
+      ...(options.redact === undefined ? {} : { redact: options.redact }),
+    });
+  const routes: Record<string, express.RequestHandler> = {
+    [options.telemetryPath]: (req, res) => serveMetrics(req, res),
+    '/': (req, res) => {
+      res.set('Content-Security-Policy', statusPageCsp());
+      res.type('html').send(statusPage(view(), { refreshSeconds: refreshParameter(req.query.refresh) }));
+    },
+    '/api/status': (_req, res) => {
+      res.json(view());
+    },
+    '/healthz': (_req, res) => {
+      res.type(TEXT).send('ok\n');
+    },
+    '/readyz': (_req, res) => {
+      // Ready once every tenant has been polled, whatever the result: a Graph outage must show
+      // as partner_security_up 0, not as a target that vanished.
+      const waiting = options.snapshots().filter((t) => t.lastPoll === undefined);
+      if (waiting.length === 0) res.type(TEXT).send('ready\n');
+      else res.status(503).type(TEXT).send('waiting for the first poll\n');
+    },
+  };
+
+  for (const [path, handler] of Object.entries(routes)) {
+    app.get(path, handler);
+    app.all(path, (_req, res) => {
+      res.status(405).set('Allow', 'GET, HEAD').type(TEXT).send('method not allowed\n');
+    });
+  }
+  app.use((_req, res) => {
+    res.status(404).type(TEXT).send('not found\n');
+  });
+
+  const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      // Prometheus asks for gzip on every scrape: about 1/20 of the bytes for the demo tenant.
+      const gzip = acceptsGzip(req.headers['accept-encoding']);
+      const chunks = await (gzip ? options.metrics.renderGzipChunks() : options.metrics.renderChunks());
+      res.setHeader('Vary', 'Accept-Encoding');
+      if (gzip) res.setHeader('Content-Encoding', 'gzip');
+      res.setHeader('Content-Type', options.metrics.contentType);
+      res.setHeader('Content-Length', String(chunks.reduce((n, c) => n + c.length, 0)));
+      // Written as they are, in one go: joining them would copy the cached data part on every scrape.
+      res.cork();
+      for (const chunk of chunks) res.write(chunk);
+      res.end();
+    } catch (error) {
+      options.logger.error('rendering metrics failed', { err: error instanceof Error ? error.message : String(error) });
+      res.statusCode = 500;
+      res.setHeader('Content-Type', TEXT);
+      res.end('rendering metrics failed\n');
+    }
+  };
+  return (req, res) => {
+    const path = req.url?.split('?', 1)[0];
+    if (path === options.telemetryPath && (req.method === 'GET' || req.method === 'HEAD')) {
+      for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
+      void serveMetrics(req, res);
+    } else app(req, res);
+  };
+}

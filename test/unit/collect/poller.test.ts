@@ -1,0 +1,168 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PollResult } from '../../../src/collect/poll-tenant.js';
+import { BACKOFF_BASE_MS, createPoller, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../../../src/collect/poller.js';
+import { GraphError } from '../../../src/graph/errors.js';
+import { createLogger, createRedactor } from '../../../src/lib/log.js';
+
+const INTERVAL = 60_000;
+const ok = (currentScore: number, tenantId?: string): PollResult => ({
+  ok: true,
+  data: { score: { currentScore }, relations: {}, relationStatus: {}, relationErrors: {} },
+  requests: ['200'],
+  ...(tenantId ? { tenantId } : {}),
+});
+const fail = (error: GraphError, requests = ['none']): PollResult => ({ ok: false, error, requests });
+const throttled = (retryAfterMs?: number) => new GraphError('throttled', 'slow down', { status: 429, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+
+function setup(results: PollResult[], options: { tenantId?: string; durationMs?: number } = {}) {
+  const lines: string[] = [];
+  const calls: number[] = [];
+  const poll = vi.fn(async (signal: AbortSignal): Promise<PollResult> => {
+    calls.push(Date.now());
+    if (options.durationMs) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, options.durationMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return results.shift() ?? ok(1);
+  });
+  const logger = createLogger({ level: 'debug', format: 'logfmt', redact: createRedactor(), write: (l) => lines.push(l) });
+  const poller = createPoller({ poll, intervalMs: INTERVAL, logger, random: () => 1, ...(options.tenantId ? { tenantId: options.tenantId } : {}) });
+  return { poller, poll, calls, lines, start: Date.now() };
+}
+
+describe('poller', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: new Date('2026-11-29T12:00:00Z') });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('polls at start, then once per interval', async () => {
+    const { poller, calls, start } = setup([]);
+    poller.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual([start]);
+    await vi.advanceTimersByTimeAsync(INTERVAL * 3);
+    expect(calls.map((t) => t - start)).toEqual([0, INTERVAL, 2 * INTERVAL, 3 * INTERVAL]);
+    await poller.stop();
+  });
+
+  it('keeps its cadence from poll start to poll start', async () => {
+    const { poller, calls, start } = setup([], { durationMs: 20_000 });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(INTERVAL * 2);
+    expect(calls.map((t) => t - start)).toEqual([0, INTERVAL, 2 * INTERVAL]);
+    await poller.stop();
+  });
+
+  it('never overlaps: a poll slower than the interval is followed at once', async () => {
+    const { poller, calls, start } = setup([], { durationMs: INTERVAL * 1.5 });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(INTERVAL * 4);
+    // setTimeout(0) fires after 1 ms; compare whole seconds.
+    expect(calls.map((t) => Math.floor((t - start) / 1000))).toEqual([0, 90, 180]);
+    await poller.stop();
+  });
+
+  it('honours Retry-After and never polls earlier', async () => {
+    const { poller, calls, start } = setup([fail(throttled(90_000), ['429']), ok(5)]);
+    poller.start();
+    await vi.advanceTimersByTimeAsync(89_999);
+    expect(calls).toHaveLength(1);
+    expect(poller.snapshot().nextPollMs).toBe(start + 90_000);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls.map((t) => t - start)).toEqual([0, 90_000]);
+    await poller.stop();
+  });
+
+  it('backs off exponentially on transient failures without Retry-After, bounded by the interval', async () => {
+    const network = () => fail(new GraphError('network', 'ECONNRESET'));
+    const { poller, calls, start } = setup([network(), network(), network(), network(), network(), network(), ok(1)]);
+    poller.start();
+    await vi.advanceTimersByTimeAsync(10 * INTERVAL);
+    const gaps = calls.slice(1).map((t, i) => t - (calls[i] ?? start));
+    expect(gaps.slice(0, 7)).toEqual([3000, 6000, 12_000, 24_000, 48_000, INTERVAL, INTERVAL]);
+    await poller.stop();
+  });
+
+  it('waits the full interval after failures that would only repeat (401, 403, bad body)', () => {
+    for (const reason of ['unauthorized', 'forbidden', 'invalid_response', 'http_error', 'not_found', 'token'] as const) {
+      expect(nextDelayMs(fail(new GraphError(reason, 'x')), 3, INTERVAL, () => 1)).toBe(INTERVAL);
+    }
+  });
+
+  it('jitters backoff between half and all of the step', () => {
+    const e = fail(new GraphError('unavailable', 'x', { status: 503 }));
+    expect(nextDelayMs(e, 1, INTERVAL, () => 0)).toBe(BACKOFF_BASE_MS / 2);
+    expect(nextDelayMs(e, 2, INTERVAL, () => 0.5)).toBe(BACKOFF_BASE_MS * 2 * 0.75);
+    // Graph asked to slow down (503): the backoff may outgrow a short interval, up to its own ceiling.
+    expect(nextDelayMs(e, 80, INTERVAL, () => 1)).toBe(THROTTLED_BACKOFF_MAX_MS);
+    expect(nextDelayMs(fail(new GraphError('timeout', 'x')), 80, INTERVAL, () => 1)).toBe(INTERVAL);
+    expect(nextDelayMs(fail(throttled(10 * 24 * 3600_000)), 1, INTERVAL, () => 1)).toBe(24 * 3600_000);
+  });
+
+  it('keeps the last good score through failures, counts them, and logs one line per failure', async () => {
+    const { poller, lines } = setup(
+      [
+        ok(42),
+        fail(new GraphError('http_error', 'Graph answered 500', { status: 500, code: 'generalException', requestId: 'r-1', clientRequestId: 'c-1' }), ['500']),
+      ],
+      { tenantId: 't1' },
+    );
+    poller.start();
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    const s = poller.snapshot();
+    expect(s).toMatchObject({
+      tenantId: 't1',
+      score: { currentScore: 42 },
+      polls: 2,
+      consecutiveFailures: 1,
+      requests: { '200': 1, '500': 1 },
+      lastPoll: { ok: false, reason: 'http_error' },
+    });
+    expect(s.failures.http_error).toBe(1);
+    expect(s.lastSuccessMs).toBe(Date.parse('2026-11-29T12:00:00Z'));
+    const warnings = lines.filter((l) => l.includes('level=warn'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      'msg="poll failed" tenant_id=t1 reason=http_error status=500 code=generalException request_id=r-1 client_request_id=c-1 retry_in=1m',
+    );
+    expect(Object.isFrozen(s)).toBe(true);
+    await poller.stop();
+  });
+
+  it('learns the tenant from the token when none was configured', async () => {
+    const { poller } = setup([ok(1, 'tid-from-token')]);
+    expect(poller.snapshot().tenantId).toBe('unknown');
+    poller.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(poller.snapshot().tenantId).toBe('tid-from-token');
+    await poller.stop();
+  });
+
+  it('logs recovery once', async () => {
+    const { poller, lines } = setup([fail(new GraphError('network', 'x')), ok(1)]);
+    poller.start();
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(lines.filter((l) => l.includes('poll succeeded again'))).toHaveLength(1);
+    await poller.stop();
+  });
+
+  it('stop() aborts a poll in flight and schedules nothing more', async () => {
+    const { poller, poll } = setup([], { durationMs: 10 * INTERVAL });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(poll).toHaveBeenCalledTimes(1);
+    const signal = poll.mock.calls[0]?.[0];
+    await poller.stop();
+    expect(signal?.aborted).toBe(true);
+    await vi.advanceTimersByTimeAsync(20 * INTERVAL);
+    expect(poll).toHaveBeenCalledTimes(1);
+  });
+});

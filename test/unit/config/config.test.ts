@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PORT, envName, FLAGS, flagSpec, helpText } from '../../../src/config/flags.js';
+import { type Config, parseConfig } from '../../../src/config/parse.js';
+
+const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'client-id', AZURE_CLIENT_SECRET: 'shh-very-secret' };
+const io = { readable: (path: string) => path.startsWith('/exists'), readText: () => '' };
+
+function run(argv: string[], env: Record<string, string> = SECRET_ENV): Config {
+  const result = parseConfig(argv, env, io);
+  if (result.action !== 'run') throw new Error(`expected a config, got ${JSON.stringify(result)}`);
+  return result.config;
+}
+
+function errors(argv: string[], env: Record<string, string> = SECRET_ENV): readonly string[] {
+  const result = parseConfig(argv, env, io);
+  if (result.action !== 'fail') throw new Error(`expected errors, got ${JSON.stringify(result)}`);
+  return result.errors;
+}
+
+describe('parseConfig', () => {
+  it('has documented defaults', () => {
+    const config = run([]);
+    expect(config).toEqual({
+      listen: { port: DEFAULT_PORT },
+      telemetryPath: '/metrics',
+      healthzWithoutAuth: false,
+      maxConnections: 512,
+      graphEndpoint: 'https://graph.microsoft.com',
+      graphTimeoutMs: 30_000,
+      pollIntervalMs: 600_000,
+      maxStalenessMs: 3 * 3600_000,
+      logLevel: 'info',
+      logFormat: 'logfmt',
+      demo: false,
+      tenants: [
+        {
+          tenantId: SECRET_ENV.AZURE_TENANT_ID,
+          labels: {},
+          credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: 'client-id', clientSecret: 'shh-very-secret' },
+          source: { kind: 'environment', variables: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] },
+        },
+      ],
+      collectors: {
+        requirements: true,
+        history: true,
+        customerInsights: false,
+        maxPages: 50,
+        maxCustomers: 1000,
+        maxBytes: 32 * 1024 * 1024,
+        maxRequirements: 1000,
+        maxHistoryEntries: 1000,
+        securityAlerts: true,
+        maxAlerts: 10_000,
+        maxAlertTypes: 50,
+        securityAlertsPerCustomer: false,
+      },
+      pollConcurrency: 4,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it.each([
+    [['--web.listen-address=127.0.0.1:9999'], { listen: { host: '127.0.0.1', port: 9999 } }],
+    [['--web.listen-address', '[::1]:0'], { listen: { host: '::1', port: 0 } }],
+    [['--web.listen-address=:8080'], { listen: { port: 8080 } }],
+    [['--web.telemetry-path=/probe/metrics'], { telemetryPath: '/probe/metrics' }],
+    [['--graph.endpoint=https://graph.example.test/'], { graphEndpoint: 'https://graph.example.test' }],
+    [['--graph.timeout=1m30s'], { graphTimeoutMs: 90_000 }],
+    [['--poll.interval', '90s'], { pollIntervalMs: 90_000 }],
+    [['--poll.max-staleness=0'], { maxStalenessMs: 0 }],
+    [['--log.level=debug', '--log.format=json'], { logLevel: 'debug', logFormat: 'json' }],
+  ])('reads %j', (argv, expected) => {
+    expect(run(argv)).toMatchObject(expected);
+  });
+
+  it('reads every flag from its environment variable, and a flag wins', () => {
+    const env = { ...SECRET_ENV, PSS_POLL_INTERVAL: '5m', PSS_LOG_FORMAT: 'json', PSS_WEB_LISTEN_ADDRESS: ':1234' };
+    expect(run([], env)).toMatchObject({ pollIntervalMs: 300_000, logFormat: 'json', listen: { port: 1234 } });
+    expect(run(['--poll.interval=2m'], env).pollIntervalMs).toBe(120_000);
+  });
+
+  it('knows flags by name: a misspelt one does not compile', () => {
+    expect(flagSpec('collector.history')).toMatchObject({ kind: 'boolean', default: 'true' });
+    // @ts-expect-error "colector.history" is not a flag name (tsc fails if FlagName widens to string)
+    expect(() => flagSpec('colector.history')).toThrow('unknown flag colector.history');
+  });
+
+  it('names env variables PSS_ + flag', () => {
+    expect(envName('web.listen-address')).toBe('PSS_WEB_LISTEN_ADDRESS');
+    expect(envName('poll.max-staleness')).toBe('PSS_POLL_MAX_STALENESS');
+  });
+
+  it('runs demo mode without credentials, polling faster unless told', () => {
+    // No configured tenant: main serves the simulated one. Credentials in the environment are not read.
+    expect(run(['--demo'], SECRET_ENV)).toMatchObject({
+      demo: true,
+      tenants: [],
+      pollIntervalMs: 15_000,
+      collectors: { customerInsights: true },
+    });
+    expect(run(['--demo'], {}).tenants).toEqual([]);
+    expect(run(['--demo', '--no-collector.customer-insights'], {}).collectors.customerInsights).toBe(false);
+    expect(run(['--demo', '--poll.interval=1m'], {}).pollIntervalMs).toBe(60_000);
+    expect(run([], { PSS_DEMO: 'true' }).demo).toBe(true);
+    expect(run(['--no-demo'], { ...SECRET_ENV, PSS_DEMO: 'true' }).demo).toBe(false);
+  });
+
+  it.each([
+    [
+      'certificate',
+      { AZURE_TENANT_ID: 't.example', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_CERTIFICATE_PATH: '/exists/cert.pem' },
+      { kind: 'clientCertificate', tenantId: 't.example', clientId: 'c', certificatePath: '/exists/cert.pem' },
+    ],
+    [
+      'workload identity',
+      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/exists/token' },
+      { kind: 'workloadIdentity', tenantId: 't', clientId: 'c', tokenFilePath: '/exists/token' },
+    ],
+    ['system managed identity', {}, { kind: 'managedIdentity' }],
+    ['user managed identity', { AZURE_CLIENT_ID: 'c' }, { kind: 'managedIdentity', clientId: 'c' }],
+    [
+      'custom authority',
+      { ...SECRET_ENV, AZURE_AUTHORITY_HOST: 'https://login.example.test/' },
+      { kind: 'clientSecret', authorityHost: 'https://login.example.test' },
+    ],
+  ])('picks the %s credential', (_name, env, expected) => {
+    expect(run([], env).tenants[0]?.credential).toEqual(expect.objectContaining(expected));
+  });
+
+  it.each([
+    [['--poll.interval=soon'], {}, ['--poll.interval: "soon" is not a duration (use e.g. 90s, 5m, 1h30m)']],
+    [['--poll.interval=500ms'], {}, ['--poll.interval: must be at least 1s (Graph throttles eager clients)']],
+    [['--graph.timeout=0'], {}, ['--graph.timeout: must be greater than 0']],
+    [['--poll.max-staleness=5m'], {}, ['--poll.max-staleness: 5m is shorter than the poll interval 10m: every score would vanish between polls']],
+    [['--log.level=verbose'], {}, ['--log.level: "verbose" is not one of debug, info, warn, error']],
+    [[], { PSS_LOG_FORMAT: 'xml' }, ['PSS_LOG_FORMAT: "xml" is not one of logfmt, json']],
+    [['--web.listen-address=localhost'], {}, ['--web.listen-address: "localhost" is not host:port, :port or [ipv6]:port']],
+    [['--web.listen-address=:70000'], {}, ['--web.listen-address: port 70000 is out of range (0-65535)']],
+    [['--web.telemetry-path=metrics'], {}, ['--web.telemetry-path: "metrics" must be a path starting with "/" (no spaces, "?" or "#")']],
+    [['--web.telemetry-path=/healthz'], {}, ['--web.telemetry-path: "/healthz" is taken by the status page or a health endpoint']],
+    [['--web.telemetry-path=/api/status'], {}, ['--web.telemetry-path: "/api/status" is taken by the status page or a health endpoint']],
+    [['--graph.endpoint=http://graph.microsoft.com'], {}, ['--graph.endpoint: "http://graph.microsoft.com" must use https']],
+    [['--graph.endpoint=nope'], {}, ['--graph.endpoint: "nope" is not a URL']],
+    [['--frobnicate'], {}, ['unknown flag --frobnicate']],
+    [['--no-poll.interval'], {}, ['unknown flag --no-poll.interval']],
+    [['stray'], {}, ['unexpected argument "stray" (flags start with --)']],
+    [['--poll.interval'], {}, ['--poll.interval: needs a value']],
+    [['--demo=maybe'], {}, ['--demo: "maybe" is not a boolean (true or false)']],
+    [[], { PSS_DEMO: 'maybe' }, ['PSS_DEMO: "maybe" is not a boolean (true or false)']],
+    [[], { AZURE_CLIENT_SECRET: 's3cr3t-value' }, ['AZURE_TENANT_ID: required with AZURE_CLIENT_SECRET', 'AZURE_CLIENT_ID: required with AZURE_CLIENT_SECRET']],
+    [
+      [],
+      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_CERTIFICATE_PATH: '/missing.pem' },
+      ['AZURE_CLIENT_CERTIFICATE_PATH: cannot read "/missing.pem"'],
+    ],
+    [
+      [],
+      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 'x', AZURE_FEDERATED_TOKEN_FILE: '/exists/t' },
+      ['AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE: set only one way to authenticate'],
+    ],
+    [
+      [],
+      { AZURE_TENANT_ID: 'bad tenant!', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 'x' },
+      ['AZURE_TENANT_ID: "bad tenant!" is not a tenant ID (a GUID or a domain)'],
+    ],
+    [[], { ...SECRET_ENV, AZURE_AUTHORITY_HOST: 'http://login.example.test' }, ['AZURE_AUTHORITY_HOST: "http://login.example.test" must use https']],
+  ])('rejects %j %j', (argv, env, expected) => {
+    expect(errors(argv, { ...(Object.keys(env).some((k) => k.startsWith('AZURE_')) ? {} : SECRET_ENV), ...env })).toEqual(expected);
+  });
+
+  it('reports every problem at once', () => {
+    expect(errors(['--poll.interval=soon', '--log.format=xml', '--graph.endpoint=http://x', '--bogus'], {})).toEqual([
+      'unknown flag --bogus',
+      '--graph.endpoint: "http://x" must use https',
+      '--poll.interval: "soon" is not a duration (use e.g. 90s, 5m, 1h30m)',
+      '--log.format: "xml" is not one of logfmt, json',
+    ]);
+  });
+
+  it('never echoes a secret in an error, not even in the problems about the secret', () => {
+    const env = {
+      ...SECRET_ENV,
+      AZURE_CLIENT_SECRET: 'super-secret-value-123',
+      AZURE_CLIENT_SECRET_FILE: '/exists/secret',
+      AZURE_CLIENT_CERTIFICATE_PATH: '/exists/cert.pem',
+    };
+    const problems = errors(['--log.level=loud'], env);
+    expect(problems.filter((p) => p.startsWith('AZURE_CLIENT_SECRET,'))).toHaveLength(2);
+    expect(problems.join('\n')).not.toContain('super-secret-value-123');
+  });
+
+  it('answers --help and --version before validating anything else', () => {
+    expect(parseConfig(['--help', '--bogus=1'], {}).action).toBe('help');
+    expect(parseConfig(['--version'], {}).action).toBe('version');
+  });
+
+  it('documents every flag and its environment variable in --help', () => {
+    const help = helpText();
+    for (const flag of FLAGS) {
+      expect(help).toContain(flag.name === 'help' ? '-h, --help' : flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
+      if (flag.env) expect(help).toContain(envName(flag.name));
+    }
+  });
+});

@@ -1,0 +1,358 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { Registry } from 'prom-client';
+import { describe, expect, it, vi } from 'vitest';
+import { createMetrics, type MetricsOptions, metricFamilies } from '../../../src/expose/metrics.js';
+import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../../../src/expose/process-metrics.js';
+import { initialSnapshot, type TenantSnapshot } from '../../../src/snapshot.js';
+import { parseSamples } from '../../helpers/exporter.js';
+
+const NOW = Date.parse('2026-11-29T12:00:00Z');
+const build = { version: '1.2.3', nodeVersion: 'v24.0.0' };
+
+/**
+ * A tenant whose every relation was read. Every number is distinct, so a metric that reports
+ * the wrong field (total admins as admins_mfa_enabled, say) changes the golden text.
+ */
+const DAY = 86_400;
+const nowS = NOW / 1000;
+/** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
+const GOLDEN_ALERTS = {
+  seen: 6,
+  maxAlertTypes: 50,
+  maxCustomers: 1,
+  alerts: [
+    {
+      id: 'a',
+      alertType: 'unusualAzureConsumption',
+      status: 'active',
+      severity: 'high',
+      customerTenantId: 'c1',
+      detectedTimestamp: nowS - 20 * 3600,
+      isTest: false,
+      open: true,
+    },
+    {
+      id: 'b',
+      alertType: 'unusualAzureConsumption',
+      status: 'active',
+      severity: 'high',
+      customerTenantId: 'c2',
+      detectedTimestamp: nowS - 3600,
+      isTest: false,
+      open: true,
+    },
+    {
+      id: 'c',
+      alertType: 'cryptoMiningActivityDetected',
+      status: 'investigating',
+      severity: 'medium',
+      detectedTimestamp: nowS - 600,
+      isTest: false,
+      open: true,
+    },
+    { id: 't', alertType: 'test', status: 'active', severity: 'low', detectedTimestamp: nowS - 40 * 3600, isTest: true, open: true },
+    {
+      id: 'r1',
+      alertType: 'x',
+      status: 'resolved',
+      severity: 'low',
+      detectedTimestamp: nowS - 2 * DAY,
+      resolvedTimestamp: nowS - 2 * DAY + 2 * 3600,
+      isTest: false,
+      open: false,
+    },
+    {
+      id: 'r2',
+      alertType: 'x',
+      status: 'resolved',
+      severity: 'low',
+      detectedTimestamp: nowS - 3 * DAY,
+      resolvedTimestamp: nowS - 3 * DAY + 10 * 3600,
+      isTest: false,
+      open: false,
+    },
+    {
+      id: 'r3',
+      alertType: 'x',
+      status: 'resolved',
+      severity: 'low',
+      detectedTimestamp: nowS - 40 * DAY,
+      resolvedTimestamp: nowS - 31 * DAY,
+      isTest: false,
+      open: false,
+    },
+  ],
+} as const;
+
+function healthy(tenantId: string, currentScore: number): TenantSnapshot {
+  const base = initialSnapshot(tenantId);
+  return {
+    ...base,
+    score: { id: 'x', currentScore, maxScore: 100, lastRefreshTimestamp: 1_709_078_400, updatedTimestamp: 1_705_449_600 },
+    relations: {
+      requirements: [
+        {
+          type: 'mfaEnforcedForAdmins',
+          compliant: false,
+          state: 'active',
+          actionUrl: 'https://partner.microsoft.com/mfa',
+          helpUrl: 'https://learn.microsoft.com/mfa',
+          score: 7,
+          maxScore: 15,
+          updatedTimestamp: 1_705_000_001,
+          details: {
+            kind: 'adminsMfa',
+            totalAdmins: 41,
+            mfaEnabledAdmins: 37,
+            adminsRequiredNotUsingMfa: 3,
+            totalUsers: 230,
+            mfaEnabledUsers: 211,
+            usersRequiredNotUsingMfa: 17,
+            policies: { securityDefaults: false, mfaConditionalAccessPolicy: true },
+          },
+        },
+        {
+          type: 'mfaEnforcedForAdminsOfCustomers',
+          compliant: true,
+          state: 'active',
+          score: 9,
+          maxScore: 10,
+          updatedTimestamp: 1_705_000_002,
+          details: { kind: 'customersMfa', compliantTenants: 52, totalTenants: 64 },
+        },
+        {
+          type: 'spendingBudgetSetForCustomerAzureSubscriptions',
+          compliant: true,
+          state: 'preview',
+          score: 4,
+          maxScore: 5,
+          details: { kind: 'spendingBudget', customersWithBudget: 23, totalCustomers: 29 },
+        },
+        { type: 'securityAlertsPromptlyResolved', compliant: true, state: 'active', details: { kind: 'responseTime', averageResponseTimeSeconds: 5400 } },
+        // Graph did not say whether it is compliant: no _compliant sample, the other series stay.
+        { type: 'securityContactProvided', state: 'active', score: 2, maxScore: 20 },
+      ],
+      history: [
+        { createdTimestamp: 1_795_824_000, score: 12, compliantRequirements: 5, totalRequirements: 8 },
+        { createdTimestamp: 1_795_910_400, score: 14.29, compliantRequirements: 6, totalRequirements: 11 },
+      ],
+      customerInsights: {
+        customers: [
+          { tenantId: 'c-one', compliantAdmins: 13, compliantNonAdmins: 88, totalUsers: 120, policies: { securityDefaults: true, legacyPerUserMfa: false } },
+          { tenantId: 'c-two', compliantAdmins: 21, compliantNonAdmins: 301, totalUsers: 333, policies: { mfaConditionalAccessPolicy: true } },
+        ],
+        seen: 31,
+        policyEnabled: { securityDefaults: 18, mfaConditionalAccessPolicy: 26, legacyPerUserMfa: 19 },
+        pages: 4,
+        truncated: true,
+      },
+      securityAlerts: GOLDEN_ALERTS,
+    },
+    relationStatus: { requirements: 'ok', history: 'ok', customerInsights: 'ok', securityAlerts: 'ok' },
+    truncated: { customerInsights: { cap: 'items', seen: 31, kept: 2 } },
+    lastSuccessMs: NOW - 60_000,
+    lastPoll: { startedMs: NOW - 60_500, durationMs: 500, ok: true },
+    nextPollMs: NOW + 540_000,
+    polls: 3,
+    requests: { '200': 3 },
+  };
+}
+
+function failing(previous: TenantSnapshot, lastSuccessMs: number): TenantSnapshot {
+  return {
+    ...previous,
+    lastSuccessMs,
+    lastPoll: { startedMs: NOW - 1000, durationMs: 250, ok: false, reason: 'throttled', message: 'slow down' },
+    // The last successful poll could not read the history and failed on customer insights (whose data is kept).
+    relationStatus: { requirements: 'ok', history: 'unavailable', customerInsights: 'failed' },
+    polls: previous.polls + 2,
+    consecutiveFailures: 2,
+    failures: { ...previous.failures, throttled: 2 },
+    requests: { ...previous.requests, '429': 2 },
+  };
+}
+
+/** The web server's side of the exposition, as the golden files show it. */
+const web = {
+  healthy: {
+    webConfigStatus: () => ({ ok: true, lastSuccessMs: NOW - 7_200_000 }),
+    webCounters: () => ({ authRejected: { unauthorized: 6, queue_full: 2 }, connectionsDropped: 9 }),
+  },
+  failing: {
+    webConfigStatus: () => ({ ok: false, lastSuccessMs: NOW - 86_400_000 }),
+    webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 }),
+  },
+} satisfies Record<string, Partial<MetricsOptions>>;
+
+const GOLDEN = ['healthy.prom', 'failing.prom'].map((name) => new URL(`../../fixtures/golden/${name}`, import.meta.url));
+
+async function render(snapshots: TenantSnapshot[], maxStalenessMs = 3 * 3600_000, extra: Partial<MetricsOptions> = {}): Promise<string> {
+  return createMetrics({ snapshots: () => snapshots, build, maxStalenessMs, now: () => NOW, processMetrics: false, ...extra }).render();
+}
+
+describe('metrics', () => {
+  it('renders a healthy tenant (golden)', async () => {
+    await expect(await render([healthy('t1', 14.29)], undefined, web.healthy)).toMatchFileSnapshot('../../fixtures/golden/healthy.prom');
+  });
+
+  it('renders a failing tenant that still has its last good score, and one never polled (golden)', async () => {
+    await expect(await render([failing(healthy('t1', 55), NOW - 600_000), initialSnapshot('t2')], undefined, web.failing)).toMatchFileSnapshot(
+      '../../fixtures/golden/failing.prom',
+    );
+  });
+
+  it('has a sample of every metric family it registers in a golden file', () => {
+    const registered = metricFamilies();
+    expect(registered.length).toBeGreaterThan(40);
+    const sampled = new Set(GOLDEN.flatMap((file) => parseSamples(readFileSync(file, 'utf8')).map((s) => s.name)));
+    expect(registered.filter((name) => !sampled.has(name))).toEqual([]);
+  });
+
+  it('drops score and relation series once the last success is older than --poll.max-staleness, keeps health series', async () => {
+    const stale = failing(healthy('t1', 55), NOW - 3 * 3600_000 - 1);
+    const text = await render([stale]);
+    expect(text).not.toMatch(/^partner_security_score_/m);
+    // Relation data goes stale with the score: requirements, MFA counts, history, customers.
+    expect(text).not.toMatch(/^partner_security_(requirement|admins|users|mfa|customer|spending|alert|history)_\w*\{/m);
+    expect(text).toMatch(/^partner_security_up\{tenant_id="t1"\} 0$/m);
+    const kept = await render([stale], 0);
+    expect(kept).toMatch(/^partner_security_score_current\{tenant_id="t1"\} 55$/m);
+    expect(kept).toMatch(/^partner_security_admins_mfa_enabled\{tenant_id="t1"\} 37$/m);
+    expect(kept).toMatch(/^partner_security_history_requirements\{tenant_id="t1"\} 11$/m);
+    expect(kept).toMatch(/^partner_security_customer_users\{tenant_id="t1",customer_tenant_id="c-two"\} 333$/m);
+  });
+
+  it('renders each scrape from the snapshots of that moment, so vanished tenants vanish', async () => {
+    let snapshots = [healthy('t1', 1), healthy('t2', 2)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t2"} 2');
+    snapshots = [healthy('t1', 3)];
+    const text = await metrics.render();
+    expect(text).toContain('partner_security_score_current{tenant_id="t1"} 3');
+    expect(text).not.toContain('tenant_id="t2"');
+  });
+
+  it('renders the data only when a poll lands or freshness changes, and serves the same text in between', async () => {
+    let snapshots = [healthy('t1', 10)];
+    let now = NOW;
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false });
+    const renders = vi.spyOn(Registry.prototype, 'metrics');
+    renders.mockClear();
+    const first = await metrics.render();
+    expect(await metrics.render()).toBe(first);
+    expect(renders).toHaveBeenCalledTimes(1);
+    snapshots = [healthy('t1', 11)];
+    expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 11');
+    expect(renders).toHaveBeenCalledTimes(2);
+    now = NOW + 2 * 3_600_000;
+    expect(await metrics.render()).not.toMatch(/^partner_security_score_current/m);
+    expect(renders).toHaveBeenCalledTimes(3);
+  });
+
+  it('serves the same exposition as bytes for HTTP, encoded once per render and shared until the next poll', async () => {
+    let snapshots = [healthy('t1', 10)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });
+    const [data, processPart] = await metrics.renderChunks();
+    expect(processPart?.toString('utf8')).toContain('process_resident_memory_bytes');
+    const text = await metrics.render();
+    expect(text.startsWith(data?.toString('utf8') ?? 'no data chunk')).toBe(true);
+    expect((await metrics.renderChunks())[0]).toBe(data);
+    snapshots = [healthy('t1', 11)];
+    const [next] = await metrics.renderChunks();
+    expect(next).not.toBe(data);
+    expect(next?.toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+  });
+
+  it('compresses once per poll for gzip and serves the same answer in between', async () => {
+    let snapshots = [healthy('t1', 10)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    const first = await metrics.renderGzipChunks();
+    expect(await metrics.renderGzipChunks()).toBe(first);
+    expect(gunzipSync(Buffer.concat(first)).toString('utf8')).toBe(await metrics.render());
+    snapshots = [healthy('t1', 11)];
+    const next = await metrics.renderGzipChunks();
+    expect(next).not.toBe(first);
+    expect(gunzipSync(Buffer.concat(next)).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+  });
+
+  it('writes the web server series at each scrape without rendering the data part again', async () => {
+    let rejected = 0;
+    const snapshots = [healthy('t1', 10)];
+    const metrics = createMetrics({
+      snapshots: () => snapshots,
+      build,
+      maxStalenessMs: 0,
+      now: () => NOW,
+      processMetrics: false,
+      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: 0 }),
+    });
+    const renders = vi.spyOn(Registry.prototype, 'metrics');
+    renders.mockClear();
+    expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 0');
+    rejected = 7;
+    expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 7');
+    expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toContain(
+      'partner_security_web_auth_rejected_total{reason="unauthorized"} 7',
+    );
+    expect(renders).toHaveBeenCalledTimes(1);
+    renders.mockRestore();
+  });
+
+  it('does not keep a failed render: the scrape gets the error, the next one renders anew', async () => {
+    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    const fail = vi.spyOn(Registry.prototype, 'metrics').mockRejectedValueOnce(new Error('render broke'));
+    await expect(metrics.render()).rejects.toThrow('render broke');
+    fail.mockRestore();
+    expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 10');
+  });
+
+  it('appends the process metrics to the gzip answer as one stream', async () => {
+    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW });
+    const text = gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8');
+    expect(text).toMatch(/^partner_security_score_current\{tenant_id="t1"\} 10$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+  });
+
+  it('reads the process metrics at most once a second and says so in their HELP', () => {
+    let now = 0;
+    const process = createProcessMetrics({ clock: () => now });
+    const first = process.read();
+    now = PROCESS_READING_MAX_AGE_MS - 1;
+    expect(process.read()).toBe(first);
+    now = PROCESS_READING_MAX_AGE_MS;
+    const second = process.read();
+    expect(second).not.toBe(first);
+    expect(second.bytes.toString('utf8')).toBe(second.text);
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_open_fds',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_heap_space_size_used_bytes',
+      'nodejs_external_memory_bytes',
+    ]) {
+      expect(second.text).toMatch(new RegExp(`^# HELP ${name} .*Read at most once a second\\.$`, 'm'));
+      expect(second.text).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? \\d`, 'm'));
+    }
+    expect(second.text).toMatch(/^process_start_time_seconds \d+$/m);
+    expect(second.text).toMatch(/^process_max_fds \d+$/m);
+    expect(second.text).toMatch(/^nodejs_version_info\{version="v[\d.]+",major="\d+",minor="\d+",patch="\d+"\} 1$/m);
+  });
+
+  it('never mixes two polls in one scrape, even when scrapes overlap a change', async () => {
+    let snapshots = [healthy('t1', 1), healthy('t2', 1)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    const texts = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        if (i % 3 === 0) snapshots = [healthy('t1', i), healthy('t2', i)];
+        return metrics.render();
+      }),
+    );
+    for (const text of texts) {
+      const values = [...text.matchAll(/^partner_security_score_current\{tenant_id="t\d"\} (\d+)$/gm)].map((m) => m[1]);
+      expect(values).toHaveLength(2);
+      expect(values[0]).toBe(values[1]);
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import type { Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/expose/metrics.js';
+import { statusPageCsp } from '../../../src/expose/status/page.js';
+import { createLogger, createRedactor } from '../../../src/lib/log.js';
+import { initialSnapshot, type TenantSnapshot } from '../../../src/snapshot.js';
+import { createApp } from '../../../src/web/app.js';
+import { boundAddress, close, startWebServer } from '../../../src/web/server.js';
+
+let server: Server | undefined;
+afterEach(async () => {
+  if (server) await close(server, 100);
+  server = undefined;
+});
+
+async function start(snapshots: () => readonly TenantSnapshot[], telemetryPath = '/metrics'): Promise<string> {
+  const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
+  const metrics = createMetrics({ snapshots, build: { version: '9.9.9', nodeVersion: 'v24' }, maxStalenessMs: 0, processMetrics: false });
+  const app = createApp({ telemetryPath, metrics, snapshots, version: '9.9.9', logger });
+  server = (await startWebServer({ app, address: { host: '127.0.0.1', port: 0 }, healthzWithoutAuth: false, logger })).server;
+  return `http://${boundAddress(server)}`;
+}
+
+const polled = (over: Partial<TenantSnapshot> = {}): TenantSnapshot => ({
+  ...initialSnapshot('t1'),
+  score: { currentScore: 70, maxScore: 100 },
+  lastSuccessMs: Date.now() - 5000,
+  lastPoll: { startedMs: Date.now() - 5000, durationMs: 10, ok: true },
+  nextPollMs: Date.now() + 60_000,
+  polls: 1,
+  ...over,
+});
+
+describe('HTTP server', () => {
+  it('serves metrics on the telemetry path in the exposition format', async () => {
+    const base = await start(() => [polled()], '/custom');
+    const res = await fetch(`${base}/custom`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await res.text()).toContain('partner_security_score_current{tenant_id="t1"} 70');
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+  });
+
+  it('is ready only once every tenant has been polled', async () => {
+    let snapshots: TenantSnapshot[] = [initialSnapshot('t1')];
+    const base = await start(() => snapshots);
+    const waiting = await fetch(`${base}/readyz`);
+    expect([waiting.status, await waiting.text()]).toEqual([503, 'waiting for the first poll\n']);
+    snapshots = [polled({ lastPoll: { startedMs: 0, durationMs: 1, ok: false, reason: 'throttled' } })];
+    const ready = await fetch(`${base}/readyz`);
+    expect([ready.status, await ready.text()]).toEqual([200, 'ready\n']);
+    const health = await fetch(`${base}/healthz`);
+    expect([health.status, await health.text()]).toEqual([200, 'ok\n']);
+  });
+
+  it('has a status page naming the exporter, linking to metrics and showing the last poll', async () => {
+    const base = await start(() => [polled()]);
+    const res = await fetch(`${base}/`);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toBe(statusPageCsp());
+    const html = await res.text();
+    expect(html).toContain('<h1>Partner security score exporter</h1>');
+    expect(html).toContain('version 9.9.9');
+    expect(html).toContain('<a href="/metrics">Metrics</a>');
+    expect(html).toContain('<a href="/healthz">Health</a>');
+    expect(html).toContain('<a href="/readyz">Readiness</a>');
+    expect(html).toMatch(/<td>t1<\/td><td>70 \/ 100<\/td><td><span class="chip ok">✓ succeeded<\/span><\/td><td>5s ago .*?<\/td><td>in (59s|1m)/);
+  });
+
+  it('escapes whatever Graph or the config put on the page', async () => {
+    const hostile = '<script>alert("x")</script>';
+    const base = await start(() => [
+      polled({ tenantId: hostile, lastPoll: { startedMs: Date.now(), durationMs: 1, ok: false, reason: 'http_error', message: `Graph said ${hostile}` } }),
+    ]);
+    const html = await (await fetch(`${base}/`)).text();
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+  });
+
+  it.each(['POST', 'PUT', 'DELETE', 'PATCH'])('answers %s with 405 and Allow', async (method) => {
+    const base = await start(() => [polled()]);
+    for (const path of ['/metrics', '/', '/api/status', '/healthz', '/readyz']) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+    }
+  });
+
+  it('answers HEAD like GET without a body, and unknown paths with 404', async () => {
+    const base = await start(() => [polled()]);
+    const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    for (const path of ['/nope', '/metrics/extra', '/metrics/..%2f', '/favicon.ico']) {
+      expect((await fetch(`${base}${path}`)).status).toBe(404);
+    }
+    const res = await fetch(`${base}/nope`);
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
