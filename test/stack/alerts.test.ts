@@ -96,7 +96,7 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     expect(cases.some((c) => (c.exp_alerts ?? []).length === 0)).toBe(true);
   });
 
-  it('use the thresholds the README documents and the dashboards colour by', () => {
+  it('use the thresholds docs/alerts.md documents and the dashboards colour by', () => {
     expect(rule('PartnerSecurityScoreLow').expr).toBe(`partner_security_score_current{${JOB}} / partner_security_score_max{${JOB}} < ${THRESHOLDS.scoreRatio}`);
     expect(rule('PartnerSecurityScoreDataStale').expr).toBe(
       `time() - partner_security_score_last_refresh_timestamp{${JOB}} > ${THRESHOLDS.dataAgeSeconds / 3600} * 3600`,
