@@ -52,11 +52,14 @@ export function credentialChoice(tenant: Pick<TenantConfig, 'credential' | 'sour
   if (set.length > 0) return { credential, reason: `${list(set)} ${set.length === 1 ? 'is' : 'are'} set` };
   const reason = `none of ${CHOOSERS.join(', ')} is set`;
   if (tenant.credential.kind !== 'managedIdentity' || MANAGED_IDENTITY_HOST.some((name) => env[name])) return { credential, reason };
+  // The ids of an app registration without its secret: most likely the secret was forgotten.
+  const forgotten = source.variables.includes('AZURE_TENANT_ID')
+    ? '; AZURE_TENANT_ID is set as for an app registration: is AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE) missing?'
+    : '';
   return {
     credential,
     reason,
-    warning:
-      'managed identity works only on an Azure host (VM, AKS, App Service, Container Apps, Arc); elsewhere set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate), or try --demo',
+    warning: `managed identity works only on an Azure host (VM, AKS, App Service, Container Apps, Arc); elsewhere set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate), or try --demo${forgotten}`,
   };
 }
 
