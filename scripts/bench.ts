@@ -11,6 +11,7 @@
  * - Start-up of the demo exporter to its first good /metrics, next to `node -e 0`.
  * - Memory across 10,000 polls of the demo's fake Graph (in-process, scripts/bench/leak.ts).
  * - Render time and size of the data metrics by customers and by tenants (scripts/bench/growth.ts).
+ * - Hostile text: the old patterns next to what runs now, on what made them slow (scripts/bench/patterns.ts).
  *
  * Run it with `npm run bench` (builds dist/ first); BENCHMARKS.md says what the figures mean.
  */
@@ -41,6 +42,7 @@ import {
   type WrkResult,
   watchPeakRss,
 } from './bench/lib.js';
+import type { PatternResult } from './bench/patterns.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/main.js');
@@ -68,6 +70,8 @@ interface Settings {
   readonly startupRuns: number;
   readonly leak: { readonly polls: number; readonly warmup: number; readonly samples: number; readonly maxSeconds: number; readonly renderEvery: number };
   readonly growth: { readonly customers: string; readonly tenants: string; readonly repeats: number };
+  /** Hostile text: the old patterns' input size (they are quadratic) and the repeats. */
+  readonly patterns: { readonly small: number; readonly repeats: number };
   readonly out: string;
   /** The exporter's entry point: dist/main.js, or another build to compare with (--exporter). */
   readonly exporter: string;
@@ -157,6 +161,8 @@ export interface BenchResults {
   readonly startup: StartupResult;
   readonly leak: LeakResult;
   readonly growth: GrowthResult;
+  /** Absent from runs before the hostile-text section. */
+  readonly patterns?: PatternResult;
   readonly goals: readonly Goal[];
 }
 
@@ -188,6 +194,7 @@ function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): Settings
       ? { polls: 40, warmup: 10, samples: 3, maxSeconds: 20, renderEvery: 1 }
       : { polls: number(values.polls, 10_000), warmup: 200, samples: 10, maxSeconds: 140, renderEvery: 10 },
     growth: smoke ? { customers: '10,100', tenants: '1,2', repeats: 1 } : { customers: '10,100,1000,10000', tenants: '1,10,50', repeats: 5 },
+    patterns: smoke ? { small: 1000, repeats: 1 } : { small: 6000, repeats: 3 },
     exporter: values.exporter ?? MAIN,
     ...(values.report === undefined ? {} : { report: values.report }),
     out: values.out ?? (smoke ? join(tmpdir(), 'partner-security-bench-smoke.json') : join(ROOT, 'bench/results.json')),
@@ -477,6 +484,12 @@ async function growth(settings: Settings): Promise<GrowthResult> {
   return JSON.parse(await runToEnd(process.execPath, args, 180_000)) as GrowthResult;
 }
 
+async function patterns(settings: Settings): Promise<PatternResult> {
+  const { small, repeats } = settings.patterns;
+  const args = ['--import', HOOK, join(SCRIPTS, 'patterns.ts'), `--small=${small}`, `--repeats=${repeats}`];
+  return JSON.parse(await runToEnd(process.execPath, args, 120_000)) as PatternResult;
+}
+
 /**
  * How much the highest reading of the second half of the polls exceeds the highest of the first
  * half (warm-up excluded). Peaks, not single readings: a full collection still finds whatever
@@ -641,6 +654,19 @@ function report(r: BenchResults): string {
       marginal(r.growth.tenants, (p) => p.tenants),
     ),
     '',
+    ...(r.patterns === undefined
+      ? []
+      : [
+          '### Hostile text',
+          '',
+          `Median of ${r.patterns.repeats} runs; the old patterns are quadratic, so 10 MiB is given to the new code only.`,
+          '',
+          table(
+            ['input', 'characters', 'old ms', 'now ms'],
+            r.patterns.rows.map((row) => [row.input, row.characters, row.oldMs ?? 'not run', row.newMs]),
+          ),
+          '',
+        ]),
     '### Goals',
     '',
     table(
@@ -675,6 +701,8 @@ async function main(): Promise<void> {
     const s = await startup(settings);
     log('cost growth by customers and tenants');
     const g = await growth(settings);
+    log('hostile text: old patterns and what runs now');
+    const p = await patterns(settings);
     // The leak check goes last and gets what is left of the time budget, so a loaded machine
     // shortens it (the report says so) rather than the whole run overstaying.
     const left = BUDGET_SECONDS - (performance.now() - clock) / 1000 - 15;
@@ -691,6 +719,7 @@ async function main(): Promise<void> {
       startup: s,
       leak: l,
       growth: g,
+      patterns: p,
       goals: goals(t, s, l),
     };
     mkdirSync(dirname(settings.out), { recursive: true });

@@ -45,7 +45,8 @@ describe('npm run bench -- --smoke', () => {
     const out = join(work, 'results.json');
     const { code, stdout, stderr } = await runSmoke(out);
     expect(code, stderr).toBe(0);
-    for (const heading of ['### /metrics under load', '### Start-up', '### Memory across', '### Cost growth', '### Goals']) expect(stdout).toContain(heading);
+    for (const heading of ['### /metrics under load', '### Start-up', '### Memory across', '### Cost growth', '### Hostile text', '### Goals'])
+      expect(stdout).toContain(heading);
 
     const r = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
     expect(r.mode).toBe('smoke');
@@ -73,6 +74,10 @@ describe('npm run bench -- --smoke', () => {
 
     for (const figure of ['nodeNoopMs', 'exporterVersionMs', 'listeningMs', 'readyMs', 'firstMetricsMs'] as const)
       positive(r.startup[figure], `startup.${figure}`);
+
+    // The old patterns took measurable time on what the new code does not (no timing compared here).
+    expect(r.patterns?.rows.length).toBe(5);
+    for (const row of r.patterns?.rows ?? []) if (row.oldMs !== undefined) positive(row.oldMs, `patterns: ${row.input}`);
 
     positive(r.leak.polls, 'leak.polls');
     expect(r.leak.samples.length).toBeGreaterThanOrEqual(2);
