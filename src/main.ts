@@ -148,7 +148,9 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   web.stop();
   await close(server, SHUTDOWN_GRACE_MS);
   await demo?.close();
-  await dispatcher.close();
+  // Destroyed, not closed: a token request MSAL started is not aborted with the poll, and close()
+  // would wait for it (up to --graph.timeout).
+  await dispatcher.destroy();
   logger.info('stopped');
   return 0;
 }
@@ -170,7 +172,7 @@ async function runBackfill(config: Config, env: NodeJS.ProcessEnv, version: stri
       logger,
     });
   } finally {
-    await dispatcher.close();
+    await dispatcher.destroy();
   }
 }
 
