@@ -4,7 +4,7 @@ import { type Dispatcher, request } from 'undici';
 import { errorText, MAX_QUOTED_CHARS } from '../lib/errors.js';
 import { boundText } from '../lib/text.js';
 import { GraphError } from './errors.js';
-import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readCapped } from './http.js';
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, HEAD_TOO_LARGE, isHeadTooLarge, readCapped } from './http.js';
 import { jsonShapeProblem } from './json-shape.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
@@ -87,6 +87,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
           ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
         });
       } catch (error) {
+        if (isHeadTooLarge(error)) throw new GraphError('network', `Graph at ${url.origin} answered, but ${HEAD_TOO_LARGE}`, { clientRequestId });
         throw aborted() ?? new GraphError('network', `could not reach Graph at ${url.origin}: ${describe(error)}`, { clientRequestId });
       }
 

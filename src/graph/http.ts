@@ -14,6 +14,17 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
  */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
+/** undici's code for an answer head over MAX_HEADER_BYTES. */
+const HEADERS_OVERFLOW = 'UND_ERR_HEADERS_OVERFLOW';
+
+/** True when a request failed because the answer's head was over MAX_HEADER_BYTES. */
+export function isHeadTooLarge(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === HEADERS_OVERFLOW;
+}
+
+/** What an answer head over the bound is called in errors. */
+export const HEAD_TOO_LARGE = `the head of the answer (status line and headers) is larger than ${MAX_HEADER_BYTES} bytes`;
+
 /** The dispatcher every Graph and token request goes through: HTTPS_PROXY, HTTP_PROXY and NO_PROXY as undici reads them. */
 export function createDispatcher(): EnvHttpProxyAgent {
   return new EnvHttpProxyAgent({ maxHeaderSize: MAX_HEADER_BYTES });

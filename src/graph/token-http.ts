@@ -7,7 +7,7 @@
 import type { TokenCredentialOptions } from '@azure/identity';
 import { type Dispatcher, request } from 'undici';
 import { errorText } from '../lib/errors.js';
-import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readCapped } from './http.js';
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, HEAD_TOO_LARGE, isHeadTooLarge, readCapped } from './http.js';
 import { jsonShapeProblem } from './json-shape.js';
 import { describeProxy } from './proxy.js';
 
@@ -73,6 +73,7 @@ export function createTokenTransport(options: TokenTransportOptions): TokenTrans
         dispatcher: options.dispatcher,
       });
     } catch (error) {
+      if (isHeadTooLarge(error)) throw fail(url, HEAD_TOO_LARGE);
       throw fail(url, deadline.aborted ? `no answer within ${options.timeoutMs} ms` : `cannot connect: ${errorText(error)}`);
     }
     let bytes: Buffer;

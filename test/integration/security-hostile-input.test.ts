@@ -177,7 +177,18 @@ const CASES: Case[] = [
     arrange: (cloud) => {
       cloud.graphDefault = { status: 200, headers: { 'request-id': run('eyJ', BODY_VALUE_CHARS) } };
     },
-    expect: failsWith('network'),
+    expect: failsWith('network', `is larger than ${MAX_HEADER_BYTES} bytes`),
+  },
+  {
+    name: 'a token answer header of digits far over the header bound',
+    arrange: (cloud) => {
+      cloud.tokenAnswer = {
+        ...json({ error: 'invalid_client', error_description: 'no' }),
+        status: 401,
+        headers: { 'x-ms-request-id': run('digits', BODY_VALUE_CHARS) },
+      };
+    },
+    expect: failsWith('token', `is larger than ${MAX_HEADER_BYTES} bytes`),
   },
   {
     name: 'a score nested five million levels deep',
