@@ -17,6 +17,13 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
   'web.max-connections': [
     ['integration/security-connections.test.ts', 'lets a valid TLS scrape in while sockets that never start the handshake fill the limit'],
   ],
+  'web.max-connections-per-address': [
+    [
+      'unit/web/connections.test.ts',
+      'lets one address hold exactly that many: at the bound all stay, one beyond closes its oldest idle one, other addresses still get in',
+    ],
+    ['integration/security-connections.test.ts', 'keeps scraping and polling with more idle connections than file descriptors (plain HTTP, default limit)'],
+  ],
   'graph.endpoint': [['integration/serving.test.ts', 'is not ready before the first poll, then serves the score, the landing page and 404s']],
   'graph.timeout': [['integration/failures.test.ts', 'a Graph that never answers: reason timeout after --graph.timeout, and the exporter keeps serving']],
   'poll.interval': [['integration/tokens.test.ts', 'reuses one token across polls while it is fresh']],
