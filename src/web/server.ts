@@ -105,6 +105,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       if (connection) table.setAuthenticated(connection, authenticated);
     };
     const current = settings;
+    if (connection && current?.tls) connection.tls ??= req.socket as TLSSocket;
     if (current === undefined) {
       passed(true);
       return options.app(req, res);
@@ -112,6 +113,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     for (const [name, value] of Object.entries(current.headers)) res.setHeader(name, value);
     if (current.tls && !certificateAccepted(connection, req.socket as TLSSocket, current)) {
       passed(false);
+      // This certificate will not do on this connection again: close it after the answer.
+      res.setHeader('Connection', 'close');
       return refuse(res, 403, 'client certificate not accepted\n');
     }
     const path = (req.url ?? '/').split('?')[0];
