@@ -10,7 +10,11 @@ import { FLAGS, type FlagName } from '../../../src/config/flags.js';
 type EffectTest = readonly [file: string, test: string];
 
 const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
-  'web.listen-address': [['integration/production-layout.test.ts', 'serves the demo tenant and stops cleanly on SIGTERM']],
+  'web.listen-address': [
+    ['integration/production-layout.test.ts', 'serves the demo tenant and stops cleanly on SIGTERM'],
+    ['integration/flags.test.ts', '--web.listen-address given twice serves both addresses with the same web config, and logs both'],
+    ['integration/flags.test.ts', '--web.listen-address: one address that cannot be bound stops start-up, naming it'],
+  ],
   'web.telemetry-path': [['integration/flags.test.ts', '--web.telemetry-path=/probe/metrics serves the metrics there and not under /metrics']],
   'web.config.file': [['integration/security-web-reload.test.ts', 're-reads the file on demand with reload(), even when its stamp did not change']],
   'web.healthz-without-auth': [['integration/web.test.ts', 'lets /healthz through without credentials only with --web.healthz-without-auth']],

@@ -7,6 +7,7 @@
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
+import { type AddressInfo, createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -29,7 +30,7 @@ afterEach(async () => {
   lines.length = 0;
   if (running) {
     running.stop();
-    await close(running.server, 100);
+    await Promise.all(running.servers.map((server) => close(server, 100)));
   }
   running = undefined;
 });
@@ -228,5 +229,69 @@ describe('a connection that has not authenticated', () => {
     expect((await probe.request('/healthz')).status).toBe(200);
     await probe.closed;
     expect(web.counters().connectionsDropped.unauthenticated_idle).toBe(1);
+  });
+});
+
+/** Listens on host (port 0 unless given); resolves with the port. */
+function listenOn(server: NetServer, host: string, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+describe('several listen addresses', () => {
+  it('are each served, and share one table of connections', async () => {
+    running = await startWebServer({
+      app,
+      address: [
+        { host: '127.0.0.1', port: 0 },
+        { host: '127.0.0.2', port: 0 },
+      ],
+      healthzWithoutAuth: false,
+      logger,
+      maxConnections: 2,
+    });
+    const web = running;
+    const [first, second] = web.servers.map((server) => {
+      const [host = '', port = ''] = boundAddress(server).split(':');
+      return { host, port: Number(port) };
+    });
+    expect([first?.host, second?.host]).toEqual(['127.0.0.1', '127.0.0.2']);
+    const a = await open(web, first as { host: string; port: number }, '127.0.0.3');
+    const b = await open(web, second as { host: string; port: number }, '127.0.0.4');
+    expect([(await a.request('/x')).body, (await b.request('/x')).body]).toEqual([`port ${a.port}\n`, `port ${b.port}\n`]);
+    // A third connection, on either address, is one beyond the limit of both together.
+    await open(web, first as { host: string; port: number }, '127.0.0.5');
+    await a.closed;
+    expect(web.counters().connectionsDropped.max_connections).toBe(1);
+    expect(b.isClosed()).toBe(false);
+  });
+
+  it('when one cannot be bound: start-up fails naming it, and the addresses already bound are released', async () => {
+    const probe = createServer();
+    const free = await listenOn(probe, '127.0.0.1');
+    await new Promise((r) => probe.close(r));
+    const taken = createServer();
+    const port = await listenOn(taken, '127.0.0.2');
+    try {
+      await expect(
+        startWebServer({
+          app,
+          address: [
+            { host: '127.0.0.1', port: free },
+            { host: '127.0.0.2', port },
+          ],
+          healthzWithoutAuth: false,
+          logger,
+        }),
+      ).rejects.toThrow(new RegExp(`^cannot listen on 127\\.0\\.0\\.2:${port}: EADDRINUSE`));
+      // The first address was bound, then released: it can be bound again.
+      const again = createServer();
+      expect(await listenOn(again, '127.0.0.1', free)).toBe(free);
+      await new Promise((r) => again.close(r));
+    } finally {
+      taken.close();
+    }
   });
 });
