@@ -13,12 +13,14 @@ import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { boundAddress, close, startWebServer } from '../../src/web/server.js';
 import { type Exporter, INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, sampleValue, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
+import { basicAuth, type RawClient, rawClient } from '../helpers/raw-client.js';
 
 const TLS = resolve('test/fixtures/tls');
 const tenant = { tenant_id: '8b1f4e2a-5c3d-4e6f-9a7b-0c1d2e3f4a5b' };
@@ -127,6 +129,50 @@ describe('the exporter under a connection flood', () => {
       expect(sampleValue(parseSamples(answer.body), 'partner_security_web_connections_dropped_total', { reason: 'max_connections' })).toBeGreaterThanOrEqual(
         200 - 64,
       );
+    },
+    INTEGRATION_TIMEOUT_MS,
+  );
+});
+
+describe('an authenticated scraper under a flood of password-less connections', () => {
+  it(
+    'gets 200 on every scrape on its own keep-alive connection while 1,000 from one address flood, and another address still gets in',
+    async ({ onTestFinished }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'pss-flood-'));
+      const file = join(dir, 'web.yml');
+      writeFileSync(file, `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('s3cret-pass', 4)}\n`);
+      const cloud = await startFakeCloud({ onTestFinished });
+      const exporter = await startExporter({ cloud, onTestFinished, args: [`--web.config.file=${file}`] });
+      const target = { host: '127.0.0.1', port: Number(exporter.address.split(':')[1]) };
+      const auth = basicAuth('prometheus', 's3cret-pass');
+      const opened: RawClient[] = [];
+      onTestFinished(() => {
+        for (const c of opened) c.destroy();
+      });
+      const scraper = await rawClient(target, '127.0.0.1');
+      opened.push(scraper);
+      expect((await scraper.request('/metrics', auth)).status).toBe(200);
+      for (let batch = 0; batch < 10; batch++) {
+        // A hundred more keep-alive connections without a password, each refused (401) or closed.
+        await Promise.all(
+          Array.from({ length: 100 }, async () => {
+            const flood = await rawClient(target, '127.0.0.2').catch(() => undefined);
+            if (flood === undefined) return;
+            opened.push(flood);
+            await flood.request('/metrics').catch(() => undefined);
+          }),
+        );
+        expect((await scraper.request('/metrics', auth)).status).toBe(200);
+        const other = await rawClient(target, '127.0.0.3');
+        opened.push(other);
+        expect((await other.request('/healthz')).status).toBe(401);
+        other.destroy();
+      }
+      expect(scraper.isClosed()).toBe(false);
+      const samples = parseSamples((await scraper.request('/metrics', auth)).body);
+      const dropped = (reason: string) => sampleValue(samples, 'partner_security_web_connections_dropped_total', { reason }) ?? 0;
+      expect(dropped('max_connections_per_address') + dropped('unauthenticated_idle')).toBeGreaterThanOrEqual(1000 - 64);
+      expect(dropped('max_connections')).toBe(0);
     },
     INTEGRATION_TIMEOUT_MS,
   );
