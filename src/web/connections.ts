@@ -65,8 +65,8 @@ export interface ConnectionTableOptions {
 }
 
 export interface ConnectionTable {
-  /** A new TCP connection (the server's 'connection' event): admitted, or something closed to make room. */
-  accept(socket: Socket): void;
+  /** A new TCP connection (the server's 'connection' event): false when refused (and destroyed); when admitted, something else may have been closed to make room. */
+  accept(socket: Socket): boolean;
   /** The TLS socket of a connection, once its handshake is done. */
   attachTls(socket: TLSSocket): void;
   /** The connection a request came on. */
@@ -164,16 +164,20 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
     if (best?.authenticated && (sameAddress !== undefined || options.protectAuthenticated())) return undefined;
     return best;
   };
-  const refuse = (socket: Socket, reason: DropReason, fields?: Record<string, string | number>) => {
+  const refuse = (socket: Socket, reason: DropReason, fields?: Record<string, string | number>): false => {
     count(reason, fields);
     socket.destroy();
+    return false;
   };
 
   return {
     accept(socket) {
       const [remoteAddress, remotePort] = [socket.remoteAddress, socket.remotePort];
       // Already gone (reset before it was accepted): nothing to hold.
-      if (remoteAddress === undefined || remotePort === undefined) return void socket.destroy();
+      if (remoteAddress === undefined || remotePort === undefined) {
+        socket.destroy();
+        return false;
+      }
       if ((perAddressCount.get(remoteAddress) ?? 0) >= perAddress) {
         const own = victim(remoteAddress);
         if (own === undefined) return refuse(socket, 'max_connections_per_address', { address: remoteAddress });
@@ -189,6 +193,7 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
       perAddressCount.set(remoteAddress, (perAddressCount.get(remoteAddress) ?? 0) + 1);
       socket.once('close', () => forget(connection));
       arm(connection);
+      return true;
     },
     attachTls(socket) {
       const connection = connections.get(keyOf(socket));

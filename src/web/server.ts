@@ -79,6 +79,13 @@ export interface WebServer {
 // Node checks these every connectionsCheckingInterval (30 s by default): check every second.
 const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, handshakeTimeout: 10_000 };
 const CHECK_INTERVAL_MS = 1000;
+/**
+ * Connections the kernel queues before they are accepted (Node's default is 511; Linux caps it at
+ * net.core.somaxconn, 4096 on current kernels). A flood that reconnects each connection the server
+ * closes keeps about as many connects pending as it holds connections: with a queue shorter than
+ * that, a new connection from elsewhere finds it full and waits for SYN retransmits (1 s, 3 s, 7 s...).
+ */
+const LISTEN_BACKLOG = 4096;
 const REALM = 'Basic realm="partner-security-score-exporter", charset="UTF-8"';
 
 /** Starts listening on every address; throws WebConfigError when the web config file is unusable at start-up, or an Error naming the address that cannot be bound. */
@@ -224,7 +231,14 @@ function createListener(
     ) as unknown as Server;
     server.on('secureConnection', (socket: TLSSocket) => table.attachTls(socket));
   } else server = createHttpServer(timeouts, handler);
-  server.on('connection', (socket: Socket) => table.accept(socket));
+  // The table decides first; only an admitted connection reaches the server's own 'connection'
+  // handling (the TLS socket, the HTTP parser): a connection refused at once costs half as much,
+  // which is what a flood that reconnects every refused connection makes the server do all day.
+  const own = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (table.accept(socket)) for (const listener of own) listener.call(server, socket);
+  });
   server.keepAliveTimeout = 65_000;
   return server;
 }
@@ -237,7 +251,7 @@ async function listenAll(addresses: readonly ListenAddress[], create: () => Serv
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ port: address.port, ...(address.host === undefined ? {} : { host: address.host }) }, () => {
+        server.listen({ port: address.port, backlog: LISTEN_BACKLOG, ...(address.host === undefined ? {} : { host: address.host }) }, () => {
           server.off('error', reject);
           resolve();
         });
