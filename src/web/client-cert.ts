@@ -7,7 +7,24 @@
  */
 import { timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import type { TlsSettings } from './web-config.js';
+
+/** exporter-toolkit's client_auth_type values, from the least to the most demanding. */
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
+export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+
+/** What decides whether a client certificate is accepted (the web config's TlsSettings has these). */
+export interface ClientCertificateRules {
+  readonly clientAuth: ClientAuthType;
+  readonly clientAllowedSans?: readonly string[];
+  /** The certificates of the client CA file. */
+  readonly clientCaCertificates?: readonly X509Certificate[];
+}
 
 /** Links of a client's chain followed at most (leaf, intermediates, CA): deeper chains are refused. */
 const MAX_CHAIN_DEPTH = 8;
@@ -32,7 +49,7 @@ export function certificatesIn(pem: Buffer): X509Certificate[] {
 }
 
 /** Whether the connection's client certificate satisfies `tls` as it is now. */
-export function clientCertificateAccepted(socket: TLSSocket, tls: TlsSettings | undefined, nowMs: number = Date.now()): boolean {
+export function clientCertificateAccepted(socket: TLSSocket, tls: ClientCertificateRules | undefined, nowMs: number = Date.now()): boolean {
   if (!tls || tls.clientAuth === 'NoClientCert' || tls.clientAuth === 'RequestClientCert') return true;
   const cert = socket.getPeerCertificate?.(true);
   const presented = cert !== undefined && Object.keys(cert).length > 0;

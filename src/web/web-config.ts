@@ -8,16 +8,9 @@ import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { diskIo, readConfigText } from '../config/files.js';
 import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from '../config/yaml.js';
 import { cost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from './basic-auth.js';
-import { certificatesIn } from './client-cert.js';
+import { CLIENT_AUTH_TYPES, type ClientAuthType, certificatesIn } from './client-cert.js';
 
-export const CLIENT_AUTH_TYPES = [
-  'NoClientCert',
-  'RequestClientCert',
-  'RequireAnyClientCert',
-  'VerifyClientCertIfGiven',
-  'RequireAndVerifyClientCert',
-] as const;
-export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 type TlsVersionName = keyof typeof TLS_VERSIONS;
 // The response headers exporter-toolkit lets a web config set.
