@@ -79,17 +79,15 @@ export interface AlertSummary {
 
 /** Adds up the alerts as of nowSeconds. */
 export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): AlertSummary {
-  // Status and severity are folded first, over every open alert (test alerts carry a severity label too).
+  // Status and severity are folded first, over the open alerts that carry them as labels: status
+  // only labels non-test alerts, severity test alerts too (partner_security_alerts_test_open).
+  const allOpen = data.alerts.filter((a) => a.open);
   const statusOf = valueLabeller(
-    data.alerts.filter((a) => a.open),
+    allOpen.filter((a) => !a.isTest),
     (a) => a.status,
     ALERT_STATUSES,
   );
-  const severityOf = valueLabeller(
-    data.alerts.filter((a) => a.open),
-    (a) => a.severity,
-    ALERT_SEVERITIES,
-  );
+  const severityOf = valueLabeller(allOpen, (a) => a.severity, ALERT_SEVERITIES);
   const labelled = data.alerts.map((a) => (a.open ? { ...a, status: statusOf(a.status), severity: severityOf(a.severity) } : a));
   const live = labelled.filter((a) => !a.isTest);
   const openAlerts = live.filter((a) => a.open);
