@@ -183,7 +183,7 @@ describe('Graph error bodies', () => {
     expect(error.reason).toBe('mfa_required');
     expect(error.code).toBe('Unauthorized_MissingMFA');
     expect(error.message).toMatch(/^Graph answered 403 Unauthorized_MissingMFA: MFA is required for this request\. The provided authentication token/);
-    expect(error.message).toContain('app-only tokens');
+    expect(error.message).toContain('Graph asks for an MFA claim to read the securityAlerts relation, and app-only tokens');
     expect(error.message).toContain('never carry one');
     expect(error.message).toContain('the score and the other relations keep working');
     expect(error.message).toContain('--no-collector.security-alerts');
