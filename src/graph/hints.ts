@@ -39,7 +39,7 @@ export function missingMfaHint(relation: Relation | undefined): string {
   const known = `Graph asks for an MFA claim to read ${subjectOf(relation)}, and app-only tokens (client secret, certificate, workload or managed identity: all this exporter uses) never carry one, so no permission or admin consent changes this`;
   const scope = relation === undefined ? 'nothing can be read until Graph stops asking' : 'the score and the other relations keep working';
   const meanwhile = relation === undefined ? '' : `; ${collectorSwitch(relation)} stops asking for it`;
-  return `${known}; ${scope}. Try: a Microsoft support case quoting this request-id (the same answer is reported in msgraph-beta-sdk-dotnet issue 1083)${meanwhile}. See README, Troubleshooting`;
+  return `${known}; ${scope}. Try: a Microsoft support case quoting this request-id (the same answer is reported in msgraph-beta-sdk-dotnet issue 1083)${meanwhile}. See docs/troubleshooting.md`;
 }
 
 /** Whether a Graph error code says the token lacks MFA (Unauthorized_MissingMFA and the like). */

@@ -170,8 +170,10 @@ describe('deploy/docker-compose.yml', () => {
     const exporterJob = prometheus.scrape_configs.find((j) => j.job_name === 'partner-security-score');
     expect(exporterJob?.static_configs.flatMap((c) => c.targets)).toEqual([`exporter:${DEFAULT_PORT}`]);
     expect(prometheus.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets))).toEqual(['alertmanager:9093']);
+    // The data source's URL is ${PROMETHEUS_URL}, which Grafana reads from the environment Compose gives it.
     const datasources = parse(readFileSync(join(ROOT, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: { url: string }[] };
-    expect(new URL(datasources.datasources[0]?.url ?? '').host).toBe('prometheus:9090');
+    const grafanaEnv = Object.fromEntries(Object.entries(service('grafana').environment ?? {}).map(([k, v]) => [k, interpolate(v, {})]));
+    expect(new URL(interpolate(datasources.datasources[0]?.url ?? '', grafanaEnv)).host).toBe('prometheus:9090');
     for (const host of ['exporter', 'alertmanager', 'prometheus']) expect(Object.keys(compose.services)).toContain(host);
   });
 

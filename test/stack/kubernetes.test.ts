@@ -57,7 +57,7 @@ const VARIANTS: readonly { name: string; components: readonly string[] }[] = [
   { name: 'base + azure-monitor', components: ['azure-monitor'] },
 ];
 
-/** What the user puts where the manifests say <...> (the README's overlay, the tenants file, the image). */
+/** What the user puts where the manifests say <...> (the overlay of docs/kubernetes.md, the tenants file, the image). */
 const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '<application-client-id>': CLIENT_ID,
   '<partner-tenant-id>': TENANT_ID,
