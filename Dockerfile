@@ -45,6 +45,8 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# npm ci runs the preinstall script, the Node.js version check.
+COPY scripts/check-node.mjs ./scripts/
 COPY src ./src
 # The build records REVISION in dist/cli/build-info.json (--version, partner_security_build_info): the
 # build context has no .git to ask.

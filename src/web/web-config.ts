@@ -10,7 +10,6 @@ import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from '../config/ya
 import { cost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from './basic-auth.js';
 import { CLIENT_AUTH_TYPES, type ClientAuthType, certificatesIn } from './client-cert.js';
 
-
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 type TlsVersionName = keyof typeof TLS_VERSIONS;
 // The response headers exporter-toolkit lets a web config set.
