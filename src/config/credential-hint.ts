@@ -65,9 +65,10 @@ export function credentialChoice(tenant: Pick<TenantConfig, 'credential' | 'sour
 
 /**
  * The sentence that follows "Graph answered 401 …." (the token was rejected) or "Graph answered
- * 403 …." (the app may not read the score), naming where this tenant's ids and secret are set.
+ * 403 …." (the app may not read subject: the score, or a relation), naming where this tenant's ids
+ * and secret are set.
  */
-export function credentialHint(tenant: Pick<TenantConfig, 'credential' | 'source'>, status: 401 | 403): string {
+export function credentialHint(tenant: Pick<TenantConfig, 'credential' | 'source'>, status: 401 | 403, subject = 'the partner security score'): string {
   const { credential, source } = tenant;
   if (status === 401) {
     const set = places(source, () => true);
@@ -75,7 +76,7 @@ export function credentialHint(tenant: Pick<TenantConfig, 'credential' | 'source
   }
   const app = places(source, (name) => /(^|_)client_id$/i.test(name));
   const who = credential.kind === 'managedIdentity' ? "This host's managed identity" : 'The app registration';
-  return `${who}${app === undefined ? '' : ` (${app})`} needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant`;
+  return `${who}${app === undefined ? '' : ` (${app})`} needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant, to read ${subject}`;
 }
 
 /**

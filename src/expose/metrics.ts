@@ -1,6 +1,6 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type AlertSummary, summarizeAlerts } from '../collect/security-alerts.js';
+import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, summarizeAlerts } from '../collect/security-alerts.js';
 import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from '../snapshot.js';
 import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
@@ -313,7 +313,7 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_open',
     type: 'gauge',
     labels: ['status', 'severity', 'alert_type'],
-    help: `Open partner security alerts (any status but resolved), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types count as alert_type="other". ${CACHED}`,
+    help: `Open partner security alerts (not resolved and without a resolution date), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types, and statuses and severities beyond the documented ones and ${MAX_OTHER_ALERT_VALUES} others, count as "other"; at most ${MAX_ALERT_SERIES} series per tenant. ${CACHED}`,
     samples: (t, c) => (alertSummary(t, c)?.open ?? []).map((o) => [{ status: o.status, severity: o.severity, alert_type: o.alertType }, o.count] as const),
   },
   {
@@ -348,8 +348,22 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_folded_alert_types',
     type: 'gauge',
     labels: [],
-    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types (0 when none). ${CACHED}`,
+    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types or the bound of ${MAX_ALERT_SERIES} series per alert family (0 when none). ${CACHED}`,
     samples: (t, c) => one(alertSummary(t, c)?.foldedTypes),
+  },
+  {
+    name: 'partner_security_alerts_folded_statuses',
+    type: 'gauge',
+    labels: [],
+    help: `Status values of open alerts counted under status="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedStatuses),
+  },
+  {
+    name: 'partner_security_alerts_folded_severities',
+    type: 'gauge',
+    labels: [],
+    help: `Severity values of open alerts counted under severity="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedSeverities),
   },
   {
     name: 'partner_security_customer_alerts_open',
@@ -383,12 +397,12 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_customer_alerts_truncated',
     type: 'gauge',
     labels: [],
-    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers, else 0 (--collector.security-alerts.customers). ${CACHED}`,
+    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers or the bound of ${MAX_ALERT_SERIES} series per alert family, else 0 (--collector.security-alerts.customers). ${CACHED}`,
     samples: (t, c) => {
       const s = alertSummary(t, c);
       const alerts = fresh(t, c)?.securityAlerts;
       if (s === undefined || alerts === undefined || alerts.maxCustomers === 0) return [];
-      return one(bit(s.customersWithOpenAlerts > alerts.maxCustomers));
+      return one(bit(s.customersWithOpenAlerts > s.customersKept));
     },
   },
   {
@@ -466,8 +480,10 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
   webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
-  /** What the web server refused (basic auth, the connection limit). */
-  webCounters?: () => { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: number };
+  /** What the web server refused (basic auth) and the connections it closed, by reason; undefined before it listens. */
+  webCounters?: () =>
+    | { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: Readonly<Record<string, number>> }
+    | undefined;
 }
 
 export interface Metrics {
@@ -550,8 +566,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const counts = options.webCounters?.();
     const reading = readProcess();
     // The status object is replaced on every reload; the counts are plain numbers.
-    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, counts?.connectionsDropped, reading];
-    if (liveCache?.key.every((k, i) => k === key[i])) return liveCache.bytes;
+    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, ...Object.values(counts?.connectionsDropped ?? {}), reading];
+    if (liveCache?.key.length === key.length && liveCache.key.every((k, i) => k === key[i])) return liveCache.bytes;
     const web = webText(status, counts);
     const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
     liveCache = { key, bytes };
@@ -654,9 +670,12 @@ function webText(status: WebConfigStatus, counts: WebCounts | undefined): string
       WEB_HELP.authRejected,
       Object.entries(counts.authRejected).map(([reason, n]) => `partner_security_web_auth_rejected_total{reason="${reason}"} ${n}`),
     );
-    family('partner_security_web_connections_dropped_total', 'counter', WEB_HELP.connectionsDropped, [
-      `partner_security_web_connections_dropped_total ${counts.connectionsDropped}`,
-    ]);
+    family(
+      'partner_security_web_connections_dropped_total',
+      'counter',
+      WEB_HELP.connectionsDropped,
+      Object.entries(counts.connectionsDropped).map(([reason, n]) => `partner_security_web_connections_dropped_total{reason="${reason}"} ${n}`),
+    );
   }
   return text;
 }
@@ -665,5 +684,6 @@ const WEB_HELP = {
   reloadSuccessful: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
   reloadTimestamp: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
   authRejected: 'Requests basic auth refused: reason "unauthorized" (401, wrong or missing credentials) or "queue_full" (429, too many bcrypt checks waiting).',
-  connectionsDropped: 'Connections closed because --web.max-connections was reached (the oldest idle one, or the new one when all are busy).',
+  connectionsDropped:
+    'Connections the server closed: reason "max_connections" or "max_connections_per_address" (a limit was reached: an idle one that had not authenticated, or the new one), "unauthenticated_idle" (idle without having authenticated), "client_certificate_rejected" (a reload no longer accepts its client certificate).',
 } as const;

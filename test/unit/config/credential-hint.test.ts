@@ -66,7 +66,14 @@ describe('credentialHint', () => {
     const tenant = only(tenants(env));
     expect(credentialHint(tenant, 401)).toBe(unauthorized);
     expect(credentialHint(tenant, 403)).toBe(
-      `${forbidden} the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant`,
+      `${forbidden} the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant, to read the partner security score`,
+    );
+  });
+
+  it('names what Graph refused: the score, or the relation it is about', () => {
+    const tenant = only(tenants({ ...IDS, AZURE_CLIENT_SECRET: 's3cret' }));
+    expect(credentialHint(tenant, 403, 'the securityAlerts relation')).toBe(
+      'The app registration (AZURE_CLIENT_ID) needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant, to read the securityAlerts relation',
     );
   });
 

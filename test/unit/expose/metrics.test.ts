@@ -16,9 +16,22 @@ const build = { version: '1.2.3', nodeVersion: 'v24.0.0' };
  */
 const DAY = 86_400;
 const nowS = NOW / 1000;
+/**
+ * Seven open alerts of statuses and severities Graph does not document: six other statuses (one
+ * folded into "other") and seven other severities (two folded), beyond MAX_OTHER_ALERT_VALUES.
+ */
+const UNDOCUMENTED = Array.from({ length: 7 }, (_, i) => ({
+  id: `u${i + 1}`,
+  alertType: 'newType',
+  status: `s${Math.min(i + 1, 6)}`,
+  severity: `v${i + 1}`,
+  detectedTimestamp: nowS - (100 + i) * 60,
+  isTest: false,
+  open: true,
+}));
 /** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
 const GOLDEN_ALERTS = {
-  seen: 6,
+  seen: 13,
   maxAlertTypes: 50,
   maxCustomers: 1,
   alerts: [
@@ -82,8 +95,9 @@ const GOLDEN_ALERTS = {
       isTest: false,
       open: false,
     },
+    ...UNDOCUMENTED,
   ],
-} as const;
+};
 
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
   const base = initialSnapshot(tenantId);
@@ -177,11 +191,17 @@ function failing(previous: TenantSnapshot, lastSuccessMs: number): TenantSnapsho
 const web = {
   healthy: {
     webConfigStatus: () => ({ ok: true, lastSuccessMs: NOW - 7_200_000 }),
-    webCounters: () => ({ authRejected: { unauthorized: 6, queue_full: 2 }, connectionsDropped: 9 }),
+    webCounters: () => ({
+      authRejected: { unauthorized: 6, queue_full: 2 },
+      connectionsDropped: { max_connections: 9, max_connections_per_address: 4, unauthenticated_idle: 12, client_certificate_rejected: 1 },
+    }),
   },
   failing: {
     webConfigStatus: () => ({ ok: false, lastSuccessMs: NOW - 86_400_000 }),
-    webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 }),
+    webCounters: () => ({
+      authRejected: { unauthorized: 0, queue_full: 0 },
+      connectionsDropped: { max_connections: 0, max_connections_per_address: 0, unauthenticated_idle: 0, client_certificate_rejected: 0 },
+    }),
   },
 } satisfies Record<string, Partial<MetricsOptions>>;
 
@@ -285,7 +305,7 @@ describe('metrics', () => {
       maxStalenessMs: 0,
       now: () => NOW,
       processMetrics: false,
-      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: 0 }),
+      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
     });
     const renders = vi.spyOn(Registry.prototype, 'metrics');
     renders.mockClear();

@@ -158,7 +158,7 @@ describe('timestampField', () => {
     // With the clock of the process: a history entry or an alert from next year is not exported.
     const nextYear = new Date(Date.now() + 365 * 86_400_000).toISOString();
     expect(parseHistory([{ createdDateTime: nextYear, score: 1 }])).toEqual([]);
-    expect(parseSecurityAlert({ id: 'a', status: 'active', detectedDateTime: nextYear }).detectedTimestamp).toBeUndefined();
+    expect(parseSecurityAlert({ id: 'a', status: 'active', detectedDateTime: nextYear }, Date.now() / 1000).detectedTimestamp).toBeUndefined();
     expect(parseSecurityScore({ currentScore: 1, lastRefreshDateTime: nextYear }).lastRefreshTimestamp).toBeUndefined();
   });
 
@@ -206,7 +206,10 @@ describe('long values from Graph', () => {
     try {
       const huge = (unit: string) => unit.repeat(Math.ceil((10 * 1024 * 1024) / unit.length));
       alerts = ['eyJ', '7', 'Bearer ', '\u200b'].map((unit) =>
-        parseSecurityAlert({ id: huge(unit), status: huge(unit), severity: `${huge(unit)}x`, alertType: huge(unit), '@odata.type': huge(unit) }),
+        parseSecurityAlert(
+          { id: huge(unit), status: huge(unit), severity: `${huge(unit)}x`, alertType: huge(unit), customerTenantId: huge(unit) },
+          Date.now() / 1000,
+        ),
       );
     } finally {
       probe.restore();
