@@ -13,6 +13,13 @@ export const ALERT_WINDOW_SECONDS = 30 * 24 * 3600;
 export const ALERT_RESPONSE_LIMIT_SECONDS = 24 * 3600;
 /** The alert_type value alerts of types beyond --collector.security-alerts.max-alert-types are counted under. */
 export const OTHER_ALERT_TYPE = 'other';
+/** "New this week", as Partner Center's Security Alerts dashboard counts them. */
+export const DETECTED_WINDOW_SECONDS = 7 * 24 * 3600;
+/** Graph's securityAlertSeverity values: each is counted (at 0 too) in the 7-day detections. */
+export const ALERT_SEVERITIES = ['informational', 'low', 'medium', 'high'] as const;
+/** Graph's securityAlertResolvedReason values; any other (a value Microsoft adds, or none) is counted as OTHER_RESOLVED_REASON. */
+export const RESOLVED_REASONS = ['legitimate', 'ignore', 'fraud'] as const;
+export const OTHER_RESOLVED_REASON = 'other';
 
 /** Open alerts sharing status, severity and (possibly folded) type. */
 export interface OpenAlertCount {
@@ -45,6 +52,10 @@ export interface AlertSummary {
   readonly foldedTypes: number;
   /** Non-test alerts resolved within the window ending now. */
   readonly resolvedInWindow: number;
+  /** Those by resolution reason: legitimate, ignore, fraud and other, every one present (0 too). */
+  readonly resolvedByReason: ReadonlyMap<string, number>;
+  /** Non-test alerts detected in the 7 days before now, by severity: Graph's four always present (0 too), others as sent. */
+  readonly detectedLast7Days: ReadonlyMap<string, number>;
   /** Mean of resolved minus detected over those (absent when none has both dates), seconds. */
   readonly averageResponseSeconds?: number;
   /** Per customer, type and severity, for at most maxCustomers customers (those with the oldest open alerts first). */
@@ -83,6 +94,19 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
     a.detectedTimestamp === undefined || a.resolvedTimestamp === undefined ? [] : [Math.max(0, a.resolvedTimestamp - a.detectedTimestamp)],
   );
   const averageResponseSeconds = timed.length === 0 ? undefined : timed.reduce((sum, t) => sum + t, 0) / timed.length;
+  const resolvedByReason = new Map<string, number>([...RESOLVED_REASONS, OTHER_RESOLVED_REASON].map((r) => [r, 0]));
+  for (const alert of resolved) {
+    const reason = RESOLVED_REASONS.find((r) => r === alert.resolvedReason?.toLowerCase()) ?? OTHER_RESOLVED_REASON;
+    resolvedByReason.set(reason, (resolvedByReason.get(reason) ?? 0) + 1);
+  }
+
+  // Detected in the 7 days before now, open or not: Partner Center's "new this week".
+  const detectedLast7Days = new Map<string, number>(ALERT_SEVERITIES.map((s) => [s, 0]));
+  for (const alert of live) {
+    const at = alert.detectedTimestamp;
+    if (at !== undefined && at > nowSeconds - DETECTED_WINDOW_SECONDS && at <= nowSeconds)
+      detectedLast7Days.set(alert.severity, (detectedLast7Days.get(alert.severity) ?? 0) + 1);
+  }
 
   const byCustomer = new Map<string, Map<string, CustomerOpenAlerts>>();
   for (const alert of openAlerts) {
@@ -112,6 +136,8 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
     oldestOpen: openAlerts.filter((a) => a.detectedTimestamp !== undefined).sort((a, b) => (a.detectedTimestamp ?? 0) - (b.detectedTimestamp ?? 0)),
     foldedTypes: typeOf.folded,
     resolvedInWindow: resolved.length,
+    resolvedByReason,
+    detectedLast7Days,
     ...(averageResponseSeconds === undefined ? {} : { averageResponseSeconds }),
     customers: chosen.flatMap(([, groups]) => [...groups.values()]),
     customersWithOpenAlerts: byCustomer.size,

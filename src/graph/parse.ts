@@ -218,6 +218,7 @@ export function parseSecurityAlert(item: JsonObject): SecurityAlert {
     customerTenantId: labelText(stringField(item, 'customerTenantId')) || undefined,
     detectedTimestamp: timestampField(item, 'detectedDateTime'),
     resolvedTimestamp,
+    resolvedReason: labelText(stringField(item, 'resolvedReason')) || undefined,
     isTest: item.isTest === true,
     open,
   });
