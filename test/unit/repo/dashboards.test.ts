@@ -1,16 +1,18 @@
 /**
- * The Grafana dashboards and their provisioning, without a Grafana: the committed JSON is what
- * dashboards/*.ts renders, every dashboard is well-formed and goes through the datasource variable,
- * and the provisioning files point where deploy/docker-compose.yml mounts things. (That every panel
- * query returns data from a real Prometheus is test/stack/e2e.test.ts.)
+ * The Grafana dashboards and their provisioning, without a Grafana: the committed mixin templates are
+ * what dashboards/*.ts renders and every query in them names the mixin's selector, every dashboard is
+ * well-formed and goes through the datasource variable, and the provisioning files point where
+ * deploy/docker-compose.yml mounts things. (That grafana/dashboards/ is what the mixin renders from
+ * the templates is test/stack/mixin.test.ts; that every panel query returns data from a real
+ * Prometheus is test/stack/e2e.test.ts.)
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DATASOURCE_UID } from '../../../dashboards/common.js';
-import { DASHBOARDS, DASHBOARDS_DIR, renderDashboards } from '../../../dashboards/generate.js';
+import { DATASOURCE_UID, SELECTOR } from '../../../dashboards/common.js';
+import { DASHBOARDS, DASHBOARDS_DIR, renderDashboards, TEMPLATES_DIR } from '../../../dashboards/generate.js';
 
 /** The datasource variable as Grafana writes it: `${datasource}`. */
 const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
@@ -71,11 +73,37 @@ function overlaps(a: NonNullable<PanelJson['gridPos']>, b: NonNullable<PanelJson
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
+/** Every PromQL text of a dashboard: panel queries and variable queries. */
+function queries(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(queries);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, v]) => [...((key === 'expr' || key === 'definition') && typeof v === 'string' ? [v] : []), ...queries(v)]);
+}
+
 describe('generated dashboards', () => {
-  it('are committed exactly as dashboards/*.ts renders them (run npm run dashboards after a change)', () => {
+  it('are committed as mixin templates exactly as dashboards/*.ts renders them (run npm run dashboards after a change)', () => {
     const rendered = renderDashboards();
+    expect(
+      readdirSync(TEMPLATES_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).toEqual([...rendered.keys()].sort());
     expect(files.sort()).toEqual([...rendered.keys()].sort());
-    for (const [file, text] of rendered) expect(readFileSync(join(DASHBOARDS_DIR, file), 'utf8'), `${file} differs from its source`).toBe(text);
+    for (const [file, text] of rendered) expect(readFileSync(join(TEMPLATES_DIR, file), 'utf8'), `${file} differs from its source`).toBe(text);
+  });
+
+  it.each(DASHBOARDS.map((d) => d.file))("%s: every series selector of every query names the mixin's selector", (file) => {
+    const template = JSON.parse(readFileSync(join(TEMPLATES_DIR, file), 'utf8')) as unknown;
+    const exprs = queries(template);
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) {
+      // Metric names: the exporter's, and the scrape's own up and process_* series.
+      for (const m of expr.matchAll(/\b(?:partner_security_[a-z0-9_]+|up|process_[a-z0-9_]+)\b(?![a-z0-9_(])/g)) {
+        const rest = expr.slice((m.index ?? 0) + m[0].length);
+        const matchers = /^\{([^}]*)\}/.exec(rest)?.[1] ?? '';
+        expect(matchers.split(', '), `${m[0]} in ${expr}`).toContain(SELECTOR);
+      }
+    }
   });
 
   it('include the overview and the exporter health dashboards, with distinct uids', () => {
@@ -118,7 +146,7 @@ describe.each(dashboards)('$file', ({ json }) => {
   it('has a multi-select tenant_id variable queried through the datasource variable', () => {
     const tenant = variable('tenant_id');
     expect(tenant).toMatchObject({ type: 'query', multi: true, includeAll: true, datasource: { type: 'prometheus', uid: DATASOURCE_VARIABLE } });
-    expect(JSON.stringify(tenant?.query)).toContain('label_values(partner_security_up, tenant_id)');
+    expect(JSON.stringify(tenant?.query)).toContain('label_values(partner_security_up{job=\\"partner-security-score\\"}, tenant_id)');
   });
 
   it('queries only through the datasource variable, never a fixed data source', () => {

@@ -1,6 +1,7 @@
 /**
- * Every alert rule links to its runbook: a `runbook_url` whose anchor is a heading of docs/alerts.md
- * (GitHub's anchor rules), plus `summary` and `description`; and the alert table of docs/alerts.md,
+ * Every alert rule links to its runbook: a `runbook_url` on the project's home (package.json's
+ * `repository`) whose anchor, the alert name in lower case, is a heading of docs/alerts.md (GitHub's
+ * anchor rules), plus `summary` and `description`; and the alert table of docs/alerts.md,
  * the one documented place for thresholds and `for:` durations, says what each rule does. Checked
  * for the rule file Prometheus loads and for the PrometheusRule generated from it for Kubernetes.
  */
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ALERTS_FILE, BASE_DIR, loadObjects, renderPrometheusRule } from '../../../scripts/kubernetes.js';
+import { projectHome } from '../../../scripts/project-home.js';
 import { githubAnchors } from '../../helpers/markdown.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -58,11 +60,13 @@ describe.each(SOURCES)('alert rules in $name', ({ rules }) => {
 
   it.each(rules.map((r) => [r.alert ?? '', r] as const))('%s links to its runbook section in docs/alerts.md and says what it means', (name, rule) => {
     const url = rule.annotations?.runbook_url ?? '';
-    const match = /^https:\/\/github\.com\/[^/]+\/partner-security-score-exporter\/blob\/main\/docs\/alerts\.md#([a-z0-9_-]+)$/.exec(url);
+    const match = /^(.*)\/blob\/main\/docs\/alerts\.md#([a-z0-9_-]+)$/.exec(url);
     expect(match, `runbook_url ${url}`).not.toBeNull();
-    expect(anchors.has(match?.[1] ?? ''), `docs/alerts.md has no heading for #${match?.[1]}`).toBe(true);
+    // On the project's home, as package.json's repository names it.
+    expect(match?.[1]).toBe(projectHome().url);
+    expect(anchors.has(match?.[2] ?? ''), `docs/alerts.md has no heading for #${match?.[2]}`).toBe(true);
     // Its own section, not another alert's.
-    expect(match?.[1]).toBe(name.toLowerCase());
+    expect(match?.[2]).toBe(name.toLowerCase());
     for (const key of ['summary', 'description']) expect(rule.annotations?.[key]?.length ?? 0, key).toBeGreaterThan(20);
   });
 
