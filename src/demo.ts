@@ -220,15 +220,18 @@ const ALERTS: readonly DemoAlert[] = [
   { id: 'demo-alert-test', alertType: 'testAlert', severity: 'high', customer: 0, isTest: true, opensAt: 0, hoursPerStep: 3 },
 ];
 
-/** Resolved in the past 30 days: days ago and hours taken, so the 30-day average has something to average. */
-const RESOLVED_ALERTS: readonly [number, number][] = [
-  [2, 5],
-  [5, 9],
-  [9, 14],
-  [13, 4],
-  [18, 11],
-  [24, 7],
-  [29, 16],
+/**
+ * Resolved in the past 30 days: days ago, hours taken and the reason, so the 30-day average has
+ * something to average and the resolution reasons (one fraud among them) something to count.
+ */
+const RESOLVED_ALERTS: readonly [number, number, string][] = [
+  [2, 5, 'legitimate'],
+  [5, 9, 'fraud'],
+  [9, 14, 'legitimate'],
+  [13, 4, 'ignore'],
+  [18, 11, 'legitimate'],
+  [24, 7, 'legitimate'],
+  [29, 16, 'legitimate'],
 ];
 
 /** The alerts of the simulated partner at a step: detection times count back from the start of the step. */
@@ -259,7 +262,7 @@ function demoAlerts(step: number, stepStartMs: number, nowMs: number) {
     };
   });
   const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
-  const past = RESOLVED_ALERTS.map(([daysAgo, hours], i) => {
+  const past = RESOLVED_ALERTS.map(([daysAgo, hours, reason], i) => {
     const resolvedMs = today - daysAgo * DAY_MS;
     return {
       ...base({
@@ -273,7 +276,7 @@ function demoAlerts(step: number, stepStartMs: number, nowMs: number) {
       detectedDateTime: new Date(resolvedMs - hours * HOUR_MS).toISOString(),
       resolvedOnDateTime: new Date(resolvedMs).toISOString(),
       resolvedBy: 'demo.admin@partner.example',
-      resolvedReason: 'legitimate',
+      resolvedReason: reason,
     };
   });
   return [...live, ...past];
