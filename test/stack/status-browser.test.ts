@@ -228,11 +228,13 @@ describe('status page in Chromium', () => {
 
     // First on the page: whether the authorization is at risk, in words and colour, as /api/status says it.
     const authorization = tenant?.authorization;
-    const word = { at_risk: '✗ At risk', not_at_risk: '✓ Not at risk', unknown: '? Unknown' }[authorization?.state ?? 'unknown'];
+    const word = { at_risk: '✗ Authorization at risk:', not_at_risk: '✓ Authorization not at risk:', unknown: '? Authorization risk unknown:' }[
+      authorization?.state ?? 'unknown'
+    ];
     expect(await page.locator('main > :first-child').getAttribute('class')).toBe('verdicts');
     expect(await attributes(page, '.verdict', 'data-state')).toEqual([authorization?.state]);
     expect(await texts(page, '.verdict .word')).toEqual([word]);
-    expect((await texts(page, '.verdict .why')).map((t) => t.trim())).toEqual([authorization?.sentence.replace(/ \(https:[^)]*\)/g, '')]);
+    expect(await texts(page, '.verdict')).toEqual([`${word?.slice(0, 1)} ${authorization?.sentence.replace(/ \(https:[^)]*\)/g, '')}`]);
     expect(await attributes(page, '.verdict a.failing', 'href')).toEqual(authorization?.failing.map((f) => f.actionLink));
     const verdictBox = await page.locator('.verdict').boundingBox();
     const tenantBox = await page.locator('.tenant h2').boundingBox();

@@ -98,6 +98,15 @@ describe('demo tenant', () => {
     }
   });
 
+  it('reports an average alert response over 24 hours exactly while securityAlertsPromptlyResolved is not compliant', () => {
+    for (let step = 0; step < 12; step++) {
+      const r = demoTenantAt(step * STEP, 0, STEP).requirements.find((x) => x.requirementType === 'securityAlertsPromptlyResolved') as
+        | { complianceStatus: string; averageResponseTimeInHours: number }
+        | undefined;
+      expect(r?.complianceStatus === 'compliant', `step ${step}`).toBe((r?.averageResponseTimeInHours ?? 0) <= 24);
+    }
+  });
+
   it('is a direct partner validated two months ahead unless --partner.* says otherwise', async () => {
     expect(demoPartner({ type: 'direct' }, Date.parse('2026-11-29T12:00:00Z'))).toEqual({ type: 'direct', validationMonth: 1 });
     expect(demoPartner({ type: 'direct' }, Date.parse('2026-03-01T00:00:00Z'))).toEqual({ type: 'direct', validationMonth: 5 });

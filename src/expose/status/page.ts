@@ -6,7 +6,17 @@
 import { createHash } from 'node:crypto';
 import { html, Markup } from './html.js';
 import { band, bar, gauge, historyChart, longDate, responseTimeChart } from './svg.js';
-import { type Count, formatNumber, type Moment, monthOf, PARTNER_TYPE_NAMES, type RequirementView, type StatusView, type TenantView } from './view.js';
+import {
+  AUTHORIZATION_LEADS,
+  type Count,
+  formatNumber,
+  type Moment,
+  monthOf,
+  PARTNER_TYPE_NAMES,
+  type RequirementView,
+  type StatusView,
+  type TenantView,
+} from './view.js';
 
 export interface StatusPageOptions {
   /** Reload the page every this many seconds (a meta refresh, for wall screens); off when undefined. */
@@ -45,8 +55,8 @@ main{max-width:90rem;margin:0 auto;padding:1rem clamp(1rem,3vw,2rem) 2rem}
 border-radius:.5rem;border:1px solid var(--border);border-left-width:6px;font-size:1.125rem}
 .verdict.at-risk{border-left-color:var(--graphic-bad);background:var(--bad-bg)}.verdict.not-at-risk{border-left-color:var(--graphic-ok);background:var(--ok-bg)}
 .verdict.unknown{border-left-color:var(--graphic-warn);background:var(--warn-bg)}
-.verdict .word{font-weight:700}.verdict.at-risk .word{color:var(--bad)}.verdict.not-at-risk .word{color:var(--ok)}.verdict.unknown .word{color:var(--warn)}
-.verdict .why{flex:1 1 30rem}
+.verdict .word{font-weight:700;white-space:nowrap}.verdict.at-risk .word{color:var(--bad)}.verdict.not-at-risk .word{color:var(--ok)}.verdict.unknown .word{color:var(--warn)}
+.verdict .why{flex:1 1 30rem}.verdict .whose{flex:0 0 100%;font-size:.875rem}
 .notice{border-left:4px solid var(--graphic-bad);background:var(--bad-bg);padding:.75rem 1rem;border-radius:.25rem;margin-bottom:1rem}
 .notice p{margin:0}
 .gauge{display:block;width:100%;max-width:16rem;margin:0 auto}
@@ -215,9 +225,9 @@ function when(moment: Moment | null, unknown = 'unknown'): Markup {
 }
 
 const VERDICT = {
-  at_risk: { tone: 'at-risk', word: '✗ At risk' },
-  not_at_risk: { tone: 'not-at-risk', word: '✓ Not at risk' },
-  unknown: { tone: 'unknown', word: '? Unknown' },
+  at_risk: { tone: 'at-risk', mark: '✗' },
+  not_at_risk: { tone: 'not-at-risk', mark: '✓' },
+  unknown: { tone: 'unknown', mark: '?' },
 } as const;
 
 /**
@@ -230,8 +240,8 @@ function verdicts(tenants: readonly TenantView[]): Markup {
   return html`<section class="verdicts" aria-label="CSP authorization">${tenants.map((t, i) => {
     const a = t.authorization;
     const v = VERDICT[a.state];
-    const whose = many ? html` <a href="#tenant-${i + 1}"><code>${t.tenantId}</code></a>:` : '';
-    return html`<p class="verdict ${v.tone}" data-state="${a.state}" data-tenant-id="${t.tenantId}"><span class="word">${v.word}</span><span class="why">${whose} ${verdictText(t)}</span></p>`;
+    const whose = many ? html`<a class="whose" href="#tenant-${i + 1}"><code>${t.tenantId}</code></a>` : '';
+    return html`<p class="verdict ${v.tone}" data-state="${a.state}" data-tenant-id="${t.tenantId}">${whose}<strong class="word">${v.mark} ${AUTHORIZATION_LEADS[a.state]}</strong> <span class="why">${verdictText(t)}</span></p>`;
   })}</section>`;
 }
 
@@ -252,10 +262,10 @@ function verdictText(t: TenantView): Markup {
         html`${i > 0 ? ', ' : ''}${f.actionLink ? html`<a class="failing" href="${f.actionLink}" rel="noopener noreferrer" target="_blank">${f.title}</a>` : html`<span class="failing">${f.title}</span>`}`,
     );
     const also = a.unknown.length === 0 ? '' : html` <span class="small">Not known: ${a.unknown.join('; ')}.</span>`;
-    return html`Authorization at risk: ${n} mandatory ${n === 1 ? 'requirement is' : 'requirements are'} not met: ${list}.${also} ${validation}`;
+    return html`${n} mandatory ${n === 1 ? 'requirement is' : 'requirements are'} not met: ${list}.${also} ${validation}`;
   }
-  if (a.state === 'not_at_risk') return html`Authorization not at risk: all ${a.mandatory.length} requirements mandatory for ${kind} are met. ${validation}`;
-  return html`Authorization risk unknown: ${a.unknown.join('; ')}. ${validation}`;
+  if (a.state === 'not_at_risk') return html`all ${a.mandatory.length} requirements mandatory for ${kind} are met. ${validation}`;
+  return html`${a.unknown.join('; ')}. ${validation}`;
 }
 
 function tenantSection(t: TenantView, index: number): Markup {

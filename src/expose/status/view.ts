@@ -400,6 +400,13 @@ function validationText(v: Pick<AuthorizationView, 'nextValidation' | 'validatio
   return `Next validation: ${month}, in ${Math.ceil(-v.nextValidation.ageSeconds / 86_400)} days.`;
 }
 
+/** How the sentence starts for each state: the words the page puts in colour. */
+export const AUTHORIZATION_LEADS: Readonly<Record<AuthorizationView['state'], string>> = {
+  at_risk: 'Authorization at risk:',
+  not_at_risk: 'Authorization not at risk:',
+  unknown: 'Authorization risk unknown:',
+};
+
 /** The sentence the page opens with, as plain text. */
 export function authorizationSentence(v: Omit<AuthorizationView, 'sentence'>): string {
   const kind = PARTNER_TYPE_NAMES[v.partnerType];
@@ -408,12 +415,12 @@ export function authorizationSentence(v: Omit<AuthorizationView, 'sentence'>): s
     case 'at_risk': {
       const n = v.failing.length;
       const list = v.failing.map((f) => `${f.title}${f.actionUrl === null ? '' : ` (${f.actionUrl})`}`).join(', ');
-      return `Authorization at risk: ${n} mandatory ${n === 1 ? 'requirement is' : 'requirements are'} not met: ${list}.${alsoUnknown} ${validationText(v)}`;
+      return `${AUTHORIZATION_LEADS.at_risk} ${n} mandatory ${n === 1 ? 'requirement is' : 'requirements are'} not met: ${list}.${alsoUnknown} ${validationText(v)}`;
     }
     case 'not_at_risk':
-      return `Authorization not at risk: all ${v.mandatory.length} requirements mandatory for ${kind} are met. ${validationText(v)}`;
+      return `${AUTHORIZATION_LEADS.not_at_risk} all ${v.mandatory.length} requirements mandatory for ${kind} are met. ${validationText(v)}`;
     case 'unknown':
-      return `Authorization risk unknown: ${v.unknown.join('; ')}. ${validationText(v)}`;
+      return `${AUTHORIZATION_LEADS.unknown} ${v.unknown.join('; ')}. ${validationText(v)}`;
   }
 }
 

@@ -325,28 +325,31 @@ describe('statusPage', () => {
     const html = statusPage(view);
     const main = html.split('<main>')[1] ?? '';
     expect(main.trimStart().startsWith('<section class="verdicts" aria-label="CSP authorization">')).toBe(true);
-    const verdicts = [...main.matchAll(/<p class="verdict ([a-z-]+)" data-state="([a-z_]+)" data-tenant-id="([^"]+)"><span class="word">([^<]+)<\/span>/g)].map(
-      (m) => m.slice(1),
-    );
+    const verdicts = [
+      ...main.matchAll(
+        /<p class="verdict ([a-z-]+)" data-state="([a-z_]+)" data-tenant-id="([^"]+)">(?:<a [^>]+><code>[^<]+<\/code><\/a>)?<strong class="word">([^<]+)<\/strong>/g,
+      ),
+    ].map((m) => m.slice(1));
     expect(verdicts).toEqual([
-      ['at-risk', 'at_risk', 'tenant-a', '✗ At risk'],
-      ['not-at-risk', 'not_at_risk', 'tenant-b', '✓ Not at risk'],
-      ['unknown', 'unknown', 'tenant-c', '? Unknown'],
+      ['at-risk', 'at_risk', 'tenant-a', '✗ Authorization at risk:'],
+      ['not-at-risk', 'not_at_risk', 'tenant-b', '✓ Authorization not at risk:'],
+      ['unknown', 'unknown', 'tenant-c', '? Authorization risk unknown:'],
     ]);
-    // In words, the same sentence as /api/status, whose action URLs are links here; the validation month under way is said so.
+    // In words, the same sentence as /api/status (whose action URLs are links here), after the mark and the tenant.
     const text = (tenant: string) =>
-      (new RegExp(`data-tenant-id="${tenant}"><span class="word">[^<]+</span><span class="why">(.*?)</span></p>`).exec(main)?.[1] ?? '')
+      (new RegExp(`data-tenant-id="${tenant}">(.*?)</span></p>`).exec(main)?.[1] ?? '')
+        .replace(/<a class="whose"[^>]*>.*?<\/a>/, '')
         .replace(/<[^>]+>/g, '')
-        .replace(/^\s*\S+:\s*/, '')
         .trim();
+    const marks = { at_risk: '✗', not_at_risk: '✓', unknown: '?' };
     view.tenants.forEach((t) => {
-      expect(text(t.tenantId)).toBe(t.authorization.sentence.replace(/ \(https:[^)]*\)/g, ''));
+      expect(text(t.tenantId)).toBe(`${marks[t.authorization.state]} ${t.authorization.sentence.replace(/ \(https:[^)]*\)/g, '')}`);
     });
     expect(text('tenant-a')).toContain('Microsoft validates the requirements this month (November 2025).');
     expect(text('tenant-c')).toContain('no poll of Microsoft Graph has succeeded yet');
     expect(main).toContain('<a class="failing" href="https://partner.microsoft.com/mfa" rel="noopener noreferrer" target="_blank">MFA for partner admins</a>');
     // With several tenants, each sentence names its tenant and links to its section.
-    expect(main).toContain('<a href="#tenant-2"><code>tenant-b</code></a>:');
+    expect(main).toContain('<a class="whose" href="#tenant-2"><code>tenant-b</code></a>');
   });
 
   it('leaves out the chart points of history entries without a score', () => {
