@@ -235,7 +235,7 @@ describe.concurrent('deploy/kubernetes', () => {
       const source = parse(readFileSync(ALERTS_FILE, 'utf8')) as { groups: unknown[] };
       expect(Object.keys(source)).toEqual(['groups']);
       expect((rule.spec as { groups: unknown[] }).groups).toEqual(source.groups);
-      expect((rule.spec as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules)).toHaveLength(10);
+      expect((rule.spec as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules)).toHaveLength(12);
     });
 
     it('one sidecar ConfigMap per Grafana dashboard, holding the JSON file byte for byte', () => {
