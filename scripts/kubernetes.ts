@@ -132,10 +132,10 @@ interface Kustomization {
   configMapGenerator?: { name: string; literals?: string[]; options?: { disableNameSuffixHash?: boolean; annotations?: Record<string, string> } }[];
 }
 
-/** A kustomize replacement: copy one field of one object into fields of others. */
+/** A kustomize replacement: copy one field of one object into fields of others (or into one delimited part of them). */
 interface Replacement {
   source: { kind: string; name: string; fieldPath: string };
-  targets: { select: { kind?: string; name?: string }; fieldPaths: string[] }[];
+  targets: { select: { kind?: string; name?: string }; fieldPaths: string[]; options?: { delimiter?: string; index?: number } }[];
 }
 
 /** The kustomization.yaml of a directory, refusing fields the renderer does not implement. */
@@ -166,8 +166,9 @@ export function readKustomization(dir: string, kind: 'Kustomization' | 'Componen
     refuse('replacements[].', replacement, ['source', 'targets']);
     refuse('replacements[].source.', isRecord(replacement) ? replacement.source : undefined, ['kind', 'name', 'fieldPath']);
     for (const target of isRecord(replacement) && Array.isArray(replacement.targets) ? replacement.targets : []) {
-      refuse('replacements[].targets[].', target, ['select', 'fieldPaths']);
+      refuse('replacements[].targets[].', target, ['select', 'fieldPaths', 'options']);
       refuse('replacements[].targets[].select.', isRecord(target) ? target.select : undefined, ['kind', 'name']);
+      refuse('replacements[].targets[].options.', isRecord(target) ? target.options : undefined, ['delimiter', 'index']);
     }
   }
   const apiVersion = kind === 'Kustomization' ? 'kustomize.config.k8s.io/v1beta1' : 'kustomize.config.k8s.io/v1alpha1';
@@ -253,35 +254,61 @@ function transform(dir: string, k: Kustomization, input: KubeObject[]): KubeObje
           (target.select.kind === undefined || o.kind === target.select.kind) && (target.select.name === undefined || o.metadata.name === target.select.name),
       );
       if (matched.length === 0) throw new Error(`${dir}: replacement target ${JSON.stringify(target.select)} matches no object`);
-      for (const o of matched) for (const path of target.fieldPaths) setField(o, path, value);
+      for (const o of matched) for (const path of target.fieldPaths) setField(o, path, value, target.options);
     }
   }
   return objects;
 }
 
-/** A kustomize field path: dot-separated, list indexes as numbers, keys with dots in brackets (`a.[b.c/d]`). */
+/**
+ * A kustomize field path: dot-separated, list indexes as numbers, keys with dots in brackets
+ * (`a.[b.c/d]`), list items by a field's value in brackets (`env.[name=PSS_TENANTS_SHARD]`).
+ */
 function fieldPathKeys(path: string): string[] {
   return [...path.matchAll(/\[([^\]]*)\]|[^.[\]]+/g)].map((m) => m[1] ?? m[0]);
 }
 
+/** The member of current that key names: a list index, a list item by `field=value`, or a mapping key. */
+function member(current: unknown, key: string): unknown {
+  if (Array.isArray(current)) {
+    if (/^\d+$/.test(key)) return current[Number(key)];
+    const at = key.indexOf('=');
+    return at > 0 ? current.find((item) => isRecord(item) && item[key.slice(0, at)] === key.slice(at + 1)) : undefined;
+  }
+  return isRecord(current) ? current[key] : undefined;
+}
+
 function getField(object: unknown, path: string): unknown {
   let current = object;
-  for (const key of fieldPathKeys(path)) {
-    if (Array.isArray(current) && /^\d+$/.test(key)) current = current[Number(key)];
-    else if (isRecord(current)) current = current[key];
-    else return undefined;
-  }
+  for (const key of fieldPathKeys(path)) current = member(current, key);
   return current;
 }
 
-/** Sets an existing field (kustomize, without options.create, refuses to make one). */
-function setField(object: unknown, path: string, value: unknown): void {
+/**
+ * Sets an existing field (kustomize, without options.create, refuses to make one); with a delimiter,
+ * only the index-th part of the text between delimiters. A number field stays a number, as kustomize
+ * writes a ConfigMap's "3" into replicas.
+ */
+function setField(object: unknown, path: string, value: unknown, options: { delimiter?: string; index?: number } = {}): void {
   const keys = fieldPathKeys(path);
   const last = keys.pop() ?? '';
-  const parent = getField(object, keys.map((k) => `[${k}]`).join('.'));
+  let parent: unknown = object;
+  for (const key of keys) parent = member(parent, key);
   const exists = Array.isArray(parent) ? /^\d+$/.test(last) && Number(last) < parent.length : isRecord(parent) && last in parent;
   if (!exists) throw new Error(`replacement target field ${path} does not exist`);
-  (parent as Record<string, unknown>)[last] = structuredClone(value);
+  const target = parent as Record<string, unknown>;
+  const current = target[last];
+  if (options.delimiter !== undefined) {
+    if (typeof current !== 'string' || typeof value !== 'string') throw new Error(`replacement target field ${path}: a delimited part needs text`);
+    const parts = current.split(options.delimiter);
+    const index = options.index ?? 0;
+    if (index < 0 || index >= parts.length) throw new Error(`replacement target field ${path}: no part ${index} in "${current}"`);
+    parts[index] = value;
+    target[last] = parts.join(options.delimiter);
+  } else if (typeof current === 'number' && typeof value === 'string') {
+    if (!/^-?\d+$/.test(value)) throw new Error(`replacement target field ${path}: "${value}" is not a number`);
+    target[last] = Number(value);
+  } else target[last] = structuredClone(value);
 }
 
 function splitImage(image: string): [string, string | undefined] {
@@ -289,7 +316,7 @@ function splitImage(image: string): [string, string | undefined] {
   return at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, undefined];
 }
 
-/** The containers (init containers included) of a workload's pod template. */
+/** The containers (init containers included) of a workload's pod template (Deployment or StatefulSet). */
 export function podContainers(o: KubeObject): Record<string, unknown>[] {
   const spec = (o.spec as { template?: { spec?: { containers?: unknown[]; initContainers?: unknown[] } } } | undefined)?.template?.spec;
   return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].filter(isRecord);

@@ -1,8 +1,9 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { type AuthorizationAssessment, assessAuthorization, nextValidationMs, requirementsStale } from '../collect/authorization.js';
-import { type AlertSummary, OTHER_RESOLVED_REASON, RESOLVED_REASONS, summarizeAlerts } from '../collect/security-alerts.js';
+import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_RESOLVED_REASON, summarizeAlerts } from '../collect/security-alerts.js';
 import {
+  ALERT_RESOLVED_REASONS,
   FAILURE_REASONS,
   isMandatory,
   POLICIES,
@@ -372,7 +373,7 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_open',
     type: 'gauge',
     labels: ['status', 'severity', 'alert_type'],
-    help: `Open partner security alerts (any status but resolved), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types count as alert_type="other". ${CACHED}`,
+    help: `Open partner security alerts (not resolved and without a resolution date), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types, and statuses and severities beyond the documented ones and ${MAX_OTHER_ALERT_VALUES} others, count as "other"; at most ${MAX_ALERT_SERIES} series per tenant. ${CACHED}`,
     samples: (t, c) => (alertSummary(t, c)?.open ?? []).map((o) => [{ status: o.status, severity: o.severity, alert_type: o.alertType }, o.count] as const),
   },
   {
@@ -400,7 +401,7 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_resolved_30d',
     type: 'gauge',
     labels: ['reason'],
-    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over, by resolvedReason (${[...RESOLVED_REASONS, OTHER_RESOLVED_REASON].join(', ')}: any other value or none). ${CACHED}`,
+    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over, by resolvedReason (${[...ALERT_RESOLVED_REASONS, OTHER_RESOLVED_REASON].join(', ')}: any other value or none). ${CACHED}`,
     samples: (t, c) => [...(alertSummary(t, c)?.resolvedByReason ?? [])].map(([reason, n]) => [{ reason }, n] as const),
   },
   {
@@ -414,8 +415,22 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_folded_alert_types',
     type: 'gauge',
     labels: [],
-    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types (0 when none). ${CACHED}`,
+    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types or the bound of ${MAX_ALERT_SERIES} series per alert family (0 when none). ${CACHED}`,
     samples: (t, c) => one(alertSummary(t, c)?.foldedTypes),
+  },
+  {
+    name: 'partner_security_alerts_folded_statuses',
+    type: 'gauge',
+    labels: [],
+    help: `Status values of open alerts counted under status="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedStatuses),
+  },
+  {
+    name: 'partner_security_alerts_folded_severities',
+    type: 'gauge',
+    labels: [],
+    help: `Severity values of open alerts counted under severity="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedSeverities),
   },
   {
     name: 'partner_security_customer_alerts_open',
@@ -449,12 +464,12 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_customer_alerts_truncated',
     type: 'gauge',
     labels: [],
-    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers, else 0 (--collector.security-alerts.customers). ${CACHED}`,
+    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers or the bound of ${MAX_ALERT_SERIES} series per alert family, else 0 (--collector.security-alerts.customers). ${CACHED}`,
     samples: (t, c) => {
       const s = alertSummary(t, c);
       const alerts = fresh(t, c)?.securityAlerts;
       if (s === undefined || alerts === undefined || alerts.maxCustomers === 0) return [];
-      return one(bit(s.customersWithOpenAlerts > alerts.maxCustomers));
+      return one(bit(s.customersWithOpenAlerts > s.customersKept));
     },
   },
   {

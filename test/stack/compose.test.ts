@@ -187,7 +187,7 @@ describe('deploy/docker-compose.yml', () => {
     [
       'AZURE_* credentials',
       { AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_CLIENT_ID: 'c0ffee00-0000-4000-8000-000000000000', AZURE_CLIENT_SECRET: 's3cret' },
-      /^ {2}- contoso\.onmicrosoft\.com: client secret$/m,
+      /^ {2}- contoso\.onmicrosoft\.com: client secret \(AZURE_CLIENT_SECRET is set\)$/m,
     ],
   ])('starts the exporter as configured with %s (checked by its --config.check)', async (_what, shell: Record<string, string>, expected) => {
     const exporter = service('exporter');

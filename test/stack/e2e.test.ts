@@ -176,7 +176,7 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
       startExporter(['--demo'], {}),
       startExporter([`--graph.endpoint=${closed}`, '--graph.timeout=2s'], {
         AZURE_TENANT_ID: FAILING_TENANT,
-        AZURE_CLIENT_ID: 'c',
+        AZURE_CLIENT_ID: '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40',
         AZURE_CLIENT_SECRET: 's',
         AZURE_AUTHORITY_HOST: closed,
       }),

@@ -62,6 +62,9 @@ describe('assessAuthorization', () => {
       collectors: { requirements: true, history: false, customerInsights: false, maxPages: 1, maxCustomers: 0 },
       limits: { maxPages: 1, maxBytes: 1 << 20 },
       expanded: { requirements: items },
+      nowMs: NOW,
+      selectRefused: new Set(),
+      noteOnce: () => {},
     });
     const requirements = read.relations.requirements ?? [];
     expect(requirements.map((r) => r.type)).toEqual([
