@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientSecretEnv, INTEGRATION_TIMEOUT_MS, killExporters, startExporter, until } from '../helpers/exporter.js';
+import { CLIENT_ID, clientSecretEnv, INTEGRATION_TIMEOUT_MS, killExporters, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type FakeCloud, startFakeCloud } from '../helpers/fake-cloud.js';
 
 afterEach(async () => {
@@ -103,8 +103,8 @@ describe('partner program settings', { timeout: INTEGRATION_TIMEOUT_MS }, () => 
       file,
       [
         'tenants:',
-        `  - { tenant_id: ${TENANT_A}, client_id: app-a, client_secret_env: SECRET_A, authority_host: "${cloudA.url}", partner_type: indirect_reseller, validation_month: 3 }`,
-        `  - { tenant_id: ${TENANT_B}, client_id: app-b, client_secret_env: SECRET_B, authority_host: "${cloudB.url}" }`,
+        `  - { tenant_id: ${TENANT_A}, client_id: ${CLIENT_ID}, client_secret_env: SECRET_A, authority_host: "${cloudA.url}", partner_type: indirect_reseller, validation_month: 3 }`,
+        `  - { tenant_id: ${TENANT_B}, client_id: ${CLIENT_ID}, client_secret_env: SECRET_B, authority_host: "${cloudB.url}" }`,
         '',
       ].join('\n'),
     );
