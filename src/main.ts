@@ -90,7 +90,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     build: { version, revision: readRevision(), nodeVersion: process.version },
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
-    webCounters: () => web?.counters() ?? { authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 },
+    webCounters: () => web?.counters(),
   });
   const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact, maxStalenessMs: config.maxStalenessMs });
 
@@ -101,6 +101,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       ...(config.webConfigFile === undefined ? {} : { webConfigFile: config.webConfigFile }),
       healthzWithoutAuth: config.healthzWithoutAuth,
       maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       logger,
     });
   } catch (error) {
@@ -109,14 +110,16 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       process.stderr.write(invalidWebConfig(error));
       return 2;
     }
-    throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${errorText(error)}`);
+    // "cannot listen on <address>: <reason>", naming the address that failed.
+    throw error;
   }
-  const server: Server = web.server;
+  const servers: readonly Server[] = web.servers;
   logger.info('exporter started', {
     version,
-    address: boundAddress(server),
+    // Every bound address (the port chosen for :0), in the order given.
+    address: servers.map(boundAddress).join(', '),
     // Only an https server can change its secure context: that is how TLS shows here.
-    tls: 'setSecureContext' in server,
+    tls: 'setSecureContext' in web.server,
     telemetry_path: config.telemetryPath,
     graph_endpoint: demo ? `${demo.endpoint} (demo)` : config.graphEndpoint,
     tenants: targets.length,
@@ -145,7 +148,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   logger.info('stopping', { signal });
   await Promise.all(pollers.map((p) => p.stop()));
   web.stop();
-  await close(server, SHUTDOWN_GRACE_MS);
+  await Promise.all(servers.map((server) => close(server, SHUTDOWN_GRACE_MS)));
   await demo?.close();
   await dispatcher.close();
   logger.info('stopped');
