@@ -2,7 +2,7 @@
 
 import { formatDuration } from '../lib/duration.js';
 import type { Logger } from '../lib/log.js';
-import { initialSnapshot, type TenantSnapshot } from '../snapshot.js';
+import { initialSnapshot, type PartnerProgram, type TenantSnapshot } from '../snapshot.js';
 import type { PollOnce, PollResult } from './poll-tenant.js';
 import { keptRelations, relationLogLines } from './relations.js';
 
@@ -20,6 +20,8 @@ export interface PollerOptions {
   tenantId?: string;
   /** Constant labels for every series of this tenant. */
   labels?: Readonly<Record<string, string>>;
+  /** The tenant's partner type and validation month (direct, none, by default). */
+  partner?: PartnerProgram;
   /** Runs a poll when a slot is free (bounds how many tenants poll at once). */
   limit?: <T>(task: () => Promise<T>) => Promise<T>;
   poll: PollOnce;
@@ -76,7 +78,7 @@ export function createPoller(options: PollerOptions): Poller {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const limit = options.limit ?? ((task) => task());
-  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels);
+  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels, options.partner);
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let controller: AbortController | undefined;
@@ -167,7 +169,7 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
   for (const code of result.requests) requests[code] = (requests[code] ?? 0) + 1;
   const base = { ...previous, polls: previous.polls + 1, requests: Object.freeze(requests) };
   if (result.ok) {
-    const { relations, truncated } = keptRelations(previous, result.data);
+    const { relations, truncated, relationsReadMs } = keptRelations(previous, result.data, nowMs);
     return Object.freeze({
       ...base,
       tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
@@ -175,6 +177,7 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
       relations,
       relationStatus: result.data.relationStatus,
       truncated,
+      relationsReadMs,
       lastSuccessMs: nowMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),
