@@ -14,6 +14,7 @@ import { handleSignals } from './cli/signals.js';
 import { readRevision, readVersion } from './cli/version.js';
 import { createTenantPoll } from './collect/poll-tenant.js';
 import { createPoller } from './collect/poller.js';
+import { slotOf } from './collect/schedule.js';
 import { connect, graphTarget, graphTargets, loadCreateCredential, type Target } from './collect/targets.js';
 import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
@@ -70,7 +71,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
   const dispatcher = new EnvHttpProxyAgent();
   const limit = createLimit(config.pollConcurrency);
-  const pollers = targets.map((tenant) => {
+  const pollers = targets.map((tenant, i) => {
     const client = connect(config, tenant, version, redact, dispatcher);
     const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
     return createPoller({
@@ -78,6 +79,9 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       labels: tenant.labels,
       poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
       intervalMs: config.pollIntervalMs,
+      timeoutMs: config.pollTimeoutMs,
+      // Spread over the interval; the first polls within --graph.timeout (src/collect/schedule.ts).
+      slot: slotOf(i, targets.length, config.pollIntervalMs, config.graphTimeoutMs),
       logger,
       limit,
     });
@@ -123,6 +127,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     tenants: targets.length,
     credential: [...new Set(targets.map((t) => t.credentialName))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
+    poll_timeout: formatDuration(config.pollTimeoutMs),
   });
   // Which credential each tenant got and why: with no AZURE_* variable managed identity is chosen
   // silently otherwise, and on a laptop its first poll only fails after a long wait.

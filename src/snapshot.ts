@@ -183,7 +183,9 @@ export interface RelationsData {
 
 /** How the most recent poll went. */
 export interface PollRecord {
+  /** Unix time in milliseconds (wall clock). */
   readonly startedMs: number;
+  /** Measured on the monotonic clock: never negative, never longer than the poll took. */
   readonly durationMs: number;
   readonly ok: boolean;
   readonly reason?: FailureReason;
@@ -204,7 +206,10 @@ export interface TenantSnapshot {
   readonly relationStatus: Readonly<Partial<Record<Relation, RelationStatus>>>;
   /** The relations whose kept data a cap cut short (kept with the data, like it). */
   readonly truncated?: Readonly<Partial<Record<Relation, RelationTruncation>>>;
+  /** Unix time in milliseconds of the last successful poll (wall clock: shown and exported). */
   readonly lastSuccessMs?: number;
+  /** The same moment on the monotonic clock (src/lib/clock.ts): the score's age is measured on it, so a clock step never ages it. */
+  readonly lastSuccessMonoMs?: number;
   readonly lastPoll?: PollRecord;
   readonly nextPollMs?: number;
   readonly polls: number;

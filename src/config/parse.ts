@@ -50,6 +50,8 @@ export interface Config {
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
+  /** Deadline of one tenant's poll (--poll.timeout), at most pollIntervalMs. */
+  readonly pollTimeoutMs: number;
   readonly maxStalenessMs: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -118,6 +120,14 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   if (demo && !raw.has('poll.interval')) pollIntervalMs = DEMO_POLL_INTERVAL_MS;
   else if ((parseDuration(value('poll.interval')) ?? MIN_POLL_INTERVAL_MS) < MIN_POLL_INTERVAL_MS) {
     errors.push(`${source('poll.interval')}: must be at least 1s (Graph throttles eager clients)`);
+  }
+  // A poll may run until the next one is due, no longer: by default the interval itself.
+  const pollTimeoutMs = raw.has('poll.timeout') ? duration('poll.timeout') : pollIntervalMs;
+  if (raw.has('poll.timeout') && parseDuration(value('poll.timeout')) === 0) errors.push(`${source('poll.timeout')}: must be greater than 0`);
+  else if (pollTimeoutMs > pollIntervalMs) {
+    errors.push(
+      `${source('poll.timeout')}: ${value('poll.timeout')} is longer than the poll interval ${formatDuration(pollIntervalMs)}: a poll must end before the next is due`,
+    );
   }
   const maxStalenessMs = duration('poll.max-staleness');
   if (maxStalenessMs > 0 && maxStalenessMs < pollIntervalMs) {
@@ -201,6 +211,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       graphEndpoint: graphEndpoint.url,
       graphTimeoutMs,
       pollIntervalMs,
+      pollTimeoutMs,
       maxStalenessMs,
       logLevel: logLevel as LogLevel,
       logFormat: logFormat as LogFormat,

@@ -17,7 +17,10 @@ type Labels = Record<string, string>;
 type Sample = readonly [Labels, number];
 
 interface RenderContext {
+  /** Wall clock: what Graph's timestamps are compared with. */
   readonly nowMs: number;
+  /** Monotonic clock: what the score's age is measured on. */
+  readonly monoNowMs: number;
   readonly maxStalenessMs: number;
 }
 
@@ -35,7 +38,9 @@ const CACHED = 'Cached: refreshed every poll, not at scrape time.';
 /** The score while it is fresh enough to show (see --poll.max-staleness). */
 function freshScore(t: TenantSnapshot, ctx: RenderContext) {
   if (t.score === undefined || t.lastSuccessMs === undefined) return undefined;
-  if (ctx.maxStalenessMs > 0 && ctx.nowMs - t.lastSuccessMs > ctx.maxStalenessMs) return undefined;
+  // Aged on the monotonic clock when the snapshot has it: a wall-clock step must not age a score.
+  const ageMs = t.lastSuccessMonoMs === undefined ? ctx.nowMs - t.lastSuccessMs : ctx.monoNowMs - t.lastSuccessMonoMs;
+  if (ctx.maxStalenessMs > 0 && ageMs > ctx.maxStalenessMs) return undefined;
   return t.score;
 }
 
@@ -461,7 +466,10 @@ export interface MetricsOptions {
   constantLabels?: readonly string[];
   build: BuildInfo;
   maxStalenessMs: number;
+  /** Wall clock, Unix ms (default Date.now). */
   now?: () => number;
+  /** Monotonic clock the scores' age is measured on (default performance.now, as the poller's). */
+  monoNow?: () => number;
   /** Node.js and process metrics (on by default; off makes golden tests deterministic). */
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
@@ -516,6 +524,7 @@ interface DataRender {
  */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
+  const monoNow = options.monoNow ?? (() => performance.now());
   const constant = options.constantLabels ?? [];
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
@@ -525,7 +534,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
   const renderData = (): DataRender => {
-    const input: RenderInput = Object.freeze({ snapshots: options.snapshots(), ctx: Object.freeze({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }) });
+    const input: RenderInput = Object.freeze({
+      snapshots: options.snapshots(),
+      ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
+    });
     const key = [...input.snapshots, ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined)];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
     const text = dataRegistry(input, constant, options.build).metrics();
