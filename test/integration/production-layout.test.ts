@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PORT } from '../../src/config/flags.js';
+import { track } from '../helpers/children.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,11 +62,13 @@ describe('production layout (what the Dockerfile ships)', () => {
   });
 
   it('serves the demo tenant and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
-      cwd: app,
-      env: RUNTIME_ENV,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
+        cwd: app,
+        env: RUNTIME_ENV,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     exporter = child;
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const logs: string[] = [];
