@@ -100,14 +100,19 @@ describe('several partner tenants', () => {
     const withOne = { value: { currentScore: 70, maxScore: 100, requirements: [requirement('mfaEnforcedForAdmins', 'compliant')], history: [] } };
     cloud.graphQueue.push({ body: withBoth });
     cloud.graphDefault = { body: withOne };
-    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s', '--poll.max-staleness=0'] });
+    // Customer insights are turned on, but Graph has none for this tenant: 404.
+    cloud.relationDefault = (request) =>
+      request.path.endsWith('/customerInsights') ? { status: 404, body: { error: { code: 'ResourceNotFound', message: 'Resource not found.' } } } : {};
+    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s', '--poll.max-staleness=0', '--collector.customer-insights'] });
     await until(async () => ((await exporter.value('partner_security_polls_total')) ?? 0) >= 2, 10_000, 'two polls');
     const samples = await exporter.samples();
     const types = samples.filter((s) => s.name === 'partner_security_requirement_compliant').map((s) => [s.labels.requirement_type, s.value]);
     expect(types).toEqual([['mfaEnforcedForAdmins', 1]]);
     expect(samples.find((s) => s.name === 'partner_security_requirement_info' && s.labels.requirement_type === 'securityContactProvided')).toBeUndefined();
     expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'requirements')?.value).toBe(1);
-    expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'customerInsights')).toBeUndefined();
+    expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'customerInsights')?.value).toBe(0);
+    // Turned off, a relation has no series at all.
+    expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'securityAlerts')).toBeUndefined();
   });
 
   it('a 401 or 403 names what to check the way the tenant was configured', async ({ onTestFinished }) => {

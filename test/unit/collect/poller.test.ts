@@ -122,6 +122,42 @@ describe('poller', () => {
     expect(nextDelayMs(fail(throttled(10 * 24 * 3600_000)), 1, INTERVAL, () => 1)).toBe(24 * 3600_000);
   });
 
+  it('never lets the jitter cut a wait below Retry-After, whatever random() draws', () => {
+    for (const draw of [0, 0.1, 0.5, 0.9, 0.999_999, 1]) {
+      const random = () => draw;
+      // Retry-After longer than any jittered step: it is the wait, to the millisecond.
+      expect(nextDelayMs(fail(throttled(90_000)), 1, INTERVAL, random)).toBe(90_000);
+      expect(nextDelayMs(fail(new GraphError('unavailable', 'x', { status: 503, retryAfterMs: 45_000 })), 3, INTERVAL, random)).toBe(45_000);
+      // Retry-After shorter than the jittered step: the step, jittered between half and all of it.
+      expect(nextDelayMs(fail(throttled(1000)), 3, INTERVAL, random)).toBe(Math.max(1000, Math.round(4 * BACKOFF_BASE_MS * (0.5 + draw / 2))));
+      // A relation's Retry-After after a successful poll: no jitter at all.
+      const read = ok(1);
+      const relationThrottled: PollResult = read.ok ? { ...read, data: { ...read.data, retryAfterMs: 2 * INTERVAL } } : read;
+      expect(nextDelayMs(relationThrottled, 0, INTERVAL, random)).toBe(2 * INTERVAL);
+    }
+  });
+
+  it('a poller drawing random() = 0 still waits the whole Retry-After', async () => {
+    const calls: number[] = [];
+    const results = [fail(throttled(90_000), ['429']), ok(5)];
+    const poller = createPoller({
+      poll: async () => {
+        calls.push(performance.now());
+        return results.shift() ?? ok(1);
+      },
+      intervalMs: INTERVAL,
+      logger: createLogger({ level: 'error', format: 'logfmt', redact: createRedactor(), write: () => {} }),
+      random: () => 0,
+    });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(89_999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    expect((calls[1] ?? 0) - (calls[0] ?? 0)).toBe(90_000);
+    await poller.stop();
+  });
+
   it('keeps the last good score through failures, counts them, and logs one line per failure', async () => {
     const { poller, lines } = setup(
       [

@@ -250,6 +250,22 @@ describe('metrics', () => {
     expect(renders).toHaveBeenCalledTimes(3);
   });
 
+  it('partner_security_relation_up: 1 for a relation read, 0 for one Graph answered 404 for (unavailable) or that failed, absent when turned off', async () => {
+    const t: TenantSnapshot = {
+      ...healthy('t1', 10),
+      relationStatus: { requirements: 'ok', history: 'failed', customerInsights: 'unavailable', securityAlerts: 'disabled' },
+    };
+    const samples = (await render([t]))
+      .split('\n')
+      .filter((line) => line.startsWith('partner_security_relation_up{'))
+      .sort();
+    expect(samples).toEqual([
+      'partner_security_relation_up{tenant_id="t1",relation="customerInsights"} 0',
+      'partner_security_relation_up{tenant_id="t1",relation="history"} 0',
+      'partner_security_relation_up{tenant_id="t1",relation="requirements"} 1',
+    ]);
+  });
+
   it('ages the score on the monotonic clock: a wall-clock step neither drops a fresh score nor keeps a stale one', async () => {
     const snapshots = [{ ...healthy('t1', 10), lastSuccessMs: NOW, lastSuccessMonoMs: 5000 }];
     const render = (wallMs: number, monoMs: number) =>
