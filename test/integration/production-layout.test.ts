@@ -113,6 +113,22 @@ describe('Dockerfile', () => {
     expect(deps?.instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/npm ci --omit=dev --ignore-scripts/);
   });
 
+  it('runs no install script of any dependency: every npm ci has --ignore-scripts, and the build stage builds dist/ itself', () => {
+    const runs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => ({ stage: stage.name, args: i.args })));
+    const installs = runs.filter((r) => /\bnpm (ci|install|i)\b/.test(r.args));
+    expect(installs.map((r) => r.stage)).toEqual(['build', 'prod-deps']);
+    for (const install of installs) expect(install.args).toMatch(/\bnpm ci\b.* --ignore-scripts\b/);
+    // Without `prepare` run by npm ci, the build stage compiles dist/ with npm run build, after installing.
+    const build =
+      stages
+        .find((s) => s.name === 'build')
+        ?.instructions.filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args) ?? [];
+    const buildIndex = build.findIndex((args) => /\bnpm run build\b/.test(args));
+    expect(buildIndex).toBeGreaterThan(build.findIndex((args) => /\bnpm ci\b/.test(args)));
+    expect(build[buildIndex]).toMatch(/^REVISION=\$\{REVISION\} npm run build$/);
+  });
+
   it('runs as a fixed non-root UID, exposes the default port and checks its health', () => {
     const [user = ''] = args('USER');
     expect(user).toMatch(/^\d+(:\d+)?$/);
