@@ -92,7 +92,7 @@ export const FLAGS = flagTable([
     kind: 'duration',
     default: '',
     env: true,
-    help: 'Deadline for one whole poll of one tenant, counted from when it has a --poll.concurrency slot; then its requests are aborted, what it did not read keeps its last data and its slot is freed. At most the poll interval (the default).',
+    help: 'Deadline for one whole poll of one tenant, counted from when it has a --poll.concurrency slot; then its requests are aborted, what it did not read keeps its last data and its slot is freed. At most, and by default, the poll interval (or --graph.timeout when the interval is shorter).',
   },
   {
     name: 'poll.max-staleness',

@@ -50,7 +50,7 @@ export interface Config {
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
-  /** Deadline of one tenant's poll (--poll.timeout), at most pollIntervalMs. */
+  /** Deadline of one tenant's poll (--poll.timeout): at most, and by default, the longer of pollIntervalMs and graphTimeoutMs. */
   readonly pollTimeoutMs: number;
   readonly maxStalenessMs: number;
   readonly logLevel: LogLevel;
@@ -121,13 +121,15 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   else if ((parseDuration(value('poll.interval')) ?? MIN_POLL_INTERVAL_MS) < MIN_POLL_INTERVAL_MS) {
     errors.push(`${source('poll.interval')}: must be at least 1s (Graph throttles eager clients)`);
   }
-  // A poll may run until the next one is due, no longer: by default the interval itself.
-  const pollTimeoutMs = raw.has('poll.timeout') ? duration('poll.timeout') : pollIntervalMs;
+  // A poll may run until the next one is due, no longer; but always as long as one request may
+  // take (with an interval shorter than --graph.timeout). That bound is the default too.
+  const longestPollMs = Math.max(pollIntervalMs, graphTimeoutMs);
+  const pollTimeoutMs = raw.has('poll.timeout') ? duration('poll.timeout') : longestPollMs;
   if (raw.has('poll.timeout') && parseDuration(value('poll.timeout')) === 0) errors.push(`${source('poll.timeout')}: must be greater than 0`);
-  else if (pollTimeoutMs > pollIntervalMs) {
-    errors.push(
-      `${source('poll.timeout')}: ${value('poll.timeout')} is longer than the poll interval ${formatDuration(pollIntervalMs)}: a poll must end before the next is due`,
-    );
+  else if (pollTimeoutMs > longestPollMs) {
+    const bound =
+      pollIntervalMs >= graphTimeoutMs ? `the poll interval ${formatDuration(pollIntervalMs)}` : `--graph.timeout ${formatDuration(graphTimeoutMs)}`;
+    errors.push(`${source('poll.timeout')}: ${value('poll.timeout')} is longer than ${bound}: a poll must end before the next is due`);
   }
   const maxStalenessMs = duration('poll.max-staleness');
   if (maxStalenessMs > 0 && maxStalenessMs < pollIntervalMs) {

@@ -70,6 +70,10 @@ describe('parseConfig', () => {
     [['--poll.interval', '90s'], { pollIntervalMs: 90_000, pollTimeoutMs: 90_000 }],
     [['--poll.timeout=2m'], { pollIntervalMs: 600_000, pollTimeoutMs: 120_000 }],
     [['--poll.interval=5m', '--poll.timeout=5m'], { pollIntervalMs: 300_000, pollTimeoutMs: 300_000 }],
+    // An interval shorter than one request's deadline: the poll may still take that long.
+    [['--poll.interval=1s'], { pollIntervalMs: 1000, pollTimeoutMs: 30_000 }],
+    [['--poll.interval=1s', '--graph.timeout=5s'], { pollIntervalMs: 1000, pollTimeoutMs: 5000 }],
+    [['--poll.interval=10s', '--poll.timeout=20s'], { pollIntervalMs: 10_000, pollTimeoutMs: 20_000 }],
     [['--poll.max-staleness=0'], { maxStalenessMs: 0 }],
     [['--log.level=debug', '--log.format=json'], { logLevel: 'debug', logFormat: 'json' }],
   ])('reads %j', (argv, expected) => {
@@ -137,6 +141,7 @@ describe('parseConfig', () => {
     [['--poll.max-staleness=5m'], {}, ['--poll.max-staleness: 5m is shorter than the poll interval 10m: every score would vanish between polls']],
     [['--poll.timeout=11m'], {}, ['--poll.timeout: 11m is longer than the poll interval 10m: a poll must end before the next is due']],
     [['--poll.interval=1m', '--poll.timeout=90s'], {}, ['--poll.timeout: 90s is longer than the poll interval 1m: a poll must end before the next is due']],
+    [['--poll.interval=10s', '--poll.timeout=31s'], {}, ['--poll.timeout: 31s is longer than --graph.timeout 30s: a poll must end before the next is due']],
     [[], { PSS_POLL_TIMEOUT: '1h' }, ['PSS_POLL_TIMEOUT: 1h is longer than the poll interval 10m: a poll must end before the next is due']],
     [['--poll.timeout=0'], {}, ['--poll.timeout: must be greater than 0']],
     [['--poll.timeout=later'], {}, ['--poll.timeout: "later" is not a duration (use e.g. 90s, 5m, 1h30m)']],
