@@ -47,7 +47,9 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+# The Node.js version check the preinstall script would run (--ignore-scripts skips it), run first.
+COPY scripts/check-node.mjs ./scripts/
+RUN --mount=type=cache,target=/root/.npm node scripts/check-node.mjs && npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
 # The build records REVISION in dist/cli/build-info.json (--version, partner_security_build_info): the
 # build context has no .git to ask.

@@ -32,7 +32,6 @@ import {
   query,
   stat,
   steps,
-  TAG,
   TENANTS,
   THRESHOLDS,
   tenantVariable,
@@ -40,8 +39,8 @@ import {
   yesNo,
 } from './common.js';
 
-/** UID of the overview dashboard (stable: bookmarks and links use it). */
-export const OVERVIEW_UID = 'partner-security-overview';
+/** Name of the overview dashboard: its uid after the mixin's dashboardUIDPrefix (stable: bookmarks and links use the uid). */
+export const OVERVIEW_NAME = 'overview';
 
 /** The alert threshold as a score, for a maximum of 100 (Graph's maxScore today). */
 const MAX_SCORE = 100;
@@ -55,15 +54,13 @@ const NOT_USING_MFA_IN_RED = [
 /** Builds the overview dashboard. */
 export function overviewDashboard(): Dashboard {
   const builder = new DashboardBuilder('Partner security score overview')
-    .uid(OVERVIEW_UID)
+    .uid(OVERVIEW_NAME)
     .description(
       'The Microsoft Partner Center partner security score, its requirements and MFA posture, as read from Microsoft Graph by partner-security-score-exporter.',
     )
-    .tags([TAG])
     .editable()
     .tooltip(DashboardCursorSync.Crosshair)
     .time({ from: 'now-7d', to: 'now' })
-    .refresh('5m')
     .timezone('browser')
     .withVariable(datasourceVariable())
     .withVariable(tenantVariable())

@@ -51,7 +51,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 2;
   }
   const config = parsed.config;
-  if (parsed.action === 'check') return checkConfiguration(config);
+  if (parsed.action === 'check') return checkConfiguration(config, env);
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
@@ -80,7 +80,6 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
       intervalMs: config.pollIntervalMs,
       timeoutMs: config.pollTimeoutMs,
-      // Spread over the interval; the first polls within --graph.timeout (src/collect/schedule.ts).
       slot: slotOf(i, targets.length, config.pollIntervalMs, config.graphTimeoutMs),
       logger,
       limit,
@@ -125,10 +124,12 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     telemetry_path: config.telemetryPath,
     graph_endpoint: demo ? `${demo.endpoint} (demo)` : config.graphEndpoint,
     tenants: targets.length,
+    ...(config.shard === undefined ? {} : { shard: `${config.shard.index}/${config.shard.count}`, tenants_configured: config.shard.configuredTenants }),
     credential: [...new Set(targets.map((t) => t.credentialName))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
-    poll_timeout: formatDuration(config.pollTimeoutMs),
   });
+  if (config.shard !== undefined && targets.length === 0)
+    logger.warn('this shard takes none of the configured tenants', { shard: `${config.shard.index}/${config.shard.count}` });
   // Which credential each tenant got and why: with no AZURE_* variable managed identity is chosen
   // silently otherwise, and on a laptop its first poll only fails after a long wait.
   for (const tenant of config.tenants) {

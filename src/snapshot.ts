@@ -9,6 +9,7 @@ export const FAILURE_REASONS = [
   'unavailable',
   'unauthorized',
   'forbidden',
+  'mfa_required',
   'not_found',
   'http_error',
   'invalid_response',
@@ -132,8 +133,14 @@ export interface RelationTruncation {
   readonly kept: number;
 }
 
-/** Graph's securityAlertStatus values that mean "open" (anything else but resolved counts as open too). */
+/** Graph's securityAlertStatus value for a closed alert (any other status counts as open, unless the alert has a resolution date). */
 export const RESOLVED_ALERT_STATUS = 'resolved';
+/** securityAlertStatus as documented; compared without case and labelled in this spelling. */
+export const ALERT_STATUSES: readonly string[] = ['active', 'resolved', 'investigating', 'unknownFutureValue'];
+/** securityAlertSeverity as documented; compared without case and labelled in this spelling. */
+export const ALERT_SEVERITIES: readonly string[] = ['informational', 'high', 'medium', 'low', 'unknownFutureValue'];
+/** The status or severity of an alert that carries none. */
+export const UNKNOWN_ALERT_VALUE = 'unknown';
 
 /**
  * One partner security alert, reduced to what the metrics, the status page and the demo need.
@@ -145,19 +152,19 @@ export interface SecurityAlert {
   readonly id?: string;
   /** alertType as sent, bounded label text ("unknown" when absent). */
   readonly alertType: string;
-  /** status as sent (unknown values kept), "unknown" when absent. */
+  /** status in its documented spelling (ALERT_STATUSES), other values as sent; "unknown" when absent. */
   readonly status: string;
-  /** severity as sent (unknown values kept), "unknown" when absent. */
+  /** severity in its documented spelling (ALERT_SEVERITIES), other values as sent; "unknown" when absent. */
   readonly severity: string;
   /** The affected customer's tenant id, bounded label text. */
   readonly customerTenantId?: string;
-  /** detectedDateTime as Unix seconds. */
+  /** detectedDateTime as Unix seconds (absent when more than a day ahead of the poll). */
   readonly detectedTimestamp?: number;
-  /** resolvedOnDateTime as Unix seconds. */
+  /** resolvedOnDateTime as Unix seconds (absent when more than a day ahead of the poll). */
   readonly resolvedTimestamp?: number;
-  /** isTest: test alerts are counted apart and never page. */
+  /** isTest (true, or "true" in any case): test alerts are counted apart and never page. */
   readonly isTest: boolean;
-  /** Not resolved: status is not "resolved" (an unknown status without a resolution date is open). */
+  /** Not resolved: status is not "resolved" (in any case) and the alert carries no resolution date. */
   readonly open: boolean;
 }
 

@@ -3,9 +3,11 @@
  * backfill alike: open alerts by label set, the oldest open ones, and the 30-day window Microsoft
  * scores securityAlertsPromptlyResolved over. Alerts are aggregated (counted, or the oldest
  * taken), never written one per series: two alerts with the same labels add up instead of
- * overwriting each other, and no alert id ever becomes a label.
+ * overwriting each other, and no alert id ever becomes a label. Every label taken from an alert is
+ * bounded: status and severity by their documented members and a few others, alert_type by
+ * --collector.security-alerts.max-alert-types, and every family by MAX_ALERT_SERIES.
  */
-import type { SecurityAlert, SecurityAlerts } from '../snapshot.js';
+import { ALERT_SEVERITIES, ALERT_STATUSES, type SecurityAlert, type SecurityAlerts, UNKNOWN_ALERT_VALUE } from '../snapshot.js';
 
 /** The window Microsoft averages the response time over (securityAlertsPromptlyResolved). */
 export const ALERT_WINDOW_SECONDS = 30 * 24 * 3600;
@@ -13,6 +15,19 @@ export const ALERT_WINDOW_SECONDS = 30 * 24 * 3600;
 export const ALERT_RESPONSE_LIMIT_SECONDS = 24 * 3600;
 /** The alert_type value alerts of types beyond --collector.security-alerts.max-alert-types are counted under. */
 export const OTHER_ALERT_TYPE = 'other';
+/** The status or severity value alerts beyond the documented members and MAX_OTHER_ALERT_VALUES others are counted under. */
+export const OTHER_ALERT_VALUE = 'other';
+/**
+ * Values of status, and of severity, labelled per tenant besides the documented members and
+ * "unknown": room for the few members Microsoft may add (they arrive as themselves, see
+ * Prefer: include-unknown-enum-members), not for a Graph that sends a new value on every alert.
+ */
+export const MAX_OTHER_ALERT_VALUES = 5;
+/**
+ * Series any alert family carries per tenant at most, whatever Graph sends: alert types fold into
+ * "other" and per-customer series leave customers out until the family fits.
+ */
+export const MAX_ALERT_SERIES = 1000;
 
 /** Open alerts sharing status, severity and (possibly folded) type. */
 export interface OpenAlertCount {
@@ -41,23 +56,42 @@ export interface AlertSummary {
   readonly oldestOpenBySeverity: ReadonlyMap<string, number>;
   /** Open non-test alerts with a detection time, oldest first. */
   readonly oldestOpen: readonly SecurityAlert[];
-  /** Alert types counted under "other" because of the type cap. */
+  /** Alert types counted under "other" because of the type cap or the series bound. */
   readonly foldedTypes: number;
+  /** Status values of open alerts counted under "other" (beyond the documented ones and MAX_OTHER_ALERT_VALUES). */
+  readonly foldedStatuses: number;
+  /** Severity values of open alerts counted under "other" (beyond the documented ones and MAX_OTHER_ALERT_VALUES). */
+  readonly foldedSeverities: number;
   /** Non-test alerts resolved within the window ending now. */
   readonly resolvedInWindow: number;
   /** Mean of resolved minus detected over those (absent when none has both dates), seconds. */
   readonly averageResponseSeconds?: number;
-  /** Per customer, type and severity, for at most maxCustomers customers (those with the oldest open alerts first). */
+  /**
+   * Per customer, type and severity, for at most maxCustomers customers (those with the oldest open
+   * alerts first), and no more customers than fit in MAX_ALERT_SERIES of these.
+   */
   readonly customers: readonly CustomerOpenAlerts[];
+  /** Customers in customers. */
+  readonly customersKept: number;
   /** Customers with open non-test alerts, beyond the per-customer cap too. */
   readonly customersWithOpenAlerts: number;
 }
 
 /** Adds up the alerts as of nowSeconds. */
 export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): AlertSummary {
-  const live = data.alerts.filter((a) => !a.isTest);
+  // Status and severity are folded first, over the open alerts that carry them as labels: status
+  // only labels non-test alerts, severity test alerts too (partner_security_alerts_test_open).
+  const allOpen = data.alerts.filter((a) => a.open);
+  const statusOf = valueLabeller(
+    allOpen.filter((a) => !a.isTest),
+    (a) => a.status,
+    ALERT_STATUSES,
+  );
+  const severityOf = valueLabeller(allOpen, (a) => a.severity, ALERT_SEVERITIES);
+  const labelled = data.alerts.map((a) => (a.open ? { ...a, status: statusOf(a.status), severity: severityOf(a.severity) } : a));
+  const live = labelled.filter((a) => !a.isTest);
   const openAlerts = live.filter((a) => a.open);
-  const typeOf = typeLabeller(openAlerts, data.maxAlertTypes);
+  const typeOf = typeLabeller(openAlerts, data.maxAlertTypes, MAX_ALERT_SERIES);
 
   const open = new Map<string, { status: string; severity: string; alertType: string; count: number }>();
   const oldestOpenBySeverity = new Map<string, number>();
@@ -74,7 +108,7 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
   }
 
   const testOpen = new Map<string, number>();
-  for (const alert of data.alerts) if (alert.isTest && alert.open) testOpen.set(alert.severity, (testOpen.get(alert.severity) ?? 0) + 1);
+  for (const alert of labelled) if (alert.isTest && alert.open) testOpen.set(alert.severity, (testOpen.get(alert.severity) ?? 0) + 1);
 
   // Resolved within the 30 days before now, as Microsoft's window counts them.
   const windowStart = nowSeconds - ALERT_WINDOW_SECONDS;
@@ -103,7 +137,15 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
   }
   const oldestOf = (groups: Map<string, CustomerOpenAlerts>) =>
     Math.min(...[...groups.values()].map((g) => g.oldestDetectedTimestamp ?? Number.POSITIVE_INFINITY));
-  const chosen = [...byCustomer.entries()].sort(([a, ga], [b, gb]) => oldestOf(ga) - oldestOf(gb) || (a < b ? -1 : a > b ? 1 : 0)).slice(0, data.maxCustomers);
+  const ranked = [...byCustomer.entries()].sort(([a, ga], [b, gb]) => oldestOf(ga) - oldestOf(gb) || (a < b ? -1 : a > b ? 1 : 0));
+  // Customers in that order while they fit: at most maxCustomers, and at most MAX_ALERT_SERIES groups in all.
+  const chosen: (typeof ranked)[number][] = [];
+  let series = 0;
+  for (const entry of ranked) {
+    if (chosen.length >= data.maxCustomers || series + entry[1].size > MAX_ALERT_SERIES) break;
+    chosen.push(entry);
+    series += entry[1].size;
+  }
 
   return {
     open: [...open.values()],
@@ -111,22 +153,63 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
     oldestOpenBySeverity,
     oldestOpen: openAlerts.filter((a) => a.detectedTimestamp !== undefined).sort((a, b) => (a.detectedTimestamp ?? 0) - (b.detectedTimestamp ?? 0)),
     foldedTypes: typeOf.folded,
+    foldedStatuses: statusOf.folded,
+    foldedSeverities: severityOf.folded,
     resolvedInWindow: resolved.length,
     ...(averageResponseSeconds === undefined ? {} : { averageResponseSeconds }),
     customers: chosen.flatMap(([, groups]) => [...groups.values()]),
+    customersKept: chosen.length,
     customersWithOpenAlerts: byCustomer.size,
   };
 }
 
+type Labeller = ((value: string) => string) & { readonly folded: number };
+
+/** Values ranked by how many alerts carry them, then by name, so the choice does not depend on Graph's order. */
+function rankedValues(alerts: readonly SecurityAlert[], labelOf: (a: SecurityAlert) => string): string[] {
+  const counts = new Map<string, number>();
+  for (const a of alerts) counts.set(labelOf(a), (counts.get(labelOf(a)) ?? 0) + 1);
+  return [...counts.entries()].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).map(([value]) => value);
+}
+
+/**
+ * status and severity: the documented members and "unknown" keep their name, and so do at most
+ * MAX_OTHER_ALERT_VALUES others (those on the most open alerts); the rest are counted as "other".
+ */
+function valueLabeller(openAlerts: readonly SecurityAlert[], labelOf: (a: SecurityAlert) => string, documented: readonly string[]): Labeller {
+  const known = new Set([...documented, UNKNOWN_ALERT_VALUE]);
+  const others = rankedValues(openAlerts, labelOf).filter((v) => !known.has(v));
+  const kept = new Set(others.slice(0, MAX_OTHER_ALERT_VALUES));
+  const label = (value: string) => (known.has(value) || kept.has(value) ? value : OTHER_ALERT_VALUE);
+  return Object.assign(label, { folded: others.length - kept.size });
+}
+
 /**
  * alertType is free text: at most max types keep their name (the ones with the most open alerts,
- * then by name, so the choice does not depend on Graph's order); the rest are counted as "other".
+ * then by name), and fewer when partner_security_alerts_open would carry more than maxSeries
+ * series (status x severity x type); the rest are counted as "other". Folding every type leaves
+ * at most (statuses x severities) series, far below maxSeries once those two are bounded.
  */
-function typeLabeller(openAlerts: readonly SecurityAlert[], max: number): ((type: string) => string) & { folded: number } {
-  const counts = new Map<string, number>();
-  for (const a of openAlerts) counts.set(a.alertType, (counts.get(a.alertType) ?? 0) + 1);
-  const ranked = [...counts.entries()].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).map(([type]) => type);
-  const kept = new Set(ranked.slice(0, max));
+function typeLabeller(openAlerts: readonly SecurityAlert[], max: number, maxSeries: number): Labeller {
+  const ranked = rankedValues(openAlerts, (a) => a.alertType);
+  const pairs = new Map<string, Set<string>>();
+  for (const a of openAlerts) {
+    const set = pairs.get(a.alertType) ?? new Set<string>();
+    set.add(JSON.stringify([a.status, a.severity]));
+    pairs.set(a.alertType, set);
+  }
+  // Series with the first k types named: theirs, plus the "other" type's (the pairs of all the rest).
+  const restPairs: number[] = new Array(ranked.length + 1).fill(0);
+  const rest = new Set<string>();
+  for (let k = ranked.length - 1; k >= 0; k--) {
+    for (const pair of pairs.get(ranked[k] ?? '') ?? []) rest.add(pair);
+    restPairs[k] = rest.size;
+  }
+  const namedPairs: number[] = [0];
+  for (const type of ranked) namedPairs.push((namedPairs.at(-1) ?? 0) + (pairs.get(type)?.size ?? 0));
+  let keep = Math.min(max, ranked.length);
+  while (keep > 0 && (namedPairs[keep] ?? 0) + (restPairs[keep] ?? 0) > maxSeries) keep--;
+  const kept = new Set(ranked.slice(0, keep));
   const label = (type: string) => (kept.has(type) ? type : OTHER_ALERT_TYPE);
   return Object.assign(label, { folded: ranked.length - kept.size });
 }

@@ -22,7 +22,7 @@ export interface Target {
   /** A credential with an empty token cache, after Graph rejected a token (the demo's static token needs none). */
   readonly renewCredential?: () => TokenCredential;
   /** What to check after a 401 or 403, named as the tenant was configured. */
-  readonly credentialHint?: (status: 401 | 403) => string;
+  readonly credentialHint?: (status: 401 | 403, subject: string) => string;
 }
 
 /** Builds @azure/identity credentials (src/config/credentials.ts). */
@@ -48,7 +48,7 @@ export function graphTarget(config: Config, tenant: TenantConfig, createCredenti
     // The token's scope is the Graph root the exporter talks to.
     scope: `${config.graphEndpoint}/.default`,
     renewCredential: () => createCredential(tenant.credential),
-    credentialHint: (status) => credentialHint(tenant, status),
+    credentialHint: (status, subject) => credentialHint(tenant, status, subject),
   };
 }
 

@@ -10,6 +10,23 @@ import { parseHttpsRoot } from './https-root.js';
 export const TENANT_ID =
   /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=.{1,254}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?)$/i;
 
+/** An application (client) ID: Entra ID gives every app registration and managed identity a GUID. */
+export const CLIENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NIL_GUID = '00000000-0000-0000-0000-000000000000';
+/** What the README, the examples and the manifests put where an ID goes: "<application id>", "<partner-tenant-id>". */
+const PLACEHOLDER = /^<[^<>]{1,100}>$/;
+
+/**
+ * The problem with a client ID, or undefined. The value is quoted only when it is a placeholder:
+ * anything else may be a secret set in the wrong variable, and no error message shows a secret.
+ */
+export function clientIdProblem(value: string): string | undefined {
+  if (PLACEHOLDER.test(value)) return `"${value}" is a placeholder: put the Application (client) ID of the app registration here (a GUID)`;
+  if (!CLIENT_ID.test(value) || value === NIL_GUID)
+    return "not a client ID (the app registration's Application (client) ID, a GUID); the value is not shown, in case it is a secret in the wrong place";
+  return undefined;
+}
+
 /**
  * The tenant id as Entra ID compares it, used for labels and for finding duplicates: GUIDs and
  * domains are case-insensitive, and a domain's trailing dot names the same domain.
@@ -95,9 +112,15 @@ export function parseCredential(input: CredentialInput, io: ConfigIo, report: Pr
   }
 
   const tenantRaw = fields.tenantId.value;
-  if (tenantRaw !== undefined && !TENANT_ID.test(tenantRaw)) problem(['tenantId'], `"${tenantRaw}" is not a tenant ID (a GUID or a domain)`);
+  if (tenantRaw !== undefined && !TENANT_ID.test(tenantRaw))
+    problem(
+      ['tenantId'],
+      `"${tenantRaw}" is not a tenant ID (a GUID or a domain)${PLACEHOLDER.test(tenantRaw) ? ': a placeholder to replace with the partner tenant' : ''}`,
+    );
   const tenantId = tenantRaw === undefined ? undefined : normalizeTenantId(tenantRaw);
   const clientId = fields.clientId.value;
+  const clientIdWrong = clientId === undefined ? undefined : clientIdProblem(clientId);
+  if (clientIdWrong !== undefined) problem(['clientId'], clientIdWrong);
   let authorityHost: string | undefined;
   if (fields.authorityHost.value !== undefined) {
     const parsed = parseHttpsRoot(fields.authorityHost.value, { path: false });

@@ -5,6 +5,8 @@
 
 import { formatDuration } from '../lib/duration.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.js';
+import { closest } from '../lib/suggest.js';
+import { boundText } from '../lib/text.js';
 import {
   DEFAULT_MAX_ALERT_TYPES,
   DEFAULT_MAX_ALERTS,
@@ -21,7 +23,12 @@ export const ENV_PREFIX = 'PSS_';
 /** The poll interval demo mode uses unless one is given, so its data visibly moves. */
 export const DEMO_POLL_INTERVAL_MS = 15_000;
 
-type FlagKind = 'string' | 'duration' | 'boolean' | 'integer';
+/**
+ * What a flag takes. A boolean is a setting (`--x`, `--no-x`, `--x=false`, its variable `true`/`false`);
+ * an action is a switch that asks for something (--help, --version, --config.check, backfill's --force):
+ * only `--x`, no value, no `--no-` form, never from the environment.
+ */
+type FlagKind = 'string' | 'duration' | 'boolean' | 'integer' | 'action';
 
 /** One command-line flag. */
 export interface FlagSpec<Name extends string = string> {
@@ -30,7 +37,7 @@ export interface FlagSpec<Name extends string = string> {
   readonly kind: FlagKind;
   readonly default: string;
   readonly help: string;
-  /** False for flags that make no sense in the environment (--help, --version). */
+  /** False for flags that make no sense in the environment (every action, backfill's --output). */
   readonly env: boolean;
   /** Set for flags of the backfill command only. */
   readonly command?: 'backfill';
@@ -200,7 +207,20 @@ export const FLAGS = flagTable([
     env: true,
     help: 'YAML file listing several partner tenants and their credentials (instead of the AZURE_* variables).',
   },
-  { name: 'config.check', kind: 'boolean', default: 'false', env: false, help: 'Validate the configuration (and the tenants file), print a summary and exit.' },
+  {
+    name: 'tenants.shard',
+    kind: 'string',
+    default: '',
+    env: true,
+    help: "Poll only shard K of N (0 <= K < N <= 1000) of the tenants: those whose lower-cased tenant ID hashes to K as Prometheus's hashmod relabelling does (md5, modulus N). Every tenant needs a tenant ID. Empty: every tenant.",
+  },
+  {
+    name: 'config.check',
+    kind: 'action',
+    default: '',
+    env: false,
+    help: 'Validate the configuration (and the tenants file), print what a run would use (each tenant, its credential and why, this shard) and warnings, and exit.',
+  },
   {
     name: 'output',
     kind: 'string',
@@ -211,8 +231,8 @@ export const FLAGS = flagTable([
   },
   {
     name: 'force',
-    kind: 'boolean',
-    default: 'false',
+    kind: 'action',
+    default: '',
     env: false,
     command: 'backfill',
     help: 'backfill only: replace the --output file when it exists (without it, an existing file is an error).',
@@ -226,8 +246,8 @@ export const FLAGS = flagTable([
     env: true,
     help: 'Serve a simulated partner tenant (tenant_id="demo") instead of calling Graph. Needs no credentials.',
   },
-  { name: 'help', kind: 'boolean', default: 'false', env: false, help: 'Show this help and exit.' },
-  { name: 'version', kind: 'boolean', default: 'false', env: false, help: 'Show the version and exit.' },
+  { name: 'help', kind: 'action', default: '', env: false, help: 'Show this help and exit.' },
+  { name: 'version', kind: 'action', default: '', env: false, help: 'Show the version and exit.' },
 ]);
 
 /** The name of a flag: a name that is not in FLAGS does not compile. */
@@ -249,27 +269,39 @@ export function helpText(): string {
     'Flags (each also read from the environment variable shown; a flag wins over its variable):',
   ];
   for (const spec of FLAGS) {
-    const shown =
-      spec.name === 'help'
-        ? '-h, --help'
-        : spec.kind === 'boolean'
-          ? `--[no-]${spec.name}`
-          : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : spec.kind === 'integer' ? 'N' : 'VALUE'}`;
-    lines.push(`  ${shown}`);
-    const shownDefault = spec.default === '' || (spec.kind === 'boolean' && !spec.env) ? '' : ` Default: ${spec.default}.`;
+    lines.push(`  ${usage(spec)}`);
+    const shownDefault = spec.default === '' ? '' : ` Default: ${spec.default}.`;
     lines.push(`      ${spec.help}${shownDefault}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
   }
   lines.push(
     '',
-    'A flag given twice on the command line is an error.',
+    'A flag given twice on the command line is an error, and so is a PSS_ variable that sets no flag.',
     '',
     'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
     'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
     '(optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
-    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set.',
+    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set. AZURE_CLIENT_ID is',
+    "the app registration's Application (client) ID, a GUID. --config.check says which credential a run would use.",
     'AZURE_AUTHORITY_HOST overrides the authority. HTTPS_PROXY and NO_PROXY are honoured.',
   );
   return `${lines.join('\n')}\n`;
+}
+
+/** How --help shows a flag: an action without a value or a "--[no-]" form it does not have. */
+function usage(spec: FlagSpec): string {
+  if (spec.name === 'help') return '-h, --help';
+  switch (spec.kind) {
+    case 'action':
+      return `--${spec.name}`;
+    case 'boolean':
+      return `--[no-]${spec.name}`;
+    case 'duration':
+      return `--${spec.name}=DURATION`;
+    case 'integer':
+      return `--${spec.name}=N`;
+    case 'string':
+      return `--${spec.name}=${spec.name === 'tenants.shard' ? 'K/N' : 'VALUE'}`;
+  }
 }
 
 /** A flag's row in FLAGS. */
@@ -319,6 +351,11 @@ export function readFlags(
     }
     if (given.has(spec.name)) errors.push(`--${spec.name}: given more than once; give it once`);
     given.add(spec.name);
+    if (spec.kind === 'action') {
+      if (inline === undefined) values.set(spec.name, 'true');
+      else errors.push(`--${name}: takes no value (give --${name} alone)`);
+      continue;
+    }
     if (spec.kind === 'boolean') {
       if (inline === undefined) values.set(spec.name, negated ? 'false' : 'true');
       else if (!negated && ['true', 'false'].includes(inline)) values.set(spec.name, inline);
@@ -330,4 +367,41 @@ export function readFlags(
     else errors.push(`--${name}: needs a value`);
   }
   return values;
+}
+
+/** Unknown PSS_ variables reported one by one at most; the rest are counted, so a flood of them costs little. */
+export const MAX_REPORTED_VARIABLES = 20;
+/** Characters of an unknown variable's name shown in its problem. */
+const MAX_SHOWN_NAME_CHARS = 64;
+
+/**
+ * A variable that starts with PSS_ but sets no flag is a mistake (a misspelt or an old name) that
+ * would otherwise be ignored: one problem per variable, naming the nearest flag variable when it is
+ * a slip (within a third of its length in edits). Empty variables set nothing, as for flags; those in
+ * used (the ones the tenants file names for its secrets) are not flags and are fine.
+ */
+export function unknownVariables(env: Readonly<Record<string, string | undefined>>, used: ReadonlySet<string>): string[] {
+  const read = FLAGS.filter((f) => f.env).map((f) => envName(f.name));
+  const notRead = new Map(FLAGS.filter((f) => !f.env).map((f) => [envName(f.name), f.name]));
+  const problems: string[] = [];
+  let more = 0;
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith(ENV_PREFIX) || !env[name] || used.has(name) || read.includes(name)) continue;
+    if (problems.length >= MAX_REPORTED_VARIABLES) {
+      more++;
+      continue;
+    }
+    const shown = boundText(name, MAX_SHOWN_NAME_CHARS);
+    const flag = notRead.get(name);
+    if (flag !== undefined) {
+      problems.push(`${shown}: --${flag} is not read from the environment; give it on the command line`);
+      continue;
+    }
+    const near = closest(name, read, (known) => Math.max(2, Math.floor((known.length - ENV_PREFIX.length) / 3)));
+    problems.push(
+      `${shown}: no flag is set by this variable${near ? ` (did you mean ${near}?)` : ''}; every ${ENV_PREFIX} variable must name a flag (see --help)`,
+    );
+  }
+  if (more > 0) problems.push(`${more} more ${ENV_PREFIX} variable(s) that set no flag`);
+  return problems;
 }

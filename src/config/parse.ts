@@ -6,8 +6,9 @@ import { dirname, resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js';
 import { type ConfigIo, diskIo, readConfigText } from './files.js';
-import { DEMO_POLL_INTERVAL_MS, envName, type FlagName, flagSpec, readFlags } from './flags.js';
+import { DEMO_POLL_INTERVAL_MS, envName, type FlagName, flagSpec, readFlags, unknownVariables } from './flags.js';
 import { parseHttpsRoot } from './https-root.js';
+import { parseShard, type Shard, shardOf } from './shard.js';
 import { parseTenantsFile, type TenantConfig, tenantFromEnv } from './tenants.js';
 
 /** Which relations to read and how far to page. */
@@ -57,8 +58,13 @@ export interface Config {
   readonly logFormat: LogFormat;
   /** Serve the simulated tenant (src/demo.ts) instead of tenants: main builds it; tenants is empty. */
   readonly demo: boolean;
-  /** Every partner tenant to poll: one from the AZURE_* variables, or the tenants file's list; none in demo mode. */
+  /**
+   * Every partner tenant to poll: one from the AZURE_* variables, or the tenants file's list (with
+   * --tenants.shard, only this shard's); none in demo mode.
+   */
   readonly tenants: readonly TenantConfig[];
+  /** --tenants.shard: which shard this process is, and how many tenants all shards have together. */
+  readonly shard?: Shard & { readonly configuredTenants: number };
   readonly collectors: CollectorsConfig;
   readonly pollConcurrency: number;
   readonly configFile?: string;
@@ -181,14 +187,16 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   if (demo && configFile) errors.push(`${source('config.file')}: not used with --demo (the demo tenant needs no credentials)`);
   // Demo mode configures no tenant: main serves the simulated one, which needs no credentials.
   const tenants: TenantConfig[] = [];
+  const namedVariables = new Set<string>();
   if (!demo && configFile !== undefined) {
     const read = readConfigText(io, configFile);
     if ('problem' in read) errors.push(`${source('config.file')}: ${read.problem}`);
-    else tenants.push(...parseTenantsFile(read.text, configFile, env, io, errors));
+    else tenants.push(...parseTenantsFile(read.text, configFile, env, io, errors, namedVariables));
   } else if (!demo) {
     const tenant = tenantFromEnv(env, io, (where, what) => errors.push(`${where}: ${what}`));
     if (tenant) tenants.push(tenant);
   }
+  const shard = tenantsShard(value('tenants.shard'), tenants, demo, (what) => errors.push(`${source('tenants.shard')}: ${what}`));
 
   const output = value('output') || undefined;
   if (backfill && output === undefined) errors.push('backfill: --output is required (a file, or "-" for standard output)');
@@ -199,6 +207,8 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     if (io.exists?.(output) && !force) errors.push(`--output: "${output}" exists; add --force to replace it`);
     if (io.writableDirectory?.(dirname(resolve(output))) === false) errors.push(`--output: cannot write to the directory of "${output}"`);
   }
+
+  errors.push(...unknownVariables(env, namedVariables));
 
   // A default every tenants-file entry inherits (AZURE_AUTHORITY_HOST) is reported once, not once per entry.
   if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors: [...new Set(errors)] };
@@ -219,14 +229,40 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       logFormat: logFormat as LogFormat,
       demo,
       tenants: Object.freeze(
-        tenants.map((t) => Object.freeze({ ...t, credential: Object.freeze(t.credential), source: Object.freeze(t.source), labels: Object.freeze(t.labels) })),
+        (shard === undefined ? tenants : tenants.filter((t) => t.tenantId !== undefined && shardOf(t.tenantId, shard.count) === shard.index)).map((t) =>
+          Object.freeze({ ...t, credential: Object.freeze(t.credential), source: Object.freeze(t.source), labels: Object.freeze(t.labels) }),
+        ),
       ),
+      ...(shard === undefined ? {} : { shard: Object.freeze({ ...shard, configuredTenants: tenants.length }) }),
       collectors,
       pollConcurrency,
       ...(configFile === undefined ? {} : { configFile }),
       ...(output === undefined ? {} : { output, force }),
     }),
   };
+}
+
+/**
+ * --tenants.shard, checked against the tenants: every one needs a configured tenant ID, since the
+ * shard is chosen from it before any token is asked for. undefined when not sharding or wrong.
+ */
+function tenantsShard(text: string, tenants: readonly TenantConfig[], demo: boolean, problem: (what: string) => void): Shard | undefined {
+  if (text === '') return undefined;
+  const shard = parseShard(text);
+  if ('problem' in shard) {
+    problem(shard.problem);
+    return undefined;
+  }
+  if (demo) {
+    problem('not used with --demo (the demo has one simulated tenant)');
+    return undefined;
+  }
+  const unnamed = tenants.filter((t) => t.tenantId === undefined);
+  for (const t of unnamed) {
+    const which = t.source.kind === 'file' ? `${t.source.file}: tenants[${t.source.index}]` : 'the tenant of the environment (no AZURE_TENANT_ID)';
+    problem(`${which} has no tenant ID (managed identity would learn it from its token): sharding needs every tenant's ID; set it`);
+  }
+  return unnamed.length > 0 ? undefined : shard;
 }
 
 function parseListenAddress(text: string): ListenAddress | string {

@@ -69,8 +69,19 @@ export function tenantFromEnv(env: Env, io: ConfigIo, report: ProblemSink): Tena
   return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'environment', variables: identifyingFields(input).own }, labels: {} };
 }
 
-/** Parses the text of a tenants file. Problems are pushed to errors as "file: place: problem". */
-export function parseTenantsFile(text: string, file: string, env: Env, io: ConfigIo, errors: string[]): TenantConfig[] {
+/**
+ * Parses the text of a tenants file. Problems are pushed to errors as "file: place: problem"; the
+ * variables its entries name for secrets (client_secret_env, client_certificate_password_env) are
+ * added to namedVariables.
+ */
+export function parseTenantsFile(
+  text: string,
+  file: string,
+  env: Env,
+  io: ConfigIo,
+  errors: string[],
+  namedVariables: Set<string> = new Set(),
+): TenantConfig[] {
   const parsed = parseStrictYaml(text, file);
   if ('problems' in parsed) {
     errors.push(...parsed.problems);
@@ -98,7 +109,7 @@ export function parseTenantsFile(text: string, file: string, env: Env, io: Confi
       return;
     }
     unknownKeys(entry, TENANT_KEYS, where, problem, { suggest: true });
-    const tenant = parseTenant(entry, { file, index: i }, env, io, errors);
+    const tenant = parseTenant(entry, { file, index: i }, env, io, errors, namedVariables);
     const rawTenantId = typeof entry.tenant_id === 'string' ? entry.tenant_id.trim() : undefined;
     if (tenant?.tenantId !== undefined && rawTenantId !== undefined) {
       const first = seen.get(tenant.tenantId);
@@ -127,6 +138,7 @@ function parseTenant(
   env: Env,
   io: ConfigIo,
   errors: string[],
+  namedVariables: Set<string>,
 ): TenantConfig | undefined {
   const place = `${at.file}: tenants[${at.index}].`;
   const field = (key: string): CredentialField => {
@@ -139,6 +151,7 @@ function parseTenant(
   const fromVariable = (key: string): CredentialField => {
     const named = field(key);
     if (named.value === undefined) return named;
+    namedVariables.add(named.value);
     const secret = env[named.value];
     return secret ? { name: key, value: secret } : { name: key, problem: `environment variable ${named.value} is not set` };
   };

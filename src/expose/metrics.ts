@@ -1,6 +1,6 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type AlertSummary, summarizeAlerts } from '../collect/security-alerts.js';
+import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, summarizeAlerts } from '../collect/security-alerts.js';
 import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from '../snapshot.js';
 import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
@@ -318,7 +318,7 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_open',
     type: 'gauge',
     labels: ['status', 'severity', 'alert_type'],
-    help: `Open partner security alerts (any status but resolved), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types count as alert_type="other". ${CACHED}`,
+    help: `Open partner security alerts (not resolved and without a resolution date), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types, and statuses and severities beyond the documented ones and ${MAX_OTHER_ALERT_VALUES} others, count as "other"; at most ${MAX_ALERT_SERIES} series per tenant. ${CACHED}`,
     samples: (t, c) => (alertSummary(t, c)?.open ?? []).map((o) => [{ status: o.status, severity: o.severity, alert_type: o.alertType }, o.count] as const),
   },
   {
@@ -353,8 +353,22 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_folded_alert_types',
     type: 'gauge',
     labels: [],
-    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types (0 when none). ${CACHED}`,
+    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types or the bound of ${MAX_ALERT_SERIES} series per alert family (0 when none). ${CACHED}`,
     samples: (t, c) => one(alertSummary(t, c)?.foldedTypes),
+  },
+  {
+    name: 'partner_security_alerts_folded_statuses',
+    type: 'gauge',
+    labels: [],
+    help: `Status values of open alerts counted under status="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedStatuses),
+  },
+  {
+    name: 'partner_security_alerts_folded_severities',
+    type: 'gauge',
+    labels: [],
+    help: `Severity values of open alerts counted under severity="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedSeverities),
   },
   {
     name: 'partner_security_customer_alerts_open',
@@ -388,12 +402,12 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_customer_alerts_truncated',
     type: 'gauge',
     labels: [],
-    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers, else 0 (--collector.security-alerts.customers). ${CACHED}`,
+    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers or the bound of ${MAX_ALERT_SERIES} series per alert family, else 0 (--collector.security-alerts.customers). ${CACHED}`,
     samples: (t, c) => {
       const s = alertSummary(t, c);
       const alerts = fresh(t, c)?.securityAlerts;
       if (s === undefined || alerts === undefined || alerts.maxCustomers === 0) return [];
-      return one(bit(s.customersWithOpenAlerts > alerts.maxCustomers));
+      return one(bit(s.customersWithOpenAlerts > s.customersKept));
     },
   },
   {

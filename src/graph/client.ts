@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { type Dispatcher, request } from 'undici';
 import { errorText, MAX_QUOTED_CHARS } from '../lib/errors.js';
 import { boundText } from '../lib/text.js';
+import type { Relation } from '../snapshot.js';
 import { GraphError } from './errors.js';
+import { forbiddenHint, missingMfaHint, notFoundHint, saysMfaMissing, subjectOf } from './hints.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
 
@@ -19,8 +21,11 @@ export interface GraphResponse {
 }
 
 export interface GraphClient {
-  /** GETs a path under the Graph root (or an absolute nextLink on the same origin). */
-  get(path: string, signal: AbortSignal): Promise<GraphResponse>;
+  /**
+   * GETs a path under the Graph root (or an absolute nextLink on the same origin). relation names
+   * what the request reads in error texts; without it, the request is about the score.
+   */
+  get(path: string, signal: AbortSignal, relation?: Relation): Promise<GraphResponse>;
 }
 
 export interface GraphClientOptions {
@@ -32,8 +37,11 @@ export interface GraphClientOptions {
   maxBodyBytes?: number;
   /** Applied to every message before it is shortened, so a secret is never cut into an unrecognisable half. */
   redact?: (text: string) => string;
-  /** What to check after a 401 or 403, in the words the tenant was configured with (src/config/credential-hint.ts). */
-  credentialHint?: (status: 401 | 403) => string;
+  /**
+   * What to check after a 401 or 403, in the words the tenant was configured with
+   * (src/config/credential-hint.ts); subject is what was refused ("the securityAlerts relation").
+   */
+  credentialHint?: (status: 401 | 403, subject: string) => string;
   now?: () => number;
 }
 
@@ -46,7 +54,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const describe = (error: unknown) => errorText(error, redact);
 
   return {
-    async get(path, outer) {
+    async get(path, outer, relation) {
       const url = new URL(path, `${options.endpoint}/`);
       // A nextLink is opaque but must stay on Graph: the bearer token goes wherever the URL points.
       if (url.origin !== origin) throw new GraphError('invalid_response', `refusing to send the token to ${url.origin}, which is not ${origin}`);
@@ -118,6 +126,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
         now(),
         redact,
         options.credentialHint,
+        relation,
       );
     },
   };
@@ -131,7 +140,8 @@ function errorFromResponse(
   ids: { clientRequestId: string; requestId?: string },
   nowMs: number,
   redact: (text: string) => string,
-  credentialHint?: (status: 401 | 403) => string,
+  credentialHint: ((status: 401 | 403, subject: string) => string) | undefined,
+  relation: Relation | undefined,
 ): GraphError {
   const graph = graphErrorBody(text);
   const requestId = ids.requestId ?? graph.requestId;
@@ -146,6 +156,7 @@ function errorFromResponse(
   const said = graph.message === undefined ? '' : `: ${truncate(redact(graph.message))}`;
   const codeText = graph.code === undefined ? '' : ` ${graph.code}`;
   const base = `Graph answered ${status}${codeText}${said}`;
+  const subject = subjectOf(relation);
   if (status >= 300 && status < 400) {
     // Following a redirect would hand the bearer token to wherever it points.
     return new GraphError('http_error', `${base} (a redirect${location ? ` to ${safeOrigin(location)}` : ''}; not followed)`, details);
@@ -154,21 +165,15 @@ function errorFromResponse(
     case 401:
       return new GraphError(
         'unauthorized',
-        `${base}. ${credentialHint?.(401) ?? 'The token was rejected: check AZURE_TENANT_ID, AZURE_CLIENT_ID and that the credential is current'}`,
+        `${base}. ${credentialHint?.(401, subject) ?? 'The token was rejected: check AZURE_TENANT_ID, AZURE_CLIENT_ID and that the credential is current'}`,
         details,
       );
     case 403:
-      return new GraphError(
-        'forbidden',
-        `${base}. ${credentialHint?.(403) ?? 'The app registration needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant'}`,
-        details,
-      );
+      // The permission is not what is missing when Graph says the token lacks MFA: that is its own reason.
+      if (graph.codes.some(saysMfaMissing)) return new GraphError('mfa_required', `${base}. ${missingMfaHint(relation)}`, details);
+      return new GraphError('forbidden', `${base}. ${credentialHint?.(403, subject) ?? forbiddenHint(relation)}`, details);
     case 404:
-      return new GraphError(
-        'not_found',
-        `${base}. The partner security score is served only by the global cloud (https://graph.microsoft.com) for partner tenants: check --graph.endpoint`,
-        details,
-      );
+      return new GraphError('not_found', `${base}. ${notFoundHint(relation)}`, details);
     case 429:
       return new GraphError('throttled', `${base}. Throttled by Graph`, details);
     case 503:
@@ -179,24 +184,63 @@ function errorFromResponse(
   }
 }
 
-/** Graph's error body: {"error":{"code","message","innerError":{"request-id"}}} (casing varies). */
-function graphErrorBody(text: string | undefined): { code?: string; message?: string; requestId?: string } {
-  if (text === undefined) return {};
+/** How deep inner errors (innerError.innerError...) are read for their code and request-id. */
+const MAX_INNER_ERRORS = 4;
+
+/** What an error body says: the outer code first, then those of its inner errors. */
+interface GraphErrorBody {
+  readonly code?: string;
+  readonly codes: readonly string[];
+  readonly message?: string;
+  readonly requestId?: string;
+}
+
+/**
+ * Graph's error body, {"error":{"code","message","innerError":{"request-id"}}}, read in any key
+ * case: beta endpoints also answer {"Error":{"Code","Message"}} (msgraph-beta-sdk-dotnet issue
+ * 1083), and innerError comes as innererror, InnerError and nested.
+ */
+function graphErrorBody(text: string | undefined): GraphErrorBody {
+  const none: GraphErrorBody = { codes: [] };
+  if (text === undefined) return none;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    const error = (parsed as { error?: unknown })?.error;
-    if (typeof error !== 'object' || error === null) return {};
-    const e = error as Record<string, unknown>;
-    const inner = (e.innerError ?? e.innererror ?? e.InnerError) as Record<string, unknown> | undefined;
-    const requestId = inner?.['request-id'] ?? inner?.requestId;
-    return {
-      ...(typeof e.code === 'string' && /^[\w.-]{1,100}$/.test(e.code) ? { code: e.code } : {}),
-      ...(typeof e.message === 'string' ? { message: e.message } : {}),
-      ...(typeof requestId === 'string' ? { requestId } : {}),
-    };
+    parsed = JSON.parse(text);
   } catch {
-    return {};
+    return none;
   }
+  const error = member(parsed, 'error');
+  if (!isRecord(error)) return none;
+  const codes: string[] = [];
+  let requestId: string | undefined;
+  let level: unknown = error;
+  for (let depth = 0; depth < MAX_INNER_ERRORS && isRecord(level); depth++) {
+    const code = member(level, 'code');
+    if (typeof code === 'string' && /^[\w.-]{1,100}$/.test(code)) codes.push(code);
+    const id = member(level, 'request-id') ?? member(level, 'requestId');
+    if (requestId === undefined && typeof id === 'string') requestId = id;
+    level = member(level, 'innerError') ?? member(level, 'inner_error');
+  }
+  const message = member(error, 'message');
+  return {
+    codes,
+    ...(codes[0] === undefined ? {} : { code: codes[0] }),
+    ...(typeof message === 'string' ? { message } : {}),
+    ...(requestId === undefined ? {} : { requestId }),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A property of a JSON object by name in any case: the exact spelling first, then the first other match. */
+function member(value: unknown, name: string): unknown {
+  if (!isRecord(value)) return undefined;
+  if (Object.hasOwn(value, name)) return value[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(value)) if (key.toLowerCase() === lower) return value[key];
+  return undefined;
 }
 
 /** Reads the body up to a cap and decodes it as strict UTF-8. */

@@ -1,13 +1,14 @@
 /** Paging a Graph collection: @odata.nextLink followed within a page and byte budget, one page held at a time. */
 import { errorText } from '../lib/errors.js';
+import type { Relation } from '../snapshot.js';
 import type { GraphResponse } from './client.js';
 import { GraphError } from './errors.js';
 import { parseCollection } from './parse.js';
 
 type JsonObject = Record<string, unknown>;
 
-/** GETs one path (or an absolute nextLink) of Graph. */
-export type Get = (path: string) => Promise<GraphResponse>;
+/** GETs one path (or an absolute nextLink) of Graph; relation names what it reads in error texts (the score when absent). */
+export type Get = (path: string, relation?: Relation) => Promise<GraphResponse>;
 
 /** How far one relation may be paged in one poll. */
 export interface PageLimits {

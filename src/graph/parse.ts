@@ -2,6 +2,8 @@
 
 import { boundText, labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import {
+  ALERT_SEVERITIES,
+  ALERT_STATUSES,
   type CustomerInsight,
   type HistoryEntry,
   type Policy,
@@ -11,6 +13,7 @@ import {
   type RequirementDetails,
   type SecurityAlert,
   type SecurityScore,
+  UNKNOWN_ALERT_VALUE,
 } from '../snapshot.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
@@ -201,26 +204,75 @@ export function parseCustomerInsight(item: JsonObject): CustomerInsight | undefi
 }
 
 /**
- * Parses one partnerSecurityAlert. Only ids, enums, the customer's tenant id, dates and isTest are
- * read: resolvedBy, activityLogs (who changed what), descriptions and additionalDetails are
- * personal data or free text and are never copied out of the raw JSON.
+ * The partnerSecurityAlert properties the exporter reads, and asks Graph for with $select: nothing
+ * else of an alert is read. resolvedBy, activityLogs (who changed what), descriptions and
+ * additionalDetails are personal data or free text; asking only for these keeps them off the wire.
  */
-export function parseSecurityAlert(item: JsonObject): SecurityAlert {
-  const status = labelText(stringField(item, 'status')) || 'unknown';
-  const resolvedTimestamp = timestampField(item, 'resolvedOnDateTime');
-  // Graph says "resolved"; a status it did not send is open unless the alert carries a resolution date.
-  const open = stringField(item, 'status') === undefined ? resolvedTimestamp === undefined : status !== RESOLVED_ALERT_STATUS;
+export const SECURITY_ALERT_PROPERTIES = [
+  'id',
+  'alertType',
+  'status',
+  'severity',
+  'customerTenantId',
+  'detectedDateTime',
+  'resolvedOnDateTime',
+  'isTest',
+] as const;
+export type SecurityAlertProperty = (typeof SECURITY_ALERT_PROPERTIES)[number];
+/** An alert as parseSecurityAlert sees it: only the properties asked for (reading another one is a type error). */
+export type SecurityAlertItem = Readonly<Partial<Record<SecurityAlertProperty, unknown>>>;
+
+/** How far ahead of the poll an alert's date may be and still count: clocks differ by seconds, not days. */
+export const MAX_ALERT_FUTURE_SECONDS = 24 * 3600;
+
+/** Longest isTest string read: "false" (anything longer is unreadable, and never lower-cased whole). */
+const MAX_BOOLEAN_CHARS = 5;
+
+/** What parseSecurityAlert could not read but worked around: the property and what it held. */
+export type AlertQuirk = (property: SecurityAlertProperty, held: string) => void;
+
+/**
+ * Parses one partnerSecurityAlert as of nowSeconds. Enum values are compared without case and
+ * labelled in their documented spelling; an alert with a resolution date is never open, whatever
+ * its status; a date more than a day ahead is absent (no negative age, no resolution "tomorrow").
+ * isTest is Boolean in the metadata but a string in Microsoft's own example: true and "true" (any
+ * case) are test alerts; anything else but false, "false" and null is reported to quirk and
+ * counted as a real alert (a test alert that pages is better than a real one that does not).
+ */
+export function parseSecurityAlert(item: SecurityAlertItem, nowSeconds: number, quirk: AlertQuirk = () => {}): SecurityAlert {
+  const status = enumValue(item.status, ALERT_STATUSES);
+  const notAhead = (ts: number | undefined) => (ts !== undefined && ts > nowSeconds + MAX_ALERT_FUTURE_SECONDS ? undefined : ts);
+  const resolvedTimestamp = notAhead(timestampOf(item.resolvedOnDateTime));
+  const isTest = booleanOf(item.isTest);
+  if (isTest === undefined) quirk('isTest', describe(item.isTest));
   return defined<SecurityAlert>({
-    id: labelText(stringField(item, 'id')) || undefined,
-    alertType: labelText(stringField(item, 'alertType')) || 'unknown',
+    id: labelText(stringOf(item.id)) || undefined,
+    alertType: labelText(stringOf(item.alertType)) || 'unknown',
     status,
-    severity: labelText(stringField(item, 'severity')) || 'unknown',
-    customerTenantId: labelText(stringField(item, 'customerTenantId')) || undefined,
-    detectedTimestamp: timestampField(item, 'detectedDateTime'),
+    severity: enumValue(item.severity, ALERT_SEVERITIES),
+    customerTenantId: labelText(stringOf(item.customerTenantId)) || undefined,
+    detectedTimestamp: notAhead(timestampOf(item.detectedDateTime)),
     resolvedTimestamp,
-    isTest: item.isTest === true,
-    open,
+    isTest: isTest === true,
+    open: resolvedTimestamp === undefined && status !== RESOLVED_ALERT_STATUS,
   });
+}
+
+/** An evolvable enum value: a documented member in its documented spelling whatever the case, else as sent; "unknown" when absent. */
+function enumValue(raw: unknown, members: readonly string[]): string {
+  const text = labelText(stringOf(raw));
+  if (!text) return UNKNOWN_ALERT_VALUE;
+  const lower = text.toLowerCase();
+  return members.find((member) => member.toLowerCase() === lower) ?? text;
+}
+
+/** true, false, or undefined when unreadable; null and absent are false (isTest is nullable). */
+function booleanOf(raw: unknown): boolean | undefined {
+  if (typeof raw === 'boolean') return raw;
+  if (raw === null || raw === undefined) return false;
+  if (typeof raw !== 'string' || raw.length > MAX_BOOLEAN_CHARS) return undefined;
+  const lower = raw.toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : undefined;
 }
 
 /**
@@ -248,7 +300,10 @@ export function numberField(entity: JsonObject, key: string): number | undefined
 
 /** An ISO 8601 date-time as Unix seconds; OData's 0001-01-01 "no date" and junk count as absent. */
 export function timestampField(entity: JsonObject, key: string): number | undefined {
-  const raw = entity[key];
+  return timestampOf(entity[key]);
+}
+
+function timestampOf(raw: unknown): number | undefined {
   if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(raw)) return undefined;
   const ms = Date.parse(raw);
   if (Number.isNaN(ms) || ms < 0) return undefined;
@@ -257,7 +312,10 @@ export function timestampField(entity: JsonObject, key: string): number | undefi
 
 /** A string property, absent when missing or not a string. */
 export function stringField(entity: JsonObject, key: string): string | undefined {
-  const raw = entity[key];
+  return stringOf(entity[key]);
+}
+
+function stringOf(raw: unknown): string | undefined {
   return typeof raw === 'string' ? raw : undefined;
 }
 

@@ -9,7 +9,8 @@
  * Graph: GET /beta/security/partner/securityScore (any $expand) answered from a queue or a default
  * handler, its relations (/requirements, /history, /customerInsights) from the fixtures by default,
  * and GET /beta/security/partner/securityAlerts: two pages of alerts (securityAlerts.json, then
- * securityAlerts-page2.json with unknown enum members, nulls, a test alert and hostile strings).
+ * securityAlerts-page2.json with unknown enum members, nulls, a test alert and hostile strings),
+ * each alert cut to the properties $select names, as Graph does (or a 400 for $select, refuseSelect).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,11 +56,16 @@ const RELATION_FIXTURES: Readonly<Record<string, string>> = {
  */
 export function defaultGraphAnswer(url: URL): { status: number; body: string } {
   if (url.pathname === SECURITY_ALERTS_PATH) {
-    if (url.searchParams.get('$skiptoken') === ALERTS_PAGE_2)
-      return { status: 200, body: readFileSync(new URL('securityAlerts-page2.json', GRAPH_FIXTURES), 'utf8') };
-    const first = JSON.parse(readFileSync(new URL('securityAlerts.json', GRAPH_FIXTURES), 'utf8')) as Record<string, unknown>;
-    first['@odata.nextLink'] = `${url.origin}${SECURITY_ALERTS_PATH}?$skiptoken=${ALERTS_PAGE_2}`;
-    return { status: 200, body: JSON.stringify(first) };
+    const select = url.searchParams.get('$select');
+    const second = url.searchParams.get('$skiptoken') === ALERTS_PAGE_2;
+    const page = JSON.parse(readFileSync(new URL(second ? 'securityAlerts-page2.json' : 'securityAlerts.json', GRAPH_FIXTURES), 'utf8')) as {
+      value: Record<string, unknown>[];
+      '@odata.nextLink'?: string;
+    };
+    // Graph's next link carries the query options of the first request.
+    if (!second) page['@odata.nextLink'] = `${url.origin}${SECURITY_ALERTS_PATH}?${select === null ? '' : `$select=${select}&`}$skiptoken=${ALERTS_PAGE_2}`;
+    if (select !== null) page.value = page.value.map((alert) => selected(alert, select.split(',')));
+    return { status: 200, body: JSON.stringify(page) };
   }
   if (url.pathname === SECURITY_SCORE_PATH) {
     const expand = (url.searchParams.get('$expand') ?? '').split(',').filter((r) => RELATION_FIXTURES[r] !== undefined);
@@ -72,6 +78,28 @@ export function defaultGraphAnswer(url: URL): { status: number; body: string } {
   const fixture = RELATION_FIXTURES[relation];
   if (fixture !== undefined) return { status: 200, body: JSON.stringify({ value: fixtureItems(fixture) }) };
   return { status: 404, body: graphErrorBody('ResourceNotFound', `Resource not found for the segment '${relation}'.`, randomUUID(), '') };
+}
+
+/** An entity cut to the properties $select names (and its @odata.type), as Graph answers it. */
+export function selected(entity: Record<string, unknown>, properties: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entity).filter(([key]) => key === '@odata.type' || properties.includes(key)));
+}
+
+/** What an OData service answers to a query option it does not take (ASP.NET OData's words). */
+export const SELECT_REFUSED_BODY = JSON.stringify({
+  error: {
+    code: 'BadRequest',
+    message: "Query option 'Select' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.",
+    innerError: { date: '2026-12-01T00:00:00', 'request-id': 'b1c2d3e4-0000-4000-8000-000000000400', 'client-request-id': '' },
+  },
+});
+
+/**
+ * The 403 the beta SDK's users report for securityAlerts with an app-only token holding
+ * PartnerSecurity.Read.All (msgraph-beta-sdk-dotnet issue 1083): upper-case keys, MFA missing.
+ */
+export function missingMfaBody(): string {
+  return readFileSync(new URL('error-403-missing-mfa.json', GRAPH_FIXTURES), 'utf8');
 }
 
 /** The fixture's numbers, as the exporter must export them. */
@@ -259,6 +287,8 @@ export interface FakeCloud {
   relationDefault: GraphReply | GraphHandler;
   /** Answers GET securityAlerts and its next pages (default: the two fixture pages). */
   alertsDefault: GraphReply | GraphHandler;
+  /** When true, every Graph request with $select is answered 400 (SELECT_REFUSED_BODY), as a service that does not take it. */
+  refuseSelect: boolean;
   close(): Promise<void>;
 }
 
@@ -314,6 +344,7 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     graphDefault: {},
     relationDefault: {},
     alertsDefault: {},
+    refuseSelect: false,
     async close() {
       started.delete(cloud);
       server.closeAllConnections();
@@ -499,6 +530,13 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
       ...(userAgent === undefined ? {} : { userAgent }),
     };
     cloud.graphRequests.push(record);
+    if (cloud.refuseSelect && requestUrl.searchParams.has('$select')) {
+      record.status = 400;
+      record.answeredAt = Date.now();
+      res.writeHead(400, { 'content-type': GRAPH_JSON, 'request-id': record.requestId });
+      res.end(SELECT_REFUSED_BODY);
+      return;
+    }
     const next =
       requestUrl.pathname === SECURITY_SCORE_PATH
         ? (cloud.graphQueue.shift() ?? cloud.graphDefault)

@@ -63,7 +63,13 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
     const file = join(mkdtempSync(join(tmpdir(), 'pss-concurrency-')), 'tenants.yml');
     writeFileSync(
       file,
-      ['tenants:', ...tenants.map((t) => `  - { tenant_id: ${t}, client_id: app, client_secret_env: SECRET, authority_host: "${cloud.url}" }`), ''].join('\n'),
+      [
+        'tenants:',
+        ...tenants.map(
+          (t) => `  - { tenant_id: ${t}, client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7, client_secret_env: SECRET, authority_host: "${cloud.url}" }`,
+        ),
+        '',
+      ].join('\n'),
     );
     await startExporter({
       cloud,

@@ -18,7 +18,9 @@ import { track } from '../helpers/children.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
+const VERSION = PACKAGE.version;
+const PACKAGE_SCRIPTS = PACKAGE.scripts;
 /** npm ci from the cache takes seconds; a slow disk gets room. */
 const INSTALL_TIMEOUT_MS = 120_000;
 /** What the container sees: no developer PSS_* or AZURE_* variables, no NODE_PATH or NODE_OPTIONS. */
@@ -129,6 +131,20 @@ describe('Dockerfile', () => {
     expect(build[buildIndex]).toMatch(/^REVISION=\$\{REVISION\} npm run build$/);
   });
 
+  it('runs the Node.js check of the preinstall script (which npm ci --ignore-scripts skips) before installing, from the build context', () => {
+    const script = /node (\S+)/.exec(PACKAGE_SCRIPTS.preinstall ?? '')?.[1] ?? '';
+    expect(script).toBe('scripts/check-node.mjs');
+    const build = stages.find((s) => s.name === 'build');
+    const install = build?.instructions.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)) ?? -1;
+    const copy = build?.instructions.findIndex((i) => i.keyword === 'COPY' && i.args.split(' ').includes(script)) ?? -1;
+    expect(install).toBeGreaterThan(-1);
+    expect(build?.instructions[install]?.args).toContain(`node ${script} && npm ci --ignore-scripts`);
+    expect(copy).toBeGreaterThan(-1);
+    expect(copy).toBeLessThan(install);
+    expect(dockerIgnored(readFileSync(join(ROOT, '.dockerignore'), 'utf8'), script)).toBe(false);
+    expect(dockerIgnored(readFileSync(join(ROOT, '.dockerignore'), 'utf8'), 'scripts/bench.ts')).toBe(true);
+  });
+
   it('runs as a fixed non-root UID, exposes the default port and checks its health', () => {
     const [user = ''] = args('USER');
     expect(user).toMatch(/^\d+(:\d+)?$/);
@@ -187,4 +203,31 @@ function parseStages(text: string): Stage[] {
     else stages.at(-1)?.instructions.push({ keyword, args });
   }
   return stages;
+}
+
+/**
+ * Whether .dockerignore keeps a path (from the context root) out of the build context: the last
+ * pattern that matches it decides, `!` patterns let it back in. Patterns match the path or a folder
+ * above it; `*` and `?` stay within one path segment, `**` spans any number.
+ */
+function dockerIgnored(dockerignore: string, path: string): boolean {
+  let ignored = false;
+  for (const raw of dockerignore.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const negated = line.startsWith('!');
+    const pattern = (negated ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+    // `**/` any folders (none included), `**` anything, `*` and `?` within one segment, the rest literally.
+    const source = [...pattern.matchAll(/\*\*\/|\*\*|\*|\?|[^*?]+/g)]
+      .map(([token]) => {
+        if (token === '**/') return '(?:.*/)?';
+        if (token === '**') return '.*';
+        if (token === '*') return '[^/]*';
+        if (token === '?') return '[^/]';
+        return token.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('');
+    if (new RegExp(`^${source}(?:/.*)?$`).test(path)) ignored = !negated;
+  }
+  return ignored;
 }

@@ -56,9 +56,9 @@ describe('several partner tenants', () => {
       file,
       [
         'tenants:',
-        `  - { tenant_id: ${TENANT_A}, client_id: app-a, client_secret_env: SECRET_A, authority_host: "${cloudA.url}", labels: { partner: alpha } }`,
-        `  - { tenant_id: ${TENANT_B}, client_id: app-b, client_secret_env: SECRET_B, authority_host: "${cloudB.url}", labels: { partner: beta } }`,
-        `  - { tenant_id: ${TENANT_C}, client_id: app-c, client_secret_env: SECRET_C, authority_host: "${cloudC.url}" }`,
+        `  - { tenant_id: ${TENANT_A}, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_env: SECRET_A, authority_host: "${cloudA.url}", labels: { partner: alpha } }`,
+        `  - { tenant_id: ${TENANT_B}, client_id: acd33a7c-4184-4b71-8198-fc8f7580fd87, client_secret_env: SECRET_B, authority_host: "${cloudB.url}", labels: { partner: beta } }`,
+        `  - { tenant_id: ${TENANT_C}, client_id: 1dc2ce1f-f1a4-4416-87d8-c834a6609d9b, client_secret_env: SECRET_C, authority_host: "${cloudC.url}" }`,
         '',
       ].join('\n'),
     );
@@ -124,7 +124,11 @@ describe('several partner tenants', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pss-tenants-hint-')), 'tenants.yml');
     writeFileSync(
       file,
-      ['tenants:', `  - { tenant_id: ${TENANT_A}, client_id: app-a, client_secret_env: SECRET_A, authority_host: "${cloud.url}" }`, ''].join('\n'),
+      [
+        'tenants:',
+        `  - { tenant_id: ${TENANT_A}, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_env: SECRET_A, authority_host: "${cloud.url}" }`,
+        '',
+      ].join('\n'),
     );
     const exporter = await startExporter({
       cloud,

@@ -177,7 +177,7 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
       startExporter(['--demo'], {}),
       startExporter([`--graph.endpoint=${closed}`, '--graph.timeout=2s'], {
         AZURE_TENANT_ID: FAILING_TENANT,
-        AZURE_CLIENT_ID: 'c',
+        AZURE_CLIENT_ID: '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40',
         AZURE_CLIENT_SECRET: 's',
         AZURE_AUTHORITY_HOST: closed,
       }),
@@ -248,11 +248,11 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
 
   it.each(dashboards.map((d) => [d.title, d] as const))('answers every panel query of "%s" with at least one series', async (_title, dashboard) => {
     const p = prometheus as RunningPrometheus;
-    // Resolve the query variables the way Grafana does: label_values(metric, label), all selected.
+    // Resolve the query variables the way Grafana does: label_values(series selector, label), all selected.
     const values: Record<string, string> = { __rate_interval: '15s' };
     for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
-      const [, metric, label] = /^label_values\((\w+), (\w+)\)$/.exec(variable.definition ?? '') ?? [];
-      const response = (await (await fetch(`${p.url}/api/v1/label/${label}/values?match[]=${metric}`)).json()) as { data: string[] };
+      const [, selector = '', label] = /^label_values\((\w+(?:\{[^}]*\})?), (\w+)\)$/.exec(variable.definition ?? '') ?? [];
+      const response = (await (await fetch(`${p.url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(selector)}`)).json()) as { data: string[] };
       expect(response.data.length, `values of $${variable.name}`).toBeGreaterThan(0);
       values[variable.name] = `(${response.data.map(escapeRegex).join('|')})`;
     }

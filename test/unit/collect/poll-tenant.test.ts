@@ -7,6 +7,7 @@ import { SECURITY_ALERTS_PATH, SECURITY_SCORE_PATH } from '../../../src/collect/
 import type { CollectorsConfig } from '../../../src/config/parse.js';
 import { createGraphClient } from '../../../src/graph/client.js';
 import { GraphError } from '../../../src/graph/errors.js';
+import { SECURITY_ALERT_PROPERTIES } from '../../../src/graph/parse.js';
 import type { TokenSource } from '../../../src/graph/token.js';
 import { createLogger, createRedactor } from '../../../src/lib/log.js';
 
@@ -235,5 +236,47 @@ describe('tenant poll', () => {
     expect(result.error.message).toBe('cannot read the answer from Graph: partnerSecurityScore.currentScore is missing, expected a finite number');
     expect(result.error.clientRequestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(result.requests).toEqual(['200']);
+  });
+
+  describe('$select on the security alerts', () => {
+    const ALERTS = '/beta/security/partner/securityAlerts';
+    const alertsOnly = { requirements: false, history: false, securityAlerts: true };
+    const alert = { id: 'a1', alertType: 'x', status: 'active', severity: 'high' };
+    const refused: [number, unknown] = [400, { error: { code: 'BadRequest', message: "Query option 'Select' is not allowed." } }];
+
+    it('falls back to the plain request when the first request is refused, says so once, and keeps the plain request', async () => {
+      route = (url) => {
+        if (url.pathname === SECURITY_SCORE_PATH) return [200, { value: SCORE }];
+        if (url.pathname === ALERTS) return url.searchParams.has('$select') ? refused : [200, { value: [alert] }];
+        return undefined;
+      };
+      const { poll, lines } = tenantPoll(alertsOnly);
+      const first = data(await poll());
+      const second = data(await poll());
+      expect(first.relationStatus.securityAlerts).toBe('ok');
+      expect(first.relations.securityAlerts?.alerts.map((a) => a.id)).toEqual(['a1']);
+      expect(second.relationStatus.securityAlerts).toBe('ok');
+      expect(seen.filter((p) => p.startsWith(ALERTS))).toEqual([`${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`, ALERTS, ALERTS]);
+      expect(lines.filter((l) => l.includes('Graph refused $select'))).toHaveLength(1);
+    });
+
+    it('does not fall back when a later page is refused: that is a failure of the relation, and $select stays', async () => {
+      route = (url) => {
+        if (url.pathname === SECURITY_SCORE_PATH) return [200, { value: SCORE }];
+        if (url.pathname !== ALERTS) return undefined;
+        if (url.searchParams.get('$skiptoken') === 'p2') return refused;
+        return [200, { value: [alert], '@odata.nextLink': `${endpoint}${ALERTS}?$select=id&$skiptoken=p2` }];
+      };
+      const { poll, lines } = tenantPoll(alertsOnly);
+      const first = data(await poll());
+      expect(first.relationStatus.securityAlerts).toBe('failed');
+      expect(first.relationErrors.securityAlerts).toMatch(/^Graph answered 400 BadRequest/);
+      await poll();
+      expect(seen.filter((p) => p.startsWith(ALERTS) && !p.includes('skiptoken'))).toEqual([
+        `${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`,
+        `${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`,
+      ]);
+      expect(lines.filter((l) => l.includes('Graph refused $select'))).toEqual([]);
+    });
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PORT, envName, FLAGS, flagSpec, helpText } from '../../../src/config/flags.js';
 import { type Config, parseConfig } from '../../../src/config/parse.js';
 
-const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: 'client-id', AZURE_CLIENT_SECRET: 'shh-very-secret' };
+const CLIENT = '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40';
+const SECRET_ENV = { AZURE_TENANT_ID: '11111111-2222-3333-4444-555555555555', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 'shh-very-secret' };
 const io = { readable: (path: string) => path.startsWith('/exists'), readText: () => '' };
 
 function run(argv: string[], env: Record<string, string> = SECRET_ENV): Config {
@@ -37,7 +38,7 @@ describe('parseConfig', () => {
         {
           tenantId: SECRET_ENV.AZURE_TENANT_ID,
           labels: {},
-          credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: 'client-id', clientSecret: 'shh-very-secret' },
+          credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: CLIENT, clientSecret: 'shh-very-secret' },
           source: { kind: 'environment', variables: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] },
         },
       ],
@@ -115,16 +116,16 @@ describe('parseConfig', () => {
   it.each([
     [
       'certificate',
-      { AZURE_TENANT_ID: 't.example', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_CERTIFICATE_PATH: '/exists/cert.pem' },
-      { kind: 'clientCertificate', tenantId: 't.example', clientId: 'c', certificatePath: '/exists/cert.pem' },
+      { AZURE_TENANT_ID: 't.example', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_CERTIFICATE_PATH: '/exists/cert.pem' },
+      { kind: 'clientCertificate', tenantId: 't.example', clientId: CLIENT, certificatePath: '/exists/cert.pem' },
     ],
     [
       'workload identity',
-      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/exists/token' },
-      { kind: 'workloadIdentity', tenantId: 't', clientId: 'c', tokenFilePath: '/exists/token' },
+      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: CLIENT, AZURE_FEDERATED_TOKEN_FILE: '/exists/token' },
+      { kind: 'workloadIdentity', tenantId: 't', clientId: CLIENT, tokenFilePath: '/exists/token' },
     ],
     ['system managed identity', {}, { kind: 'managedIdentity' }],
-    ['user managed identity', { AZURE_CLIENT_ID: 'c' }, { kind: 'managedIdentity', clientId: 'c' }],
+    ['user managed identity', { AZURE_CLIENT_ID: CLIENT }, { kind: 'managedIdentity', clientId: CLIENT }],
     [
       'custom authority',
       { ...SECRET_ENV, AZURE_AUTHORITY_HOST: 'https://login.example.test/' },
@@ -167,17 +168,17 @@ describe('parseConfig', () => {
     [[], { AZURE_CLIENT_SECRET: 's3cr3t-value' }, ['AZURE_TENANT_ID: required with AZURE_CLIENT_SECRET', 'AZURE_CLIENT_ID: required with AZURE_CLIENT_SECRET']],
     [
       [],
-      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_CERTIFICATE_PATH: '/missing.pem' },
+      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_CERTIFICATE_PATH: '/missing.pem' },
       ['AZURE_CLIENT_CERTIFICATE_PATH: cannot read "/missing.pem"'],
     ],
     [
       [],
-      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 'x', AZURE_FEDERATED_TOKEN_FILE: '/exists/t' },
+      { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 'x', AZURE_FEDERATED_TOKEN_FILE: '/exists/t' },
       ['AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE: set only one way to authenticate'],
     ],
     [
       [],
-      { AZURE_TENANT_ID: 'bad tenant!', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 'x' },
+      { AZURE_TENANT_ID: 'bad tenant!', AZURE_CLIENT_ID: CLIENT, AZURE_CLIENT_SECRET: 'x' },
       ['AZURE_TENANT_ID: "bad tenant!" is not a tenant ID (a GUID or a domain)'],
     ],
     [[], { ...SECRET_ENV, AZURE_AUTHORITY_HOST: 'http://login.example.test' }, ['AZURE_AUTHORITY_HOST: "http://login.example.test" must use https']],
@@ -213,9 +214,26 @@ describe('parseConfig', () => {
 
   it('documents every flag and its environment variable in --help', () => {
     const help = helpText();
+    const usage = (name: string) => help.split('\n').find((line) => line.startsWith('  -') && line.endsWith(name === 'help' ? '--help' : `--${name}`));
     for (const flag of FLAGS) {
-      expect(help).toContain(flag.name === 'help' ? '-h, --help' : flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
+      if (flag.kind === 'action') expect(usage(flag.name), flag.name).toBe(flag.name === 'help' ? '  -h, --help' : `  --${flag.name}`);
+      else expect(help).toContain(flag.kind === 'boolean' ? `--[no-]${flag.name}` : `--${flag.name}=`);
       if (flag.env) expect(help).toContain(envName(flag.name));
     }
+    expect(help).toContain('--tenants.shard=K/N');
+  });
+
+  it('shows no "--[no-]" form for action flags, and has none: they take no value and no negation', () => {
+    const help = helpText();
+    for (const action of ['help', 'version', 'config.check', 'force']) {
+      expect(flagSpec(action as 'help').kind).toBe('action');
+      expect(help).not.toContain(`--[no-]${action}`);
+    }
+    // Settings keep theirs.
+    expect(help).toContain('--[no-]demo');
+    expect(errors(['--no-config.check'])).toEqual(['unknown flag --no-config.check']);
+    expect(errors(['--config.check=false'])).toEqual(['--config.check: takes no value (give --config.check alone)']);
+    expect(errors(['--version=true'])).toEqual(['--version: takes no value (give --version alone)']);
+    expect(parseConfig(['--config.check'], SECRET_ENV, io).action).toBe('check');
   });
 });

@@ -61,8 +61,13 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
   'collector.max-pages': [['integration/security-cardinality.test.ts', 'pages: 4 pages with --collector.max-pages=%i (cut: %s)']],
   'collector.max-bytes': [['integration/security-cardinality.test.ts', 'bytes: a budget of the first two pages plus %i byte(s) (cut: %s)']],
   'config.file': [['integration/tenants-e2e.test.ts', "one tenant's throttling or bad secret never delays or hides another's data"]],
+  'tenants.shard': [
+    ['integration/sharding.test.ts', 'three shards together export exactly the tenants and series of one unsharded exporter, none twice'],
+    ['unit/config/shard.test.ts', 'splits the tenants: every one in exactly one of N shards, as shardOf says'],
+  ],
   'config.check': [
     ['integration/security-config.test.ts', 'checks the web config file as start-up does: every problem, exit 2, the plain-text password never echoed'],
+    ['integration/first-run.test.ts', 'says a forgotten secret means managed identity, and warns that it works only on Azure'],
   ],
   output: [['stack/backfill.test.ts', 'writes the history Graph returns, paged, under the live labels, and promtool turns it into blocks']],
   force: [

@@ -30,21 +30,21 @@ describe('tenants file', () => {
     const yaml = `
 tenants:
   - tenant_id: 11111111-2222-3333-4444-555555555555
-    client_id: app-a
+    client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9
     client_secret_file: /run/secrets/a
     labels: { partner: contoso, tier: 1 }
   - tenant_id: b.onmicrosoft.com
-    client_id: app-b
+    client_id: acd33a7c-4184-4b71-8198-fc8f7580fd87
     client_secret_env: SECRET_B
   - tenant_id: c
-    client_id: app-c
+    client_id: 1dc2ce1f-f1a4-4416-87d8-c834a6609d9b
     client_certificate_path: /certs/c.pem
     client_certificate_password_env: PASS_C
   - tenant_id: d
-    client_id: app-d
+    client_id: 6c2b94ba-01d9-40cb-8510-c029b228858d
     auth: workload_identity
   - auth: managed_identity
-    client_id: user-assigned
+    client_id: a121cca6-8c0c-46bb-816d-19d74e7428a2
 `;
     expect(
       tenants(yaml, {
@@ -60,7 +60,7 @@ tenants:
         credential: {
           kind: 'clientSecret',
           tenantId: '11111111-2222-3333-4444-555555555555',
-          clientId: 'app-a',
+          clientId: '770eb9fc-2394-4c87-89f1-71ac487a8bb9',
           clientSecret: 'secret-a-value',
           authorityHost: 'https://login.example.test',
         },
@@ -72,7 +72,7 @@ tenants:
         credential: {
           kind: 'clientSecret',
           tenantId: 'b.onmicrosoft.com',
-          clientId: 'app-b',
+          clientId: 'acd33a7c-4184-4b71-8198-fc8f7580fd87',
           clientSecret: 'secret-b-value',
           authorityHost: 'https://login.example.test',
         },
@@ -84,7 +84,7 @@ tenants:
         credential: {
           kind: 'clientCertificate',
           tenantId: 'c',
-          clientId: 'app-c',
+          clientId: '1dc2ce1f-f1a4-4416-87d8-c834a6609d9b',
           certificatePath: '/certs/c.pem',
           certificatePassword: 'pass-c',
           authorityHost: 'https://login.example.test',
@@ -97,7 +97,7 @@ tenants:
         credential: {
           kind: 'workloadIdentity',
           tenantId: 'd',
-          clientId: 'app-d',
+          clientId: '6c2b94ba-01d9-40cb-8510-c029b228858d',
           tokenFilePath: '/var/run/token',
           authorityHost: 'https://login.example.test',
         },
@@ -106,7 +106,7 @@ tenants:
       },
       {
         labels: {},
-        credential: { kind: 'managedIdentity', clientId: 'user-assigned' },
+        credential: { kind: 'managedIdentity', clientId: 'a121cca6-8c0c-46bb-816d-19d74e7428a2' },
         source: { kind: 'file', file: '/etc/tenants.yml', index: 4, keys: ['client_id'], variables: [] },
       },
     ]);
@@ -116,7 +116,7 @@ tenants:
     const yaml = `
 tenants:
   - tenant_id: a
-    client_id: app
+    client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7
     client_secret_file: /run/secrets/a
     labels: { bidi: "ab\\u202Ecd", newline: "a\\nb", zero_width: "a\\u200Bb", long: "${'x'.repeat(257)}", fine: "Contoso – EU", longest: "${'y'.repeat(256)}" }
 `;
@@ -128,22 +128,22 @@ tenants:
     const yaml = `
 tenants:
   - tenant_id: a
-    client_id: app
+    client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7
     client_scret_file: /run/secrets/a
   - tenant_id: "bad tenant"
-    client_id: app
+    client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7
     client_secret_file: /run/secrets/missing
     labels: { tenant_id: x, "bad-name": y, ok: [1] }
   - tenant_id: c
-    client_id: app
+    client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7
     client_secret_env: NOT_SET
   - tenant_id: d
     auth: telepathy
   - tenant_id: e
-    client_id: app
+    client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7
     client_secret_file: /run/secrets/empty
   - tenant_id: f
-    client_id: app
+    client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7
     auth: workload_identity
   - tenant_id: g
     client_secret_file: /run/secrets/a
@@ -178,7 +178,7 @@ extra: true
 
   it('rejects a tenant listed twice', () => {
     const yaml =
-      'tenants:\n  - { tenant_id: a, client_id: x, client_secret_file: /run/secrets/a }\n  - { tenant_id: a, client_id: y, client_secret_file: /run/secrets/a }\n';
+      'tenants:\n  - { tenant_id: a, client_id: 9dd4e461-268c-4034-85c8-564e155c67a6, client_secret_file: /run/secrets/a }\n  - { tenant_id: a, client_id: 41529076-9594-460e-8e48-5922904f345d, client_secret_file: /run/secrets/a }\n';
     expect(errors(yaml)).toEqual([
       '/etc/tenants.yml: tenants[1].tenant_id: "a" is the same tenant as tenants[0] ("a"): list each tenant once, with one identity',
     ]);
@@ -186,19 +186,19 @@ extra: true
 
   it('reports a bad default from the environment once, not once per entry', () => {
     const yaml =
-      'tenants:\n  - { tenant_id: a, client_id: x, client_secret_file: /run/secrets/a }\n  - { tenant_id: b, client_id: y, client_secret_file: /run/secrets/a }\n';
+      'tenants:\n  - { tenant_id: a, client_id: 9dd4e461-268c-4034-85c8-564e155c67a6, client_secret_file: /run/secrets/a }\n  - { tenant_id: b, client_id: 41529076-9594-460e-8e48-5922904f345d, client_secret_file: /run/secrets/a }\n';
     expect(errors(yaml, { AZURE_AUTHORITY_HOST: 'http://login.example.test' })).toEqual(['AZURE_AUTHORITY_HOST: "http://login.example.test" must use https']);
   });
 
   it('takes a secret with workload identity as the mistake it is, as the environment does', () => {
-    const yaml = 'tenants:\n  - { tenant_id: a, client_id: x, auth: workload_identity, client_secret_env: S }\n';
+    const yaml = 'tenants:\n  - { tenant_id: a, client_id: 9dd4e461-268c-4034-85c8-564e155c67a6, auth: workload_identity, client_secret_env: S }\n';
     expect(errors(yaml, { S: 'shh', AZURE_FEDERATED_TOKEN_FILE: '/var/run/token' })).toEqual([
       '/etc/tenants.yml: tenants[0].client_secret_env: not used with auth workload_identity',
     ]);
   });
 
   it('never echoes a secret value in an error', () => {
-    const yaml = 'tenants:\n  - { tenant_id: "bad id", client_id: x, client_secret_env: S }\n';
+    const yaml = 'tenants:\n  - { tenant_id: "bad id", client_id: 9dd4e461-268c-4034-85c8-564e155c67a6, client_secret_env: S }\n';
     expect(errors(yaml, { S: 'very-secret-value' }).join('\n')).not.toContain('very-secret-value');
   });
 
@@ -212,7 +212,7 @@ extra: true
   });
 
   it('validates and stops with --config.check, and takes backfill --output', () => {
-    const yaml = 'tenants:\n  - { tenant_id: a, client_id: x, client_secret_file: /run/secrets/a }\n';
+    const yaml = 'tenants:\n  - { tenant_id: a, client_id: 9dd4e461-268c-4034-85c8-564e155c67a6, client_secret_file: /run/secrets/a }\n';
     expect(withFile(yaml, {}, ['--config.check']).action).toBe('check');
     const backfill = parseConfig(
       ['backfill', '--output=/tmp/h.om', '--config.file=/etc/tenants.yml'],
@@ -230,7 +230,7 @@ extra: true
 
 describe('AZURE_CLIENT_SECRET_FILE', () => {
   const io = { readable: (p: string) => p in FILES, readText: (p: string) => FILES[p] ?? '' };
-  const env = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c' };
+  const env = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: '9dd4e461-268c-4034-85c8-564e155c67a6' };
 
   it('reads the client secret from a file, without its trailing newline', () => {
     const result = parseConfig([], { ...env, AZURE_CLIENT_SECRET_FILE: '/run/secrets/a' }, io);

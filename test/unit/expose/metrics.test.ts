@@ -16,9 +16,22 @@ const build = { version: '1.2.3', nodeVersion: 'v24.0.0' };
  */
 const DAY = 86_400;
 const nowS = NOW / 1000;
+/**
+ * Seven open alerts of statuses and severities Graph does not document: six other statuses (one
+ * folded into "other") and seven other severities (two folded), beyond MAX_OTHER_ALERT_VALUES.
+ */
+const UNDOCUMENTED = Array.from({ length: 7 }, (_, i) => ({
+  id: `u${i + 1}`,
+  alertType: 'newType',
+  status: `s${Math.min(i + 1, 6)}`,
+  severity: `v${i + 1}`,
+  detectedTimestamp: nowS - (100 + i) * 60,
+  isTest: false,
+  open: true,
+}));
 /** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
 const GOLDEN_ALERTS = {
-  seen: 6,
+  seen: 13,
   maxAlertTypes: 50,
   maxCustomers: 1,
   alerts: [
@@ -82,8 +95,9 @@ const GOLDEN_ALERTS = {
       isTest: false,
       open: false,
     },
+    ...UNDOCUMENTED,
   ],
-} as const;
+};
 
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
   const base = initialSnapshot(tenantId);
