@@ -177,7 +177,7 @@ describe.concurrent('configured secrets are redacted for the life of the process
       file,
       [
         'tenants:',
-        `  - { tenant_id: ${tenantId}, client_id: app-c, client_certificate_path: "${certificate}", client_certificate_password_env: PASS_C }`,
+        `  - { tenant_id: ${tenantId}, client_id: ${randomUUID()}, client_certificate_path: "${certificate}", client_certificate_password_env: PASS_C }`,
         '',
       ].join('\n'),
     );
