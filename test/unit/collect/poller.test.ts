@@ -288,6 +288,20 @@ describe('poller', () => {
     });
   });
 
+  it('a wall-clock step during a failing poll leaves the backoff as it is', async () => {
+    for (const stepMs of [-3600_000, 3600_000]) {
+      const { poller, mono } = setup([fail(new GraphError('network', 'ECONNRESET'))], { durationMs: 20_000 });
+      const origin = performance.now();
+      poller.start();
+      await vi.advanceTimersByTimeAsync(10_000);
+      vi.setSystemTime(Date.now() + stepMs);
+      await vi.advanceTimersByTimeAsync(10_000 + BACKOFF_BASE_MS);
+      expect(poller.snapshot().lastPoll).toMatchObject({ ok: false, durationMs: 20_000 });
+      expect(mono.map((t) => t - origin)).toEqual([0, 20_000 + BACKOFF_BASE_MS]);
+      await poller.stop();
+    }
+  });
+
   it('stop() aborts a poll in flight and schedules nothing more', async () => {
     const { poller, poll } = setup([], { durationMs: 10 * INTERVAL });
     poller.start();
