@@ -13,8 +13,7 @@ import { checkConfiguration, invalidWebConfig } from './cli/config-check.js';
 import { handleSignals } from './cli/signals.js';
 import { readRevision, readVersion } from './cli/version.js';
 import { createTenantPoll } from './collect/poll-tenant.js';
-import { createPoller } from './collect/poller.js';
-import { slotOf } from './collect/schedule.js';
+import { createPoller, scheduleOf } from './collect/poller.js';
 import { connect, graphTarget, graphTargets, loadCreateCredential, type Target } from './collect/targets.js';
 import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
@@ -78,9 +77,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
       labels: tenant.labels,
       poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
-      intervalMs: config.pollIntervalMs,
-      timeoutMs: config.pollTimeoutMs,
-      slot: slotOf(i, targets.length, config.pollIntervalMs, config.graphTimeoutMs),
+      ...scheduleOf(config, i, targets.length),
       logger,
       limit,
     });
@@ -94,7 +91,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     build: { version, revision: readRevision(), nodeVersion: process.version },
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
-    webCounters: () => web?.counters() ?? { authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 },
+    webCounters: () => web?.counters(),
   });
   const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact });
 
@@ -105,6 +102,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       ...(config.webConfigFile === undefined ? {} : { webConfigFile: config.webConfigFile }),
       healthzWithoutAuth: config.healthzWithoutAuth,
       maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       logger,
     });
   } catch (error) {
@@ -113,14 +111,16 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       process.stderr.write(invalidWebConfig(error));
       return 2;
     }
-    throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${errorText(error)}`);
+    // "cannot listen on <address>: <reason>", naming the address that failed.
+    throw error;
   }
-  const server: Server = web.server;
+  const servers: readonly Server[] = web.servers;
   logger.info('exporter started', {
     version,
-    address: boundAddress(server),
+    // Every bound address (the port chosen for :0), in the order given.
+    address: servers.map(boundAddress).join(', '),
     // Only an https server can change its secure context: that is how TLS shows here.
-    tls: 'setSecureContext' in server,
+    tls: 'setSecureContext' in web.server,
     telemetry_path: config.telemetryPath,
     graph_endpoint: demo ? `${demo.endpoint} (demo)` : config.graphEndpoint,
     tenants: targets.length,
@@ -149,7 +149,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   logger.info('stopping', { signal });
   await Promise.all(pollers.map((p) => p.stop()));
   web.stop();
-  await close(server, SHUTDOWN_GRACE_MS);
+  await Promise.all(servers.map((server) => close(server, SHUTDOWN_GRACE_MS)));
   await demo?.close();
   await dispatcher.close();
   logger.info('stopped');

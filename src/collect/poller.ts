@@ -4,6 +4,7 @@
  * trouble; a deadline on every poll. Durations and waits are measured on the monotonic clock.
  */
 
+import type { Config } from '../config/parse.js';
 import { GraphError } from '../graph/errors.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
@@ -11,7 +12,7 @@ import type { Logger } from '../lib/log.js';
 import { initialSnapshot, type TenantSnapshot } from '../snapshot.js';
 import type { PollOnce, PollResult } from './poll-tenant.js';
 import { keptRelations, relationLogLines } from './relations.js';
-import { type Slot, untilSlotMs } from './schedule.js';
+import { type Slot, slotOf, untilSlotMs } from './schedule.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */
 export const BACKOFF_BASE_MS = 3000;
@@ -92,6 +93,18 @@ function waitsInterval(result: PollResult): boolean {
 /** Graph itself asked to slow down (as opposed to a network error on the way). */
 function throttledBy(result: PollResult): boolean {
   return !result.ok && (result.error.reason === 'throttled' || result.error.reason === 'unavailable');
+}
+
+/**
+ * The schedule of tenant index of count, from the configuration: the interval, the deadline
+ * (--poll.timeout) and its place in the interval, the first polls within --graph.timeout.
+ */
+export function scheduleOf(
+  config: Pick<Config, 'pollIntervalMs' | 'pollTimeoutMs' | 'graphTimeoutMs'>,
+  index: number,
+  count: number,
+): Required<Pick<PollerOptions, 'intervalMs' | 'timeoutMs' | 'slot'>> {
+  return { intervalMs: config.pollIntervalMs, timeoutMs: config.pollTimeoutMs, slot: slotOf(index, count, config.pollIntervalMs, config.graphTimeoutMs) };
 }
 
 /** Creates a poller; it does nothing until start(). */

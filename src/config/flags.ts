@@ -41,6 +41,8 @@ export interface FlagSpec<Name extends string = string> {
   readonly env: boolean;
   /** Set for flags of the backfill command only. */
   readonly command?: 'backfill';
+  /** May be given more than once; readFlags joins the values with newlines (the variable takes one per line). */
+  readonly repeatable?: true;
 }
 
 /** Keeps every name of the table a literal, so that FlagName is their union. */
@@ -55,7 +57,8 @@ export const FLAGS = flagTable([
     kind: 'string',
     default: `:${DEFAULT_PORT}`,
     env: true,
-    help: 'Address to listen on for the metrics, status page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port").',
+    repeatable: true,
+    help: 'Address to listen on for the metrics, status page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port"). Repeat the flag to listen on several addresses, each with the same settings (the variable takes one per line).',
   },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', env: true, help: 'Path under which to expose metrics.' },
   {
@@ -77,7 +80,14 @@ export const FLAGS = flagTable([
     kind: 'integer',
     default: '512',
     env: true,
-    help: 'Connections the web server holds at once (1-65536); at the limit the oldest idle one is closed. Keep it well under the file descriptor limit (ulimit -n).',
+    help: 'Connections the web server holds at once (1-65536); at the limit an idle one that has not authenticated is closed to let a new one in. Keep it well under the file descriptor limit (ulimit -n).',
+  },
+  {
+    name: 'web.max-connections-per-address',
+    kind: 'integer',
+    default: '64',
+    env: true,
+    help: "Connections one client address may hold at once (1-65536, at most half of --web.max-connections); beyond it, that address's oldest idle connection that has not authenticated is closed, or else the new one.",
   },
   {
     name: 'graph.endpoint',
@@ -275,7 +285,8 @@ export function helpText(): string {
   }
   lines.push(
     '',
-    'A flag given twice on the command line is an error, and so is a PSS_ variable that sets no flag.',
+    'A flag given twice on the command line is an error (except --web.listen-address, once per address),',
+    'and so is a PSS_ variable that sets no flag.',
     '',
     'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
     'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
@@ -333,7 +344,7 @@ export function readFlags(
     } else values.set(spec.name, fromEnv);
   }
   // Given twice on the command line is an error (as kingpin says for Prometheus' own flags), never
-  // a silent override: `--web.listen-address` twice would otherwise listen on one of them only.
+  // a silent override; a repeatable flag (--web.listen-address) collects its values instead.
   const given = new Set<FlagName>();
   for (let i = 0; i < argv.length; i++) {
     // -h is --help, as in every Prometheus exporter.
@@ -349,7 +360,8 @@ export function readFlags(
       errors.push(`unknown flag --${negated ?? ''}${name}`);
       continue;
     }
-    if (given.has(spec.name)) errors.push(`--${spec.name}: given more than once; give it once`);
+    const again = given.has(spec.name);
+    if (again && !spec.repeatable) errors.push(`--${spec.name}: given more than once; give it once`);
     given.add(spec.name);
     if (spec.kind === 'action') {
       if (inline === undefined) values.set(spec.name, 'true');
@@ -362,9 +374,10 @@ export function readFlags(
       else errors.push(`--${negated ?? ''}${name}: "${inline}" is not a boolean (true or false)`);
       continue;
     }
-    if (inline !== undefined) values.set(spec.name, inline);
-    else if (i + 1 < argv.length) values.set(spec.name, argv[++i] ?? '');
-    else errors.push(`--${name}: needs a value`);
+    const text = inline ?? (i + 1 < argv.length ? (argv[++i] ?? '') : undefined);
+    if (text === undefined) errors.push(`--${name}: needs a value`);
+    // The command line replaces the variable; a repeated flag adds to its own earlier values.
+    else values.set(spec.name, again && spec.repeatable ? `${values.get(spec.name) ?? ''}\n${text}` : text);
   }
   return values;
 }

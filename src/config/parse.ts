@@ -43,11 +43,14 @@ export interface ListenAddress {
 
 /** The whole configuration of one exporter process. */
 export interface Config {
-  readonly listen: ListenAddress;
+  /** Every --web.listen-address, in the order given; at least one. */
+  readonly listen: readonly ListenAddress[];
   readonly telemetryPath: string;
   readonly webConfigFile?: string;
   readonly healthzWithoutAuth: boolean;
   readonly maxConnections: number;
+  /** Connections one client address may hold (the web server caps it at half of maxConnections). */
+  readonly maxConnectionsPerAddress: number;
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
@@ -104,8 +107,14 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   };
 
   const demo = value('demo') === 'true';
-  const listen = parseListenAddress(value('web.listen-address'));
-  if (typeof listen === 'string') errors.push(`${source('web.listen-address')}: ${listen}`);
+  // Repeatable, as in exporter-toolkit: one listener per address, each with the same settings.
+  const listenTexts = value('web.listen-address').split('\n');
+  const listen: ListenAddress[] = [];
+  for (const [i, text] of listenTexts.entries()) {
+    const address = listenTexts.indexOf(text) < i ? `"${text}" is given more than once` : parseListenAddress(text);
+    if (typeof address === 'string') errors.push(`${source('web.listen-address')}: ${address}`);
+    else listen.push(Object.freeze(address));
+  }
 
   const telemetryPath = value('web.telemetry-path');
   if (!telemetryPath.startsWith('/') || /[\s?#]/.test(telemetryPath)) {
@@ -166,6 +175,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     return integer(old, 1, 10_000);
   };
   const maxConnections = integer('web.max-connections', 1, 65_536);
+  const maxConnectionsPerAddress = integer('web.max-connections-per-address', 1, 65_536);
   const collectors = Object.freeze({
     requirements: value('collector.requirements') === 'true',
     history: value('collector.history') === 'true',
@@ -211,7 +221,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   errors.push(...unknownVariables(env, namedVariables));
 
   // A default every tenants-file entry inherits (AZURE_AUTHORITY_HOST) is reported once, not once per entry.
-  if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors: [...new Set(errors)] };
+  if (errors.length > 0 || graphEndpoint.url === undefined) return { action: 'fail', errors: [...new Set(errors)] };
   return {
     action: backfill ? 'backfill' : raw.get('config.check') === 'true' ? 'check' : 'run',
     config: Object.freeze({
@@ -220,6 +230,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       ...(webConfigFile === undefined ? {} : { webConfigFile }),
       healthzWithoutAuth: value('web.healthz-without-auth') === 'true',
       maxConnections,
+      maxConnectionsPerAddress,
       graphEndpoint: graphEndpoint.url,
       graphTimeoutMs,
       pollIntervalMs,

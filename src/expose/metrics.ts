@@ -488,8 +488,10 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
   webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
-  /** What the web server refused (basic auth, the connection limit). */
-  webCounters?: () => { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: number };
+  /** What the web server refused (basic auth) and the connections it closed, by reason; undefined before it listens. */
+  webCounters?: () =>
+    | { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: Readonly<Record<string, number>> }
+    | undefined;
 }
 
 export interface Metrics {
@@ -576,8 +578,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const counts = options.webCounters?.();
     const reading = readProcess();
     // The status object is replaced on every reload; the counts are plain numbers.
-    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, counts?.connectionsDropped, reading];
-    if (liveCache?.key.every((k, i) => k === key[i])) return liveCache.bytes;
+    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, ...Object.values(counts?.connectionsDropped ?? {}), reading];
+    if (liveCache?.key.length === key.length && liveCache.key.every((k, i) => k === key[i])) return liveCache.bytes;
     const web = webText(status, counts);
     const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
     liveCache = { key, bytes };
@@ -680,9 +682,12 @@ function webText(status: WebConfigStatus, counts: WebCounts | undefined): string
       WEB_HELP.authRejected,
       Object.entries(counts.authRejected).map(([reason, n]) => `partner_security_web_auth_rejected_total{reason="${reason}"} ${n}`),
     );
-    family('partner_security_web_connections_dropped_total', 'counter', WEB_HELP.connectionsDropped, [
-      `partner_security_web_connections_dropped_total ${counts.connectionsDropped}`,
-    ]);
+    family(
+      'partner_security_web_connections_dropped_total',
+      'counter',
+      WEB_HELP.connectionsDropped,
+      Object.entries(counts.connectionsDropped).map(([reason, n]) => `partner_security_web_connections_dropped_total{reason="${reason}"} ${n}`),
+    );
   }
   return text;
 }
@@ -691,5 +696,6 @@ const WEB_HELP = {
   reloadSuccessful: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
   reloadTimestamp: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
   authRejected: 'Requests basic auth refused: reason "unauthorized" (401, wrong or missing credentials) or "queue_full" (429, too many bcrypt checks waiting).',
-  connectionsDropped: 'Connections closed because --web.max-connections was reached (the oldest idle one, or the new one when all are busy).',
+  connectionsDropped:
+    'Connections the server closed: reason "max_connections" or "max_connections_per_address" (a limit was reached: an idle one that had not authenticated, or the new one), "unauthenticated_idle" (idle without having authenticated), "client_certificate_rejected" (a reload no longer accepts its client certificate).',
 } as const;

@@ -277,6 +277,23 @@ describe('tenant ids', () => {
 
 describe('--config.check', () => {
   it(
+    'refuses a bcrypt cost outside 4 to 14 as start-up does (a $2b$31$ hash would pin the bcrypt worker for days)',
+    async () => {
+      // Well-formed, never computed: the check looks at the cost only.
+      const slow = `$2b$31$${'a'.repeat(53)}`;
+      const web = file('web-cost.yml', `basic_auth_users:\n  prometheus: ${slow}\n`);
+      const problem = `  - ${web}: basic_auth_users.prometheus: bcrypt cost 31 is outside 4 to 14 (create a hash with: htpasswd -nBC 10 "" | tr -d ':\\n')`;
+      const check = await runExporter(['--config.check', '--demo', `--web.config.file=${web}`], BASE_ENV);
+      expect({ code: check.code, problems: problemLines(check.stderr) }).toEqual({ code: 2, problems: [problem] });
+      const start = await runExporter(['--demo', '--web.listen-address=127.0.0.1:0', `--web.config.file=${web}`], BASE_ENV);
+      expect({ code: start.code, problems: problemLines(start.stderr) }).toEqual({ code: 2, problems: [problem] });
+      const fine = file('web-cost-14.yml', `basic_auth_users:\n  prometheus: $2b$14$${'a'.repeat(53)}\n`);
+      expect((await runExporter(['--config.check', '--demo', `--web.config.file=${fine}`], BASE_ENV)).code).toBe(0);
+    },
+    INTEGRATION_TIMEOUT_MS,
+  );
+
+  it(
     'checks the web config file as start-up does: every problem, exit 2, the plain-text password never echoed',
     async () => {
       const web = file(

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PollResult } from '../../../src/collect/poll-tenant.js';
-import { createPoller } from '../../../src/collect/poller.js';
+import { createPoller, scheduleOf } from '../../../src/collect/poller.js';
 import { FIRST_POLL_STEP_MS, spreadSlots, untilSlotMs } from '../../../src/collect/schedule.js';
 import { createLimit } from '../../../src/lib/limit.js';
 import { createLogger, createRedactor } from '../../../src/lib/log.js';
@@ -22,6 +22,11 @@ describe('spreading tenants over the interval', () => {
     expect(Math.max(...many.map((s) => s.firstDelayMs))).toBeLessThan(30_000);
     // A short interval bounds the start-up window too.
     expect(Math.max(...spreadSlots(300, 10_000, 30_000).map((s) => s.firstDelayMs))).toBeLessThan(10_000);
+  });
+
+  it("takes each tenant's schedule from the configuration: interval, deadline and slot", () => {
+    const config = { pollIntervalMs: INTERVAL, pollTimeoutMs: 120_000, graphTimeoutMs: 2000 };
+    expect(scheduleOf(config, 2, 4)).toEqual({ intervalMs: INTERVAL, timeoutMs: 120_000, slot: { phase: 0.5, firstDelayMs: 1000 } });
   });
 
   it('waits between half an interval and one to the next poll, and lands on the slot the time after', () => {

@@ -22,10 +22,11 @@ describe('parseConfig', () => {
   it('has documented defaults', () => {
     const config = run([]);
     expect(config).toEqual({
-      listen: { port: DEFAULT_PORT },
+      listen: [{ port: DEFAULT_PORT }],
       telemetryPath: '/metrics',
       healthzWithoutAuth: false,
       maxConnections: 512,
+      maxConnectionsPerAddress: 64,
       graphEndpoint: 'https://graph.microsoft.com',
       graphTimeoutMs: 30_000,
       pollIntervalMs: 600_000,
@@ -62,9 +63,14 @@ describe('parseConfig', () => {
   });
 
   it.each([
-    [['--web.listen-address=127.0.0.1:9999'], { listen: { host: '127.0.0.1', port: 9999 } }],
-    [['--web.listen-address', '[::1]:0'], { listen: { host: '::1', port: 0 } }],
-    [['--web.listen-address=:8080'], { listen: { port: 8080 } }],
+    [['--web.listen-address=127.0.0.1:9999'], { listen: [{ host: '127.0.0.1', port: 9999 }] }],
+    [['--web.listen-address', '[::1]:0'], { listen: [{ host: '::1', port: 0 }] }],
+    [['--web.listen-address=:8080'], { listen: [{ port: 8080 }] }],
+    [
+      ['--web.listen-address=127.0.0.1:9100', '--web.listen-address', '[::1]:9100', '--web.listen-address=:9101'],
+      { listen: [{ host: '127.0.0.1', port: 9100 }, { host: '::1', port: 9100 }, { port: 9101 }] },
+    ],
+    [['--web.max-connections-per-address=8'], { maxConnectionsPerAddress: 8 }],
     [['--web.telemetry-path=/probe/metrics'], { telemetryPath: '/probe/metrics' }],
     [['--graph.endpoint=https://graph.example.test/'], { graphEndpoint: 'https://graph.example.test' }],
     [['--graph.timeout=1m30s'], { graphTimeoutMs: 90_000 }],
@@ -83,7 +89,13 @@ describe('parseConfig', () => {
 
   it('reads every flag from its environment variable, and a flag wins', () => {
     const env = { ...SECRET_ENV, PSS_POLL_INTERVAL: '5m', PSS_POLL_TIMEOUT: '90s', PSS_LOG_FORMAT: 'json', PSS_WEB_LISTEN_ADDRESS: ':1234' };
-    expect(run([], env)).toMatchObject({ pollIntervalMs: 300_000, pollTimeoutMs: 90_000, logFormat: 'json', listen: { port: 1234 } });
+    expect(run([], env)).toMatchObject({ pollIntervalMs: 300_000, pollTimeoutMs: 90_000, logFormat: 'json', listen: [{ port: 1234 }] });
+    // Several addresses in the variable, one per line; flags replace the variable's addresses.
+    expect(run([], { ...env, PSS_WEB_LISTEN_ADDRESS: '127.0.0.1:1\n127.0.0.2:2' }).listen).toEqual([
+      { host: '127.0.0.1', port: 1 },
+      { host: '127.0.0.2', port: 2 },
+    ]);
+    expect(run(['--web.listen-address=:3', '--web.listen-address=:4'], env).listen).toEqual([{ port: 3 }, { port: 4 }]);
     expect(run(['--poll.interval=2m'], env).pollIntervalMs).toBe(120_000);
   });
 
@@ -154,6 +166,10 @@ describe('parseConfig', () => {
     [[], { PSS_LOG_FORMAT: 'xml' }, ['PSS_LOG_FORMAT: "xml" is not one of logfmt, json']],
     [['--web.listen-address=localhost'], {}, ['--web.listen-address: "localhost" is not host:port, :port or [ipv6]:port']],
     [['--web.listen-address=:70000'], {}, ['--web.listen-address: port 70000 is out of range (0-65535)']],
+    [['--web.listen-address=:1', '--web.listen-address=:70000'], {}, ['--web.listen-address: port 70000 is out of range (0-65535)']],
+    [['--web.listen-address=:1', '--web.listen-address=:2', '--web.listen-address=:1'], {}, ['--web.listen-address: ":1" is given more than once']],
+    [['--web.telemetry-path=/a', '--web.telemetry-path=/b'], {}, ['--web.telemetry-path: given more than once; give it once']],
+    [['--web.max-connections-per-address=0'], {}, ['--web.max-connections-per-address: "0" is not a whole number from 1 to 65536']],
     [['--web.telemetry-path=metrics'], {}, ['--web.telemetry-path: "metrics" must be a path starting with "/" (no spaces, "?" or "#")']],
     [['--web.telemetry-path=/healthz'], {}, ['--web.telemetry-path: "/healthz" is taken by the status page or a health endpoint']],
     [['--web.telemetry-path=/api/status'], {}, ['--web.telemetry-path: "/api/status" is taken by the status page or a health endpoint']],

@@ -10,12 +10,23 @@ import { FLAGS, type FlagName } from '../../../src/config/flags.js';
 type EffectTest = readonly [file: string, test: string];
 
 const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
-  'web.listen-address': [['integration/production-layout.test.ts', 'serves the demo tenant and stops cleanly on SIGTERM']],
+  'web.listen-address': [
+    ['integration/production-layout.test.ts', 'serves the demo tenant and stops cleanly on SIGTERM'],
+    ['integration/flags.test.ts', '--web.listen-address given twice serves both addresses with the same web config, and logs both'],
+    ['integration/flags.test.ts', '--web.listen-address: one address that cannot be bound stops start-up, naming it'],
+  ],
   'web.telemetry-path': [['integration/flags.test.ts', '--web.telemetry-path=/probe/metrics serves the metrics there and not under /metrics']],
   'web.config.file': [['integration/security-web-reload.test.ts', 're-reads the file on demand with reload(), even when its stamp did not change']],
   'web.healthz-without-auth': [['integration/web.test.ts', 'lets /healthz through without credentials only with --web.healthz-without-auth']],
   'web.max-connections': [
     ['integration/security-connections.test.ts', 'lets a valid TLS scrape in while sockets that never start the handshake fill the limit'],
+  ],
+  'web.max-connections-per-address': [
+    [
+      'unit/web/connections.test.ts',
+      'lets one address hold exactly that many: at the bound all stay, one beyond closes its oldest idle one, other addresses still get in',
+    ],
+    ['integration/security-connections.test.ts', 'keeps scraping and polling with more idle connections than file descriptors (plain HTTP, default limit)'],
   ],
   'graph.endpoint': [['integration/serving.test.ts', 'is not ready before the first poll, then serves the score, the landing page and 404s']],
   'graph.timeout': [['integration/failures.test.ts', 'a Graph that never answers: reason timeout after --graph.timeout, and the exporter keeps serving']],

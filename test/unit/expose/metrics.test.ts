@@ -191,11 +191,17 @@ function failing(previous: TenantSnapshot, lastSuccessMs: number): TenantSnapsho
 const web = {
   healthy: {
     webConfigStatus: () => ({ ok: true, lastSuccessMs: NOW - 7_200_000 }),
-    webCounters: () => ({ authRejected: { unauthorized: 6, queue_full: 2 }, connectionsDropped: 9 }),
+    webCounters: () => ({
+      authRejected: { unauthorized: 6, queue_full: 2 },
+      connectionsDropped: { max_connections: 9, max_connections_per_address: 4, unauthenticated_idle: 12, client_certificate_rejected: 1 },
+    }),
   },
   failing: {
     webConfigStatus: () => ({ ok: false, lastSuccessMs: NOW - 86_400_000 }),
-    webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 }),
+    webCounters: () => ({
+      authRejected: { unauthorized: 0, queue_full: 0 },
+      connectionsDropped: { max_connections: 0, max_connections_per_address: 0, unauthenticated_idle: 0, client_certificate_rejected: 0 },
+    }),
   },
 } satisfies Record<string, Partial<MetricsOptions>>;
 
@@ -325,7 +331,7 @@ describe('metrics', () => {
       maxStalenessMs: 0,
       now: () => NOW,
       processMetrics: false,
-      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: 0 }),
+      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
     });
     const renders = vi.spyOn(Registry.prototype, 'metrics');
     renders.mockClear();

@@ -71,7 +71,7 @@ describe('README and the reference tables', () => {
       maxStalenessMs: 0,
       processMetrics: false,
       webConfigStatus: () => ({ ok: true, lastSuccessMs: 0 }),
-      webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 }),
+      webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
     }).render();
     const served = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
     expect(table('metrics').map((r) => [r[0], r[1]])).toEqual(served);
