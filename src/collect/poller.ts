@@ -97,7 +97,7 @@ function throttledBy(result: PollResult): boolean {
 
 /**
  * The schedule of tenant index of count, from the configuration: the interval, the deadline
- * (--poll.timeout) and its place in the interval, the first polls within --graph.timeout.
+ * (--poll.timeout) and its place in the interval, the first polls within 10 s and --graph.timeout.
  */
 export function scheduleOf(
   config: Pick<Config, 'pollIntervalMs' | 'pollTimeoutMs' | 'graphTimeoutMs'>,

@@ -13,10 +13,13 @@ export interface Slot {
 
 /** Gap between the first polls of two consecutive tenants at start-up (shorter when that would not fit). */
 export const FIRST_POLL_STEP_MS = 1000;
+/** Every tenant's first poll starts this soon after start-up at the latest (sooner with a shorter firstWithinMs or interval). */
+export const FIRST_POLLS_WITHIN_MS = 10_000;
 
 /**
  * The slots of count tenants: phases evenly over the interval; the first polls FIRST_POLL_STEP_MS
- * apart, or closer so that every tenant's first poll starts within firstWithinMs (and the interval).
+ * apart, or closer so that every tenant's first poll starts within FIRST_POLLS_WITHIN_MS,
+ * firstWithinMs and the interval, whichever is shortest.
  */
 export function spreadSlots(count: number, intervalMs: number, firstWithinMs: number): Slot[] {
   return Array.from({ length: count }, (_, i) => slotOf(i, count, intervalMs, firstWithinMs));
@@ -24,7 +27,7 @@ export function spreadSlots(count: number, intervalMs: number, firstWithinMs: nu
 
 /** The slot of tenant index of count (see spreadSlots). */
 export function slotOf(index: number, count: number, intervalMs: number, firstWithinMs: number): Slot {
-  const stepMs = Math.min(FIRST_POLL_STEP_MS, Math.min(intervalMs, firstWithinMs) / Math.max(count, 1));
+  const stepMs = Math.min(FIRST_POLL_STEP_MS, Math.min(intervalMs, firstWithinMs, FIRST_POLLS_WITHIN_MS) / Math.max(count, 1));
   return Object.freeze({ phase: index / Math.max(count, 1), firstDelayMs: Math.floor(index * stepMs) });
 }
 
