@@ -62,12 +62,6 @@ export const THRESHOLDS = {
   alertResponseApproachingSeconds: 20 * 3600,
 } as const;
 
-/**
- * The mandatory requirements (CSP authorization depends on them since October 2025), as a PromQL
- * regex; the same list as PartnerSecurityMandatoryRequirementNonCompliant (a test keeps them equal).
- */
-export const MANDATORY = 'mfaEnforcedForAdmins|securityContactProvided|securityAlertsPromptlyResolved';
-
 /** A Grafana variable reference, `${name}` (Grafana's syntax, spelled so it is not mistaken for a JavaScript template). */
 export const grafanaVariable = (name: string) => `\${${name}}`;
 

@@ -11,18 +11,21 @@
     // heading (#### `PartnerSecurityScoreLow`) in docs/alerts.md.
     runbookURLPattern: 'https://github.com/partner-security-score-exporter/partner-security-score-exporter/blob/main/docs/alerts.md#%s',
 
-    // The mandatory requirements (CSP authorization depends on them since October 2025); should
-    // Microsoft make another one mandatory, add its requirement_type here.
-    mandatoryRequirements: ['mfaEnforcedForAdmins', 'securityContactProvided', 'securityAlertsPromptlyResolved'],
-
     // Thresholds, and how long each condition must hold (`for:`) before its alert fires.
     // PartnerSecurityScoreLow: the score below this share of the maximum (0.7 = 70 of 100).
     scoreLowRatio: 0.7,
     scoreLowFor: '30m',
     // PartnerSecurityScoreDropped: fewer points than 24 hours earlier.
     scoreDroppedFor: '30m',
-    // PartnerSecurityMandatoryRequirementNonCompliant.
+    // PartnerSecurityMandatoryRequirementNonCompliant. Which requirements are mandatory is the
+    // exporter's to say (partner_security_requirement_mandatory, by each tenant's partner type).
     mandatoryRequirementFor: '30m',
+    // PartnerSecurityAuthorizationAtRisk: partner_security_authorization_at_risk is 1.
+    authorizationAtRiskFor: '30m',
+    // PartnerSecurityRequirementRegressed: a requirement not compliant that was compliant within
+    // this window (the alert stays for the window unless the requirement recovers).
+    requirementRegressedWindow: '1d',
+    requirementRegressedFor: '30m',
     // PartnerSecurityScoreDataStale: Microsoft has not refreshed the data for this many hours.
     dataStaleHours: 48,
     dataStaleFor: '30m',

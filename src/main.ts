@@ -19,7 +19,7 @@ import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
 import { type Config, parseConfig } from './config/parse.js';
 import { environmentSecrets, secretsOf } from './config/secrets.js';
-import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
+import { startDemo } from './demo.js';
 import { createMetrics } from './expose/metrics.js';
 import { formatDuration } from './lib/duration.js';
 import { errorText } from './lib/errors.js';
@@ -63,10 +63,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
 async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
   // Chosen here, once: the simulated tenant on the demo's fake Graph, or the configured tenants on Graph.
-  const demo = config.demo ? await startDemo() : undefined;
-  const targets: readonly Target[] = demo
-    ? [{ tenantId: DEMO_TENANT_ID, labels: {}, credentialName: DEMO_CREDENTIAL_NAME, endpoint: demo.endpoint, credential: demo.credential, scope: demo.scope }]
-    : await graphTargets(config);
+  const demo = config.demo ? await startDemo({ partner: config.partner }) : undefined;
+  const targets: readonly Target[] = demo ? [demo.target] : await graphTargets(config);
   // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
   const dispatcher = new EnvHttpProxyAgent();
   const limit = createLimit(config.pollConcurrency);
@@ -76,6 +74,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     return createPoller({
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
       labels: tenant.labels,
+      partner: tenant.partner,
       poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
       ...scheduleOf(config, i, targets.length),
       logger,
@@ -93,7 +92,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     webConfigStatus: () => web?.webConfigStatus(),
     webCounters: () => web?.counters(),
   });
-  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact });
+  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact, maxStalenessMs: config.maxStalenessMs });
 
   try {
     web = await startWebServer({

@@ -40,9 +40,51 @@ export type RelationStatus = 'ok' | 'unavailable' | 'failed' | 'disabled';
 /**
  * The requirements a CSP partner's authorization depends on since October 2025: MFA for partner
  * admins, a security contact, security alerts resolved within 24 hours. The others are scored but
- * recommended (and "preview" ones count less).
+ * recommended (and "preview" ones count less). This is a direct partner's (and an indirect
+ * provider's) set; mandatoryRequirements() gives each partner type its own.
  */
 export const MANDATORY_REQUIREMENTS: readonly string[] = ['mfaEnforcedForAdmins', 'securityContactProvided', 'securityAlertsPromptlyResolved'];
+
+/** The CSP partner types (Partner Center): direct bill, indirect provider, indirect reseller. */
+export const PARTNER_TYPES = ['direct', 'indirect_provider', 'indirect_reseller'] as const;
+export type PartnerType = (typeof PARTNER_TYPES)[number];
+
+/**
+ * What the partner program says about a tenant, from the configuration (partner_type and
+ * validation_month in the tenants file, --partner.type and --partner.validation-month).
+ */
+export interface PartnerProgram {
+  readonly type: PartnerType;
+  /** The anniversary month (1-12) in which Microsoft validates the requirements every year, when configured. */
+  readonly validationMonth?: number;
+}
+
+/** A partner that says nothing else: direct, validation month unknown. */
+export const DEFAULT_PARTNER_PROGRAM: PartnerProgram = Object.freeze({ type: 'direct' });
+
+/**
+ * The one definition of the requirement types a partner's authorization depends on. Indirect
+ * resellers are exempt from the alert-response requirement (Partner Center, "New indirect reseller
+ * requirements"); direct partners and indirect providers have all three.
+ */
+export function mandatoryRequirements(type: PartnerType): readonly string[] {
+  return type === 'indirect_reseller' ? MANDATORY_REQUIREMENTS.filter((r) => r !== 'securityAlertsPromptlyResolved') : MANDATORY_REQUIREMENTS;
+}
+
+/**
+ * Whether a requirement counts for the partner's authorization: its type (as Graph sent it) is
+ * mandatory for the partner type and it is not in preview (preview requirements are not enforced yet).
+ */
+export function isMandatory(requirement: Requirement, type: PartnerType): boolean {
+  // Enum values compared without case: Graph sends lower camel case, but nothing promises it.
+  const sent = requirementTypeOf(requirement).toLowerCase();
+  return requirement.state?.toLowerCase() !== 'preview' && mandatoryRequirements(type).some((m) => m.toLowerCase() === sent);
+}
+
+/** The requirementType as Graph sent it, also when the label was renamed to tell two of one type apart. */
+export function requirementTypeOf(requirement: Requirement): string {
+  return requirement.sentType ?? requirement.type;
+}
 
 /** The three MFA policy switches Graph reports; undefined when Graph sent an unknown value. */
 export const POLICIES = ['securityDefaults', 'mfaConditionalAccessPolicy', 'legacyPerUserMfa'] as const;
@@ -67,8 +109,13 @@ export type RequirementDetails =
 
 /** One security requirement as Graph reported it. */
 export interface Requirement {
-  /** The requirementType enum value as sent (unknown future values are kept as they are). */
+  /**
+   * The requirement_type label: the requirementType enum value as sent (unknown future values are
+   * kept as they are), renamed "<type>:<id>" when Graph sent two of one type (sentType keeps the type).
+   */
   readonly type: string;
+  /** The requirementType as sent, set only when type was renamed (requirementTypeOf reads either). */
+  readonly sentType?: string;
   /** true compliant, false non-compliant (any spelling), undefined when Graph did not say. */
   readonly compliant?: boolean;
   readonly state?: string;
@@ -139,6 +186,8 @@ export const RESOLVED_ALERT_STATUS = 'resolved';
 export const ALERT_STATUSES: readonly string[] = ['active', 'resolved', 'investigating', 'unknownFutureValue'];
 /** securityAlertSeverity as documented; compared without case and labelled in this spelling. */
 export const ALERT_SEVERITIES: readonly string[] = ['informational', 'high', 'medium', 'low', 'unknownFutureValue'];
+/** securityAlertResolvedReason as documented; compared without case and kept in this spelling. */
+export const ALERT_RESOLVED_REASONS: readonly string[] = ['legitimate', 'ignore', 'fraud'];
 /** The status or severity of an alert that carries none. */
 export const UNKNOWN_ALERT_VALUE = 'unknown';
 
@@ -162,6 +211,8 @@ export interface SecurityAlert {
   readonly detectedTimestamp?: number;
   /** resolvedOnDateTime as Unix seconds (absent when more than a day ahead of the poll). */
   readonly resolvedTimestamp?: number;
+  /** resolvedReason as sent (legitimate, ignore, fraud, or a value Microsoft adds), bounded label text. */
+  readonly resolvedReason?: string;
   /** isTest (true, or "true" in any case): test alerts are counted apart and never page. */
   readonly isTest: boolean;
   /** Not resolved: status is not "resolved" (in any case) and the alert carries no resolution date. */
@@ -205,6 +256,8 @@ export interface TenantSnapshot {
   readonly tenantId: string;
   /** Constant labels from the tenants file (empty for the single-tenant flags). */
   readonly labels: Readonly<Record<string, string>>;
+  /** The partner type and validation month configured for the tenant. */
+  readonly partner: PartnerProgram;
   /** The last score read successfully (kept through failed polls). */
   readonly score?: SecurityScore;
   /** The last relation data read successfully (each kept through a failure of its own). */
@@ -213,6 +266,11 @@ export interface TenantSnapshot {
   readonly relationStatus: Readonly<Partial<Record<Relation, RelationStatus>>>;
   /** The relations whose kept data a cap cut short (kept with the data, like it). */
   readonly truncated?: Readonly<Partial<Record<Relation, RelationTruncation>>>;
+  /**
+   * When each relation's kept data was read (ms): a relation that keeps failing keeps its old data,
+   * and what depends on it being current (the authorization signal) must see its age.
+   */
+  readonly relationsReadMs?: Readonly<Partial<Record<Relation, number>>>;
   /** Unix time in milliseconds of the last successful poll (wall clock: shown and exported). */
   readonly lastSuccessMs?: number;
   /** The same moment on the monotonic clock (src/lib/clock.ts): the score's age is measured on it, so a clock step never ages it. */
@@ -227,11 +285,16 @@ export interface TenantSnapshot {
 }
 
 /** The snapshot of a tenant that has not been polled yet. */
-export function initialSnapshot(tenantId: string, labels: Readonly<Record<string, string>> = {}): TenantSnapshot {
+export function initialSnapshot(
+  tenantId: string,
+  labels: Readonly<Record<string, string>> = {},
+  partner: PartnerProgram = DEFAULT_PARTNER_PROGRAM,
+): TenantSnapshot {
   const failures = Object.fromEntries(FAILURE_REASONS.map((r) => [r, 0])) as Record<FailureReason, number>;
   return Object.freeze({
     tenantId,
     labels: Object.freeze({ ...labels }),
+    partner: Object.freeze({ ...partner }),
     relations: Object.freeze({}),
     relationStatus: Object.freeze({}),
     polls: 0,

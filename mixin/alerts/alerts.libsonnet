@@ -10,7 +10,8 @@ local utils = import '../lib/utils.libsonnet';
     // Template fields of the expressions and texts below.
     local f = {
       sel: c.partnerSecuritySelector,
-      mandatory: std.join('|', c.mandatoryRequirements),
+      requirementRegressedWindow: c.requirementRegressedWindow,
+      requirementRegressedWindowWords: utils.duration(c.requirementRegressedWindow),
       scoreLowRatio: utils.number(c.scoreLowRatio),
       scoreLowPercent: utils.number(c.scoreLowRatio * 100) + '%',
       dataStaleHours: utils.number(c.dataStaleHours),
@@ -26,7 +27,30 @@ local utils = import '../lib/utils.libsonnet';
     },
 
     local rules = [
-      // --- The score and its requirements (what Microsoft says) ---
+      // --- The CSP authorization, the score and its requirements (what Microsoft says) ---
+      {
+        alert: 'PartnerSecurityAuthorizationAtRisk',
+        // The one signal: a requirement mandatory for this partner (by its partner type) is not
+        // compliant. Absent, so silent, while the exporter cannot tell (requirements not read, stale,
+        // or a mandatory one missing from Graph's answer). The description lists every failing
+        // mandatory requirement with its Partner Center page, and the time left to the validation.
+        expr: 'partner_security_authorization_at_risk{%(sel)s} == 1' % f,
+        'for': c.authorizationAtRiskFor,
+        labels: { severity: 'critical' },
+        annotations: {
+          summary: 'The CSP authorization of partner tenant {{ $labels.tenant_id }} is at risk: a mandatory security requirement is not met',
+          description: line(|||
+            Microsoft validates the security requirements of partner tenant {{ $labels.tenant_id }} every
+            year, and its CSP authorization depends on the mandatory ones. Not met now:{{ range sortByLabel "requirement_type" (query (printf `max by (requirement_type, action_url) ((partner_security_requirement_compliant{%(sel)s, tenant_id=%%q} == 0 and partner_security_requirement_mandatory{%(sel)s, tenant_id=%%q} == 1) * ignoring (state, action_url, help_url) group_left (action_url, help_url) partner_security_requirement_info{%(sel)s, tenant_id=%%q})` $labels.tenant_id $labels.tenant_id $labels.tenant_id)) }} {{ .Labels.requirement_type }} ({{ .Labels.action_url }});{{ end }}
+            {{ with query (printf `partner_security_next_validation_timestamp_seconds{%(sel)s, tenant_id=%%q} - time()` $labels.tenant_id) }}{{ $left := . | first | value }}{{ if gt $left 0.0 }}the next validation is in {{ humanizeDuration $left }}.{{ else }}the validation month is under way.{{ end }}{{ else }}the validation month is not configured (validation_month, --partner.validation-month).{{ end }}
+          ||| % f),
+          runbook: line(|||
+            Open the Partner Center page of each requirement named above and meet it before the
+            validation; the exporter's status page opens with the same list. The alert resolves once
+            Microsoft refreshes the data and reports every mandatory requirement as compliant.
+          |||),
+        },
+      },
       {
         alert: 'PartnerSecurityScoreLow',
         // A ratio, so the rule holds if Microsoft changes maxScore (100 today): 0.7 = 70 of 100.
@@ -68,14 +92,15 @@ local utils = import '../lib/utils.libsonnet';
       },
       {
         alert: 'PartnerSecurityMandatoryRequirementNonCompliant',
-        // Mandatory since October 2025 (CSP authorization depends on them): MFA for partner admins,
-        // a security contact, security alerts resolved within 24 h on average. Customer-admin MFA and
-        // spending budgets are scored but only recommended, and preview requirements do not count.
+        // One alert per mandatory requirement not met, labelled with its Partner Center page. Which
+        // are mandatory is the exporter's to say (by the tenant's partner type; preview ones never
+        // are), so a requirement Graph sends twice (requirement_type "<type>:<id>") is one too.
         // The join adds action_url and help_url for the runbook.
         expr: line(|||
-          (partner_security_requirement_compliant{%(sel)s, requirement_type=~"%(mandatory)s"} == 0)
+          (partner_security_requirement_compliant{%(sel)s} == 0
+          and partner_security_requirement_mandatory{%(sel)s} == 1)
           * ignoring (state, action_url, help_url) group_left (action_url, help_url)
-          partner_security_requirement_info{%(sel)s, state!="preview"}
+          partner_security_requirement_info{%(sel)s}
         ||| % f),
         'for': c.mandatoryRequirementFor,
         labels: { severity: 'critical' },
@@ -90,6 +115,33 @@ local utils = import '../lib/utils.libsonnet';
             Open {{ $labels.action_url }} (Partner Center) and follow the requirement's steps;
             background: {{ $labels.help_url }}. The alert resolves once Microsoft refreshes the data
             and reports the requirement as compliant.
+          |||),
+        },
+      },
+      {
+        alert: 'PartnerSecurityRequirementRegressed',
+        // Any requirement, recommended ones too, that was compliant within the window and is not now:
+        // the moment to ask what changed (a new admin without MFA, a customer added without a budget).
+        expr: line(|||
+          (partner_security_requirement_compliant{%(sel)s} == 0
+          and max_over_time(partner_security_requirement_compliant{%(sel)s}[%(requirementRegressedWindow)s]) == 1)
+          * ignoring (state, action_url, help_url) group_left (action_url, help_url)
+          partner_security_requirement_info{%(sel)s}
+        ||| % f),
+        'for': c.requirementRegressedFor,
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: 'Security requirement {{ $labels.requirement_type }} of {{ $labels.tenant_id }} was met and is not any more',
+          description: line(|||
+            Microsoft Graph reported the
+            {{ with query (printf `partner_security_requirement_mandatory{%(sel)s, tenant_id=%%q, requirement_type=%%q} == 1` $labels.tenant_id $labels.requirement_type) }}mandatory{{ else }}recommended{{ end }}
+            security requirement {{ $labels.requirement_type }} of partner tenant {{ $labels.tenant_id }} as
+            compliant within the last %(requirementRegressedWindowWords)s, and as not compliant now. Partner Center: {{ $labels.action_url }}
+          ||| % f),
+          runbook: line(|||
+            Open {{ $labels.action_url }} (Partner Center) and find what changed: a new admin without
+            MFA, a policy switched off, a new customer without admin MFA or a spending budget, slow
+            alert responses. The alert stays for the window unless the requirement is met again.
           |||),
         },
       },

@@ -4,6 +4,7 @@ import { credentialChoice } from '../config/credential-hint.js';
 import type { Config } from '../config/parse.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID } from '../demo.js';
 import { NAME } from '../lib/name.js';
+import type { PartnerProgram } from '../snapshot.js';
 import { loadWebConfig, WebConfigError } from '../web/web-config.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -22,12 +23,12 @@ export interface CheckReport {
 export function describeConfiguration(config: Config, env: Env): CheckReport {
   const warnings: string[] = [];
   const lines = config.demo
-    ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}`]
+    ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}${partnerText(config.partner)}`]
     : config.tenants.map((t) => {
         const id = t.tenantId ?? '(from the token)';
         const choice = credentialChoice(t, env);
         if (choice.warning !== undefined) warnings.push(`${id}: ${choice.warning}`);
-        return `  - ${id}: ${choice.credential} (${choice.reason})${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`;
+        return `  - ${id}: ${choice.credential} (${choice.reason})${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}${partnerText(t.partner)}`;
       });
   const { shard } = config;
   let header = `${lines.length} tenant(s)`;
@@ -59,6 +60,12 @@ export function checkConfiguration(config: Config, env: Env): number {
   process.stdout.write(summary);
   for (const warning of report.warnings) process.stderr.write(`${NAME}: warning: ${warning}\n`);
   return 0;
+}
+
+/** ", indirect_reseller, validation month 3" when a tenant is not a direct partner or has a month; nothing otherwise. */
+function partnerText(partner: PartnerProgram): string {
+  if (partner.type === 'direct' && partner.validationMonth === undefined) return '';
+  return `, ${partner.type}${partner.validationMonth === undefined ? '' : `, validation month ${partner.validationMonth}`}`;
 }
 
 export function invalidWebConfig(error: WebConfigError): string {

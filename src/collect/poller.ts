@@ -9,7 +9,7 @@ import { GraphError } from '../graph/errors.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
 import type { Logger } from '../lib/log.js';
-import { initialSnapshot, type TenantSnapshot } from '../snapshot.js';
+import { initialSnapshot, type PartnerProgram, type TenantSnapshot } from '../snapshot.js';
 import type { PollOnce, PollResult } from './poll-tenant.js';
 import { keptRelations, relationLogLines } from './relations.js';
 import { type Slot, slotOf, untilSlotMs } from './schedule.js';
@@ -34,6 +34,8 @@ export interface PollerOptions {
   tenantId?: string;
   /** Constant labels for every series of this tenant. */
   labels?: Readonly<Record<string, string>>;
+  /** The tenant's partner type and validation month (direct, none, by default). */
+  partner?: PartnerProgram;
   /** Runs a poll when a slot is free (bounds how many tenants poll at once). */
   limit?: <T>(task: () => Promise<T>) => Promise<T>;
   poll: PollOnce;
@@ -112,7 +114,7 @@ export function createPoller(options: PollerOptions): Poller {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const limit = options.limit ?? ((task) => task());
-  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels);
+  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels, options.partner);
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let controller: AbortController | undefined;
@@ -246,7 +248,8 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
   for (const code of result.requests) requests[code] = (requests[code] ?? 0) + 1;
   const base = { ...previous, polls: previous.polls + 1, requests: Object.freeze(requests) };
   if (result.ok) {
-    const { relations, truncated } = keptRelations(previous, result.data);
+    const nowMs = clock.wallMs();
+    const { relations, truncated, relationsReadMs } = keptRelations(previous, result.data, nowMs);
     return Object.freeze({
       ...base,
       tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
@@ -254,7 +257,8 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
       relations,
       relationStatus: result.data.relationStatus,
       truncated,
-      lastSuccessMs: clock.wallMs(),
+      relationsReadMs,
+      lastSuccessMs: nowMs,
       lastSuccessMonoMs: clock.monoMs(),
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),

@@ -169,7 +169,8 @@ function distinctTypes(items: readonly { requirement: Requirement; id: string | 
   }
   return items.map(({ requirement }) => {
     const type = renamed.get(requirement);
-    return type === undefined ? requirement : Object.freeze({ ...requirement, type });
+    // The type as sent stays: a mandatory requirement sent twice is still mandatory (src/collect/authorization.ts).
+    return type === undefined ? requirement : Object.freeze({ ...requirement, type, sentType: requirement.type });
   });
 }
 
@@ -405,24 +406,32 @@ async function readSelected<R extends Relation>(
 }
 
 /**
- * What a snapshot keeps of the relations after a successful poll: a relation read now replaces its
- * data; one that failed keeps its last data; one that is unavailable or turned off has none, so its
- * series vanish. How a cap cut the data goes with the data.
+ * What a snapshot keeps of the relations after a successful poll at nowMs: a relation read now
+ * replaces its data; one that failed keeps its last data; one that is unavailable or turned off has
+ * none, so its series vanish. How a cap cut the data and when it was read go with the data.
  */
 export function keptRelations(
-  previous: Pick<TenantSnapshot, 'relations' | 'truncated'>,
+  previous: Pick<TenantSnapshot, 'relations' | 'truncated' | 'relationsReadMs'>,
   read: RelationsRead,
-): { readonly relations: RelationsData; readonly truncated: Readonly<Partial<Record<Relation, RelationTruncation>>> } {
+  nowMs: number,
+): {
+  readonly relations: RelationsData;
+  readonly truncated: Readonly<Partial<Record<Relation, RelationTruncation>>>;
+  readonly relationsReadMs: Readonly<Partial<Record<Relation, number>>>;
+} {
   const relations: Record<string, unknown> = {};
   const truncated: Partial<Record<Relation, RelationTruncation>> = {};
+  const readMs: Partial<Record<Relation, number>> = {};
   for (const relation of RELATIONS) {
     const status = read.relationStatus[relation];
     const data = status === 'ok' ? read.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
     if (data !== undefined) relations[relation] = data;
     const cut = status === 'ok' ? read.truncated?.[relation] : status === 'failed' ? previous.truncated?.[relation] : undefined;
     if (cut !== undefined) truncated[relation] = cut;
+    const at = status === 'ok' ? nowMs : status === 'failed' ? previous.relationsReadMs?.[relation] : undefined;
+    if (data !== undefined && at !== undefined) readMs[relation] = at;
   }
-  return { relations: Object.freeze(relations) as RelationsData, truncated: Object.freeze(truncated) };
+  return { relations: Object.freeze(relations) as RelationsData, truncated: Object.freeze(truncated), relationsReadMs: Object.freeze(readMs) };
 }
 
 /** One line for the log. */

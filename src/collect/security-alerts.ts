@@ -7,7 +7,7 @@
  * bounded: status and severity by their documented members and a few others, alert_type by
  * --collector.security-alerts.max-alert-types, and every family by MAX_ALERT_SERIES.
  */
-import { ALERT_SEVERITIES, ALERT_STATUSES, type SecurityAlert, type SecurityAlerts, UNKNOWN_ALERT_VALUE } from '../snapshot.js';
+import { ALERT_RESOLVED_REASONS, ALERT_SEVERITIES, ALERT_STATUSES, type SecurityAlert, type SecurityAlerts, UNKNOWN_ALERT_VALUE } from '../snapshot.js';
 
 /** The window Microsoft averages the response time over (securityAlertsPromptlyResolved). */
 export const ALERT_WINDOW_SECONDS = 30 * 24 * 3600;
@@ -15,6 +15,12 @@ export const ALERT_WINDOW_SECONDS = 30 * 24 * 3600;
 export const ALERT_RESPONSE_LIMIT_SECONDS = 24 * 3600;
 /** The alert_type value alerts of types beyond --collector.security-alerts.max-alert-types are counted under. */
 export const OTHER_ALERT_TYPE = 'other';
+/** "New this week", as Partner Center's Security Alerts dashboard counts them. */
+export const DETECTED_WINDOW_SECONDS = 7 * 24 * 3600;
+/** Graph's securityAlertSeverity values counted (at 0 too) in the 7-day detections. */
+export const COUNTED_SEVERITIES = ['informational', 'low', 'medium', 'high'] as const;
+/** A resolvedReason other than Graph's (ALERT_RESOLVED_REASONS), or none, is counted as this. */
+export const OTHER_RESOLVED_REASON = 'other';
 /** The status or severity value alerts beyond the documented members and MAX_OTHER_ALERT_VALUES others are counted under. */
 export const OTHER_ALERT_VALUE = 'other';
 /**
@@ -64,6 +70,10 @@ export interface AlertSummary {
   readonly foldedSeverities: number;
   /** Non-test alerts resolved within the window ending now. */
   readonly resolvedInWindow: number;
+  /** Those by resolution reason: legitimate, ignore, fraud and other, every one present (0 too). */
+  readonly resolvedByReason: ReadonlyMap<string, number>;
+  /** Non-test alerts detected in the 7 days before now, by severity: Graph's four always present (0 too), others as sent. */
+  readonly detectedLast7Days: ReadonlyMap<string, number>;
   /** Mean of resolved minus detected over those (absent when none has both dates), seconds. */
   readonly averageResponseSeconds?: number;
   /**
@@ -117,6 +127,24 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
     a.detectedTimestamp === undefined || a.resolvedTimestamp === undefined ? [] : [Math.max(0, a.resolvedTimestamp - a.detectedTimestamp)],
   );
   const averageResponseSeconds = timed.length === 0 ? undefined : timed.reduce((sum, t) => sum + t, 0) / timed.length;
+  // By reason, so the fraud rate can be read; a reason Microsoft adds, or none, is "other".
+  const resolvedByReason = new Map<string, number>([...ALERT_RESOLVED_REASONS, OTHER_RESOLVED_REASON].map((r) => [r, 0]));
+  for (const alert of resolved) {
+    const reason = ALERT_RESOLVED_REASONS.find((r) => r.toLowerCase() === alert.resolvedReason?.toLowerCase()) ?? OTHER_RESOLVED_REASON;
+    resolvedByReason.set(reason, (resolvedByReason.get(reason) ?? 0) + 1);
+  }
+
+  // Detected in the 7 days before now, open or not: Partner Center's "new this week". Severities
+  // are bounded as for the open alerts (the documented ones, "unknown", a few others, "other").
+  const detected = data.alerts.filter(
+    (a) => !a.isTest && a.detectedTimestamp !== undefined && a.detectedTimestamp > nowSeconds - DETECTED_WINDOW_SECONDS && a.detectedTimestamp <= nowSeconds,
+  );
+  const detectedSeverityOf = valueLabeller(detected, (a) => a.severity, ALERT_SEVERITIES);
+  const detectedLast7Days = new Map<string, number>(COUNTED_SEVERITIES.map((s) => [s, 0]));
+  for (const alert of detected) {
+    const severity = detectedSeverityOf(alert.severity);
+    detectedLast7Days.set(severity, (detectedLast7Days.get(severity) ?? 0) + 1);
+  }
 
   const byCustomer = new Map<string, Map<string, CustomerOpenAlerts>>();
   for (const alert of openAlerts) {
@@ -156,6 +184,8 @@ export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): Alert
     foldedStatuses: statusOf.folded,
     foldedSeverities: severityOf.folded,
     resolvedInWindow: resolved.length,
+    resolvedByReason,
+    detectedLast7Days,
     ...(averageResponseSeconds === undefined ? {} : { averageResponseSeconds }),
     customers: chosen.flatMap(([, groups]) => [...groups.values()]),
     customersKept: chosen.length,

@@ -8,11 +8,14 @@ import { createGraphClient, type GraphClient } from '../graph/client.js';
 import { createTokenSource, type TokenSource } from '../graph/token.js';
 import type { Redactor } from '../lib/log.js';
 import { NAME } from '../lib/name.js';
+import type { PartnerProgram } from '../snapshot.js';
 
 /** One tenant to poll and how its tokens are had and its Graph reached: a configured tenant on Graph, or the demo's. */
 export interface Target {
   readonly tenantId?: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Partner type and validation month: which requirements are mandatory, and when they are validated. */
+  readonly partner: PartnerProgram;
   /** How the credential is named in the start-up log. */
   readonly credentialName: string;
   /** The Graph root. */
@@ -42,6 +45,7 @@ export function graphTarget(config: Config, tenant: TenantConfig, createCredenti
   return {
     ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
     labels: tenant.labels,
+    partner: tenant.partner,
     credentialName: describeCredential(tenant.credential),
     endpoint: config.graphEndpoint,
     credential: createCredential(tenant.credential),

@@ -211,6 +211,20 @@ export const FLAGS = flagTable([
     help: 'Stop paging a relation once the pages read in one poll add up to this many bytes of JSON.',
   },
   {
+    name: 'partner.type',
+    kind: 'string',
+    default: 'direct',
+    env: true,
+    help: 'The partner type of the tenant of the AZURE_* variables (and the demo): direct, indirect_provider or indirect_reseller. An indirect reseller is exempt from securityAlertsPromptlyResolved. With --config.file, set partner_type per tenant instead.',
+  },
+  {
+    name: 'partner.validation-month',
+    kind: 'integer',
+    default: '',
+    env: true,
+    help: 'The anniversary month (1-12) in which Microsoft validates the requirements of that tenant every year: partner_security_next_validation_timestamp_seconds. With --config.file, set validation_month per tenant instead.',
+  },
+  {
     name: 'config.file',
     kind: 'string',
     default: '',

@@ -5,9 +5,11 @@
 import { dirname, resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js';
+import { DEFAULT_PARTNER_PROGRAM, type PartnerProgram } from '../snapshot.js';
 import { type ConfigIo, diskIo, readConfigText } from './files.js';
 import { DEMO_POLL_INTERVAL_MS, envName, type FlagName, flagSpec, readFlags, unknownVariables } from './flags.js';
 import { parseHttpsRoot } from './https-root.js';
+import { parsePartnerProgram } from './partner.js';
 import { parseShard, type Shard, shardOf } from './shard.js';
 import { parseTenantsFile, type TenantConfig, tenantFromEnv } from './tenants.js';
 
@@ -66,6 +68,8 @@ export interface Config {
    * --tenants.shard, only this shard's); none in demo mode.
    */
   readonly tenants: readonly TenantConfig[];
+  /** --partner.type and --partner.validation-month: the single tenant's (already in its TenantConfig) and the demo tenant's. */
+  readonly partner: PartnerProgram;
   /** --tenants.shard: which shard this process is, and how many tenants all shards have together. */
   readonly shard?: Shard & { readonly configuredTenants: number };
   readonly collectors: CollectorsConfig;
@@ -195,6 +199,18 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
 
   const configFile = value('config.file') || undefined;
   if (demo && configFile) errors.push(`${source('config.file')}: not used with --demo (the demo tenant needs no credentials)`);
+  // The single tenant's (and the demo's) partner program; a tenants file sets it per entry.
+  const partner = parsePartnerProgram(
+    { type: raw.get('partner.type'), validationMonth: raw.get('partner.validation-month') },
+    { type: source('partner.type'), validationMonth: source('partner.validation-month') },
+    (where, what) => errors.push(`${where}: ${what}`),
+  );
+  if (configFile !== undefined)
+    for (const name of ['partner.type', 'partner.validation-month'] as const)
+      if (raw.has(name))
+        errors.push(
+          `${source(name)}: not used with --config.file; set ${name === 'partner.type' ? 'partner_type' : 'validation_month'} per tenant in the file`,
+        );
   // Demo mode configures no tenant: main serves the simulated one, which needs no credentials.
   const tenants: TenantConfig[] = [];
   const namedVariables = new Set<string>();
@@ -204,7 +220,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     else tenants.push(...parseTenantsFile(read.text, configFile, env, io, errors, namedVariables));
   } else if (!demo) {
     const tenant = tenantFromEnv(env, io, (where, what) => errors.push(`${where}: ${what}`));
-    if (tenant) tenants.push(tenant);
+    if (tenant && partner) tenants.push({ ...tenant, partner });
   }
   const shard = tenantsShard(value('tenants.shard'), tenants, demo, (what) => errors.push(`${source('tenants.shard')}: ${what}`));
 
@@ -244,6 +260,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
           Object.freeze({ ...t, credential: Object.freeze(t.credential), source: Object.freeze(t.source), labels: Object.freeze(t.labels) }),
         ),
       ),
+      partner: partner ?? DEFAULT_PARTNER_PROGRAM,
       ...(shard === undefined ? {} : { shard: Object.freeze({ ...shard, configuredTenants: tenants.length }) }),
       collectors,
       pollConcurrency,

@@ -3,8 +3,10 @@
  * tenants file (--config.file: YAML, strict, every problem reported with its place).
  */
 import { labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
+import { DEFAULT_PARTNER_PROGRAM, type PartnerProgram } from '../snapshot.js';
 import { type CredentialConfig, type CredentialField, type CredentialInput, credentialFromEnv, identifyingFields, parseCredential } from './credential.js';
 import type { ConfigIo, ProblemSink } from './files.js';
+import { parsePartnerProgram } from './partner.js';
 import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from './yaml.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -27,6 +29,8 @@ export interface TenantConfig {
   readonly source: CredentialSource;
   /** Constant labels added to every series of this tenant. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Partner type and validation month (partner_type, validation_month; --partner.* for the single tenant). */
+  readonly partner: PartnerProgram;
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -58,6 +62,8 @@ const TENANT_KEYS = [
   'federated_token_file',
   'authority_host',
   'labels',
+  'partner_type',
+  'validation_month',
 ] as const;
 
 /** The tenant the AZURE_* variables describe (managed identity when none is set); undefined after a problem (every one reported). */
@@ -66,7 +72,13 @@ export function tenantFromEnv(env: Env, io: ConfigIo, report: ProblemSink): Tena
   const credential = parseCredential(input, io, report);
   if (credential === undefined) return undefined;
   const { tenantId } = credential;
-  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'environment', variables: identifyingFields(input).own }, labels: {} };
+  return {
+    ...(tenantId ? { tenantId } : {}),
+    credential,
+    source: { kind: 'environment', variables: identifyingFields(input).own },
+    labels: {},
+    partner: DEFAULT_PARTNER_PROGRAM,
+  };
 }
 
 /**
@@ -182,10 +194,15 @@ function parseTenant(
   const report = (where: string, what: string) => errors.push(`${where}: ${what}`);
   const credential = parseCredential(input, io, report);
   const labels = parseLabels(entry.labels, `${place}labels`, report);
-  if (!credential || !labels) return undefined;
+  const partner = parsePartnerProgram(
+    { type: entry.partner_type, validationMonth: entry.validation_month },
+    { type: `${place}partner_type`, validationMonth: `${place}validation_month` },
+    report,
+  );
+  if (!credential || !labels || !partner) return undefined;
   const { tenantId } = credential;
   const named = identifyingFields(input);
-  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'file', ...at, keys: named.own, variables: named.inherited }, labels };
+  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'file', ...at, keys: named.own, variables: named.inherited }, labels, partner };
 }
 
 function parseLabels(raw: unknown, where: string, problem: ProblemSink): Record<string, string> | undefined {

@@ -1,7 +1,18 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, summarizeAlerts } from '../collect/security-alerts.js';
-import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from '../snapshot.js';
+import { type AuthorizationAssessment, assessAuthorization, nextValidationMs, requirementsStale } from '../collect/authorization.js';
+import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_RESOLVED_REASON, summarizeAlerts } from '../collect/security-alerts.js';
+import {
+  ALERT_RESOLVED_REASONS,
+  FAILURE_REASONS,
+  isMandatory,
+  POLICIES,
+  type PolicyStatuses,
+  RELATIONS,
+  type RequirementDetails,
+  requirementDetails,
+  type TenantSnapshot,
+} from '../snapshot.js';
 import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
 
@@ -91,6 +102,24 @@ function perCustomer(read: (c: NonNullable<TenantSnapshot['relations']['customer
       const value = read(c);
       return value === undefined ? [] : [[{ customer_tenant_id: c.tenantId }, value] as const];
     });
+}
+
+// One assessment per snapshot and render time, shared by the authorization rows.
+const assessments = new WeakMap<TenantSnapshot, { nowMs: number; assessment: AuthorizationAssessment }>();
+
+/** Whether the tenant's authorization is at risk, as of the render (src/collect/authorization.ts). */
+function authorization(t: TenantSnapshot, ctx: RenderContext): AuthorizationAssessment {
+  const cached = assessments.get(t);
+  if (cached !== undefined && cached.nowMs === ctx.nowMs) return cached.assessment;
+  const assessment = assessAuthorization(t, ctx.nowMs, ctx.maxStalenessMs);
+  assessments.set(t, { nowMs: ctx.nowMs, assessment });
+  return assessment;
+}
+
+/** The count of failing mandatory requirements, absent while the answer is unknown: never a reassuring 0 without data. */
+function failingMandatory(t: TenantSnapshot, ctx: RenderContext): number | undefined {
+  const a = authorization(t, ctx);
+  return a.state === 'unknown' ? undefined : a.failing.length;
 }
 
 // One summary per snapshot and render time: the alert rows below share it instead of each adding up the alerts.
@@ -204,6 +233,37 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     labels: ['requirement_type'],
     help: `Unix time in seconds the requirement's data last changed (updatedDateTime). ${CACHED}`,
     samples: perRequirement((r) => r.updatedTimestamp),
+  },
+  {
+    name: 'partner_security_requirement_mandatory',
+    type: 'gauge',
+    labels: ['requirement_type'],
+    help: `1 if the requirement is mandatory for this partner's type (partner_type, --partner.type) and not in preview, else 0 (recommended). ${CACHED}`,
+    samples: (t, c) => perRequirement((r) => (isMandatory(r, t.partner.type) ? 1 : 0))(t, c),
+  },
+  {
+    name: 'partner_security_mandatory_requirements_noncompliant',
+    type: 'gauge',
+    labels: [],
+    help: `Requirements mandatory for this partner's type that Graph reports as not compliant now (each counted, a type sent twice too); absent when not known (requirements not read, stale, or a mandatory one missing or without a status, unless another is already not compliant). ${CACHED}`,
+    samples: (t, c) => one(failingMandatory(t, c)),
+  },
+  {
+    name: 'partner_security_authorization_at_risk',
+    type: 'gauge',
+    labels: [],
+    help: `1 if a requirement mandatory for this partner is not compliant, so its CSP authorization is at risk at the next validation; 0 if every mandatory requirement is reported and compliant; absent when not known, never 0 without current data. ${CACHED}`,
+    samples: (t, c) => {
+      const failing = failingMandatory(t, c);
+      return one(failing === undefined ? undefined : bit(failing > 0));
+    },
+  },
+  {
+    name: 'partner_security_next_validation_timestamp_seconds',
+    type: 'gauge',
+    labels: [],
+    help: 'Unix time in seconds of the start (UTC) of the anniversary month in which Microsoft next validates the requirements (validation_month, --partner.validation-month); inside that month, its start; absent when not configured.',
+    samples: (t, c) => one(t.partner.validationMonth === undefined ? undefined : nextValidationMs(t.partner.validationMonth, c.nowMs) / 1000),
   },
   ...MFA_COUNTS.map(([name, help, read]): MetricSpec => ({ name, type: 'gauge', labels: [], help: `${help} ${CACHED}`, samples: detail('adminsMfa', read) })),
   {
@@ -336,11 +396,18 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     samples: (t, c) => [...(alertSummary(t, c)?.testOpen ?? [])].map(([severity, n]) => [{ severity }, n] as const),
   },
   {
+    name: 'partner_security_alerts_detected_7d',
+    type: 'gauge',
+    labels: ['severity'],
+    help: `Non-test security alerts detected (detectedDateTime) in the 7 days before the poll, open or resolved, by severity: Partner Center's "new this week". ${CACHED}`,
+    samples: (t, c) => [...(alertSummary(t, c)?.detectedLast7Days ?? [])].map(([severity, n]) => [{ severity }, n] as const),
+  },
+  {
     name: 'partner_security_alerts_resolved_30d',
     type: 'gauge',
-    labels: [],
-    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over. ${CACHED}`,
-    samples: (t, c) => one(alertSummary(t, c)?.resolvedInWindow),
+    labels: ['reason'],
+    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over, by resolvedReason (${[...ALERT_RESOLVED_REASONS, OTHER_RESOLVED_REASON].join(', ')}: any other value or none). ${CACHED}`,
+    samples: (t, c) => [...(alertSummary(t, c)?.resolvedByReason ?? [])].map(([reason, n]) => [{ reason }, n] as const),
   },
   {
     name: 'partner_security_alerts_response_time_30d_average_seconds',
@@ -554,7 +621,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
       snapshots: options.snapshots(),
       ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
     });
-    const key = [...input.snapshots, ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined)];
+    // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
+    const key = [
+      ...input.snapshots,
+      ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined),
+      ...input.snapshots.map((t) => requirementsStale(t, input.ctx.nowMs, input.ctx.maxStalenessMs)),
+    ];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
     const text = dataRegistry(input, constant, options.build).metrics();
     // Encoding the text on every scrape cost more than the rest of a scrape (npm run bench, BENCHMARKS.md).

@@ -2,6 +2,7 @@
 
 import { boundText, labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import {
+  ALERT_RESOLVED_REASONS,
   ALERT_SEVERITIES,
   ALERT_STATUSES,
   type CustomerInsight,
@@ -216,6 +217,7 @@ export const SECURITY_ALERT_PROPERTIES = [
   'customerTenantId',
   'detectedDateTime',
   'resolvedOnDateTime',
+  'resolvedReason',
   'isTest',
 ] as const;
 export type SecurityAlertProperty = (typeof SECURITY_ALERT_PROPERTIES)[number];
@@ -253,6 +255,8 @@ export function parseSecurityAlert(item: SecurityAlertItem, nowSeconds: number, 
     customerTenantId: labelText(stringOf(item.customerTenantId)) || undefined,
     detectedTimestamp: notAhead(timestampOf(item.detectedDateTime)),
     resolvedTimestamp,
+    // Absent (or null) until the alert is resolved; a reason Microsoft adds is kept as sent, bounded.
+    resolvedReason: stringOf(item.resolvedReason) === undefined ? undefined : enumValue(item.resolvedReason, ALERT_RESOLVED_REASONS),
     isTest: isTest === true,
     open: resolvedTimestamp === undefined && status !== RESOLVED_ALERT_STATUS,
   });

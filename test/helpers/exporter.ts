@@ -65,6 +65,12 @@ export function sampleValue(samples: readonly Sample[], name: string, labels: Re
   return found[0]?.value;
 }
 
+/** The sum of the samples with this name whose labels include the given ones (over the labels not given, e.g. reason); undefined if none. */
+export function sampleSum(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return found.length === 0 ? undefined : found.reduce((sum, s) => sum + s.value, 0);
+}
+
 /** The distinct tenant_id labels of the exporter's own series (partner_security_*). */
 export function tenantIds(samples: readonly Sample[]): string[] {
   return [...new Set(samples.flatMap((s) => (s.name.startsWith('partner_security_') && s.labels.tenant_id !== undefined ? [s.labels.tenant_id] : [])))];

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { SECURITY_ALERT_PROPERTIES } from '../../src/graph/parse.js';
-import { INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from '../helpers/exporter.js';
+import { INTEGRATION_TIMEOUT_MS, killExporters, sampleSum, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from '../helpers/exporter.js';
 import { ALERTS_PAGE_2, closeFakeClouds, graphErrorBody, missingMfaBody, SECURITY_ALERTS_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
 
 const tenant = { tenant_id: TENANT_ID };
@@ -164,7 +164,7 @@ describe.concurrent('the alert feed as Graph sends it', { timeout: INTEGRATION_T
     expect(sampleValue(samples, 'partner_security_alerts_test_open', { ...tenant, severity: 'high' })).toBe(1);
     expect(sampleValue(samples, 'partner_security_alerts_test_open', { ...tenant, severity: 'low' })).toBe(1);
     // Resolved by their dates, whatever (or whether) the status says.
-    expect(sampleValue(samples, 'partner_security_alerts_resolved_30d', tenant)).toBe(2);
+    expect(sampleSum(samples, 'partner_security_alerts_resolved_30d', tenant)).toBe(2);
     // An alert detected two days from now has no detection time: no negative age.
     expect(sampleValue(samples, 'partner_security_alerts_oldest_open_detected_timestamp_seconds', { ...tenant, severity: 'informational' })).toBeUndefined();
     const nowS = Date.now() / 1000;
@@ -208,7 +208,7 @@ describe.concurrent('the alert feed as Graph sends it', { timeout: INTEGRATION_T
     await until(async () => (await exporter.value('partner_security_relation_up', alertsRelation)) === 1, 10_000, 'alerts read');
     const samples = await exporter.samples();
     expect(sampleValue(samples, 'partner_security_alerts_open', { ...tenant, severity: 'high' })).toBe(1);
-    expect(sampleValue(samples, 'partner_security_alerts_resolved_30d', tenant)).toBe(2);
+    expect(sampleSum(samples, 'partner_security_alerts_resolved_30d', tenant)).toBe(2);
     expect(sampleValue(samples, 'partner_security_alerts_response_time_30d_average_seconds', tenant)).toBe(2 * HOUR);
     expect(sampleValue(samples, 'partner_security_relation_truncated', alertsRelation)).toBe(1);
   });

@@ -10,6 +10,7 @@ import {
   INTEGRATION_TIMEOUT_MS,
   killExporters,
   parseSamples,
+  sampleSum,
   sampleValue,
   startExporter,
   TENANT_ID,
@@ -175,7 +176,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
     cloud.alertsDefault = { body: { value: [] } };
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'relation up');
     await until(async () => !(await exporter.samples()).some((s) => s.name === 'partner_security_alerts_open'), 10_000, 'open alerts gone');
-    expect(sampleValue(await exporter.samples(), 'partner_security_alerts_resolved_30d', tenant)).toBe(0);
+    expect(sampleSum(await exporter.samples(), 'partner_security_alerts_resolved_30d', tenant)).toBe(0);
   });
 
   it('--no-collector.security-alerts never calls the alerts endpoint', async ({ onTestFinished }) => {

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { MANDATORY, THRESHOLDS } from '../../dashboards/common.js';
-import { MANDATORY_REQUIREMENTS } from '../../src/snapshot.js';
+import { THRESHOLDS } from '../../dashboards/common.js';
+import { renderDashboards } from '../../dashboards/generate.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,9 +67,11 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
 
   it('cover what the issue asks for, under CamelCase names', () => {
     expect(rules.map((r) => r.alert)).toEqual([
+      'PartnerSecurityAuthorizationAtRisk',
       'PartnerSecurityScoreLow',
       'PartnerSecurityScoreDropped',
       'PartnerSecurityMandatoryRequirementNonCompliant',
+      'PartnerSecurityRequirementRegressed',
       'PartnerSecurityScoreDataStale',
       'PartnerSecurityAlertResponseSlow',
       'PartnerSecurityAlertOpenTooLong',
@@ -114,11 +116,23 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     expect(rule('PartnerSecurityExporterPollFailing').for).toBe(`${THRESHOLDS.pollFailingSeconds / 60}m`);
   });
 
-  it('select the mandatory requirements the dashboards count and the status page names, never preview ones', () => {
-    expect(MANDATORY).toBe(MANDATORY_REQUIREMENTS.join('|'));
-    const expr = rule('PartnerSecurityMandatoryRequirementNonCompliant').expr;
-    expect(expr).toContain(`partner_security_requirement_compliant{${JOB}, requirement_type=~"${MANDATORY}"} == 0`);
-    expect(expr).toContain(`partner_security_requirement_info{${JOB}, state!="preview"}`);
+  it('take which requirements are mandatory from the exporter (one definition, by partner type), as the dashboards do: no rule or panel lists requirement types', () => {
+    // src/snapshot.ts mandatoryRequirements() decides; partner_security_requirement_mandatory and
+    // partner_security_authorization_at_risk carry the decision, also to the status page's view.
+    expect(rule('PartnerSecurityMandatoryRequirementNonCompliant').expr).toContain(`partner_security_requirement_mandatory{${JOB}} == 1`);
+    expect(rule('PartnerSecurityAuthorizationAtRisk').expr).toBe(`partner_security_authorization_at_risk{${JOB}} == 1`);
+    expect(rule('PartnerSecurityAuthorizationAtRisk').annotations?.description).toContain(`partner_security_requirement_mandatory{${JOB}, tenant_id=%q} == 1`);
+    const panelQueries = [...renderDashboards().values()].flatMap((json) =>
+      [...json.matchAll(/"expr": ("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1] ?? '""') as string),
+    );
+    const queries = [
+      ...rules.map((r) => r.expr),
+      // The annotations that query Prometheus.
+      ...rules.flatMap((r) => Object.values(r.annotations ?? {}).filter((text) => text.includes('query '))),
+      ...panelQueries,
+    ];
+    expect(panelQueries.length).toBeGreaterThan(30);
+    for (const text of queries) expect(text).not.toMatch(/requirement_type\s*=~|mfaEnforcedForAdmins|securityContactProvided|securityAlertsPromptlyResolved/);
   });
 
   it('are loaded by the shipped Prometheus configuration, and select the job it scrapes the exporter as', () => {

@@ -327,6 +327,17 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
     expect(alert.annotations.runbook).toContain(alert.labels.action_url);
   });
 
+  it('delivers PartnerSecurityAuthorizationAtRisk for the demo tenant, naming each failing mandatory requirement, its Partner Center page and the time to the next validation', async () => {
+    const alert = await until('the authorization alert at the webhook', async () =>
+      received.find((a) => a.labels.alertname === 'PartnerSecurityAuthorizationAtRisk' && a.status === 'firing'),
+    );
+    expect(alert.labels).toMatchObject({ tenant_id: 'demo', severity: 'critical' });
+    // Prometheus ran the description's queries: the demo starts without admin MFA and with slow alert responses.
+    expect(alert.annotations.description).toMatch(
+      /Not met now: mfaEnforcedForAdmins \(https:\/\/partner\.microsoft\.com\/\S+#mfaEnforcedForAdmins\); securityAlertsPromptlyResolved \(https:\/\/partner\.microsoft\.com\/\S+#securityAlertsPromptlyResolved\); the next validation is in \d+d /,
+    );
+  });
+
   it("fires PartnerSecurityScoreLow on the demo tenant's starting score of 20", async () => {
     const p = prometheus as RunningPrometheus;
     const firing = await until('PartnerSecurityScoreLow to fire', async () => {

@@ -281,7 +281,7 @@ describe.concurrent('deploy/kubernetes', () => {
       const source = parse(readFileSync(ALERTS_FILE, 'utf8')) as { groups: unknown[] };
       expect(Object.keys(source)).toEqual(['groups']);
       expect((rule.spec as { groups: unknown[] }).groups).toEqual(source.groups);
-      expect((rule.spec as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules)).toHaveLength(10);
+      expect((rule.spec as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules)).toHaveLength(12);
     });
 
     it('one sidecar ConfigMap per Grafana dashboard, holding the JSON file byte for byte', () => {
@@ -540,7 +540,7 @@ describe.concurrent('deploy/kubernetes', () => {
       const kind = components.includes('client-secret') ? 'clientSecret' : 'workloadIdentity';
       const tenants = components.includes('tenants-file') ? [PLACEHOLDERS['<partner-tenant-id-a>'], PLACEHOLDERS['<partner-tenant-id-b>']] : [TENANT_ID];
       expect(parsed.config.tenants.map((t) => [t.tenantId, t.credential.kind])).toEqual(tenants.map((t) => [t, kind]));
-      expect(parsed.config.listen).toEqual({ port: DEFAULT_PORT });
+      expect(parsed.config.listen).toEqual([{ port: DEFAULT_PORT }]);
       expect(parsed.config.webConfigFile !== undefined).toBe(components.includes('web-config'));
     });
 

@@ -197,6 +197,36 @@ describe('poller', () => {
     await poller.stop();
   });
 
+  it('keeps when each relation was read: a relation that fails keeps its data and its read time, a new read renews both', async () => {
+    const requirements = [{ type: 'securityContactProvided', compliant: true }];
+    const withRequirements = (status: 'ok' | 'failed'): PollResult => ({
+      ok: true,
+      data: {
+        score: { currentScore: 1 },
+        relations: status === 'ok' ? { requirements } : {},
+        relationStatus: { requirements: status, history: 'ok' },
+        relationErrors: {},
+      },
+      requests: ['200'],
+    });
+    const { poller, start } = setup([withRequirements('ok'), withRequirements('failed'), withRequirements('failed'), withRequirements('ok')]);
+    poller.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(poller.snapshot().relationsReadMs).toEqual({ requirements: start });
+    await vi.advanceTimersByTimeAsync(2 * INTERVAL);
+    expect(poller.snapshot()).toMatchObject({ relations: { requirements }, relationsReadMs: { requirements: start }, lastSuccessMs: start + 2 * INTERVAL });
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(poller.snapshot().relationsReadMs).toEqual({ requirements: start + 3 * INTERVAL });
+    await poller.stop();
+  });
+
+  it('starts the snapshot with the partner program it is given, direct by default', () => {
+    expect(setup([]).poller.snapshot().partner).toEqual({ type: 'direct' });
+    const logger = createLogger({ level: 'error', format: 'logfmt', redact: createRedactor(), write: () => {} });
+    const poller = createPoller({ poll: async () => ok(1), intervalMs: INTERVAL, logger, partner: { type: 'indirect_reseller', validationMonth: 4 } });
+    expect(poller.snapshot().partner).toEqual({ type: 'indirect_reseller', validationMonth: 4 });
+  });
+
   it('logs recovery once', async () => {
     const { poller, lines } = setup([fail(new GraphError('network', 'x')), ok(1)]);
     poller.start();

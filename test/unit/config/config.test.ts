@@ -41,8 +41,10 @@ describe('parseConfig', () => {
           labels: {},
           credential: { kind: 'clientSecret', tenantId: SECRET_ENV.AZURE_TENANT_ID, clientId: CLIENT, clientSecret: 'shh-very-secret' },
           source: { kind: 'environment', variables: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] },
+          partner: { type: 'direct' },
         },
       ],
+      partner: { type: 'direct' },
       collectors: {
         requirements: true,
         history: true,
@@ -200,6 +202,30 @@ describe('parseConfig', () => {
     [[], { ...SECRET_ENV, AZURE_AUTHORITY_HOST: 'http://login.example.test' }, ['AZURE_AUTHORITY_HOST: "http://login.example.test" must use https']],
   ])('rejects %j %j', (argv, env, expected) => {
     expect(errors(argv, { ...(Object.keys(env).some((k) => k.startsWith('AZURE_')) ? {} : SECRET_ENV), ...env })).toEqual(expected);
+  });
+
+  it('reads the partner type and validation month of the single tenant and the demo from --partner.* or PSS_PARTNER_*', () => {
+    const tenant = run(['--partner.type=indirect_reseller', '--partner.validation-month=11']).tenants[0];
+    expect(tenant?.partner).toEqual({ type: 'indirect_reseller', validationMonth: 11 });
+    expect(run([], { ...SECRET_ENV, PSS_PARTNER_TYPE: 'indirect_provider', PSS_PARTNER_VALIDATION_MONTH: '1' }).tenants[0]?.partner).toEqual({
+      type: 'indirect_provider',
+      validationMonth: 1,
+    });
+    expect(run(['--demo', '--partner.validation-month=12'], {}).partner).toEqual({ type: 'direct', validationMonth: 12 });
+  });
+
+  it('refuses an unknown partner type or month, and the flags beside a tenants file, listing every problem', () => {
+    expect(errors(['--partner.type=reseller', '--partner.validation-month=13', '--log.level=loud'])).toEqual([
+      '--log.level: "loud" is not one of debug, info, warn, error',
+      '--partner.type: "reseller" is not one of direct, indirect_provider, indirect_reseller',
+      '--partner.validation-month: "13" is not a month from 1 to 12 (the anniversary month of the partner\'s onboarding)',
+    ]);
+    expect(errors([], { ...SECRET_ENV, PSS_PARTNER_VALIDATION_MONTH: 'March' })).toEqual([
+      'PSS_PARTNER_VALIDATION_MONTH: "March" is not a month from 1 to 12 (the anniversary month of the partner\'s onboarding)',
+    ]);
+    expect(errors(['--config.file=/exists/tenants.yml', '--partner.type=direct'], {})).toContain(
+      '--partner.type: not used with --config.file; set partner_type per tenant in the file',
+    );
   });
 
   it('reports every problem at once', () => {

@@ -71,6 +71,18 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
   ],
   'collector.max-pages': [['integration/security-cardinality.test.ts', 'pages: 4 pages with --collector.max-pages=%i (cut: %s)']],
   'collector.max-bytes': [['integration/security-cardinality.test.ts', 'bytes: a budget of the first two pages plus %i byte(s) (cut: %s)']],
+  'partner.type': [
+    [
+      'integration/authorization.test.ts',
+      '--partner.type=indirect_reseller leaves securityAlertsPromptlyResolved out of the mandatory set; the default counts it',
+    ],
+  ],
+  'partner.validation-month': [
+    [
+      'integration/authorization.test.ts',
+      '--partner.validation-month=3 exports the start of the next March and puts it on the status page; without it, nothing',
+    ],
+  ],
   'config.file': [['integration/tenants-e2e.test.ts', "one tenant's throttling or bad secret never delays or hides another's data"]],
   'tenants.shard': [
     ['integration/sharding.test.ts', 'three shards together export exactly the tenants and series of one unsharded exporter, none twice'],
@@ -91,6 +103,26 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
   help: [['integration/flags.test.ts', '--help prints every flag and exits 0 without asking for credentials']],
   version: [['integration/production-layout.test.ts', 'prints its version']],
 };
+
+/** Tenants-file keys added with their effect test; a key named here must have one that exists. */
+const TENANT_KEY_EFFECT_TESTS: Readonly<Record<string, readonly EffectTest[]>> = {
+  partner_type: [
+    ['integration/authorization.test.ts', 'partner_type and validation_month in the tenants file set each tenant its mandatory set and its next validation'],
+  ],
+  validation_month: [
+    ['integration/authorization.test.ts', 'partner_type and validation_month in the tenants file set each tenant its mandatory set and its next validation'],
+  ],
+};
+
+describe('tenants-file keys whose effect is tested', () => {
+  it.each(Object.entries(TENANT_KEY_EFFECT_TESTS))('%s: the named tests exist, and the key is one the tenants file reads', (key, tests) => {
+    expect(readFileSync(new URL('../../../src/config/tenants.ts', import.meta.url), 'utf8')).toContain(`'${key}'`);
+    for (const [file, test] of tests) {
+      const source = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+      expect(source.includes(test), `${file} has no test "${test}"`).toBe(true);
+    }
+  });
+});
 
 describe('flags whose effect is tested', () => {
   it('names an effect test for every flag in FLAGS', () => {

@@ -33,9 +33,12 @@ tenants:
     client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9
     client_secret_file: /run/secrets/a
     labels: { partner: contoso, tier: 1 }
+    partner_type: indirect_reseller
+    validation_month: 3
   - tenant_id: b.onmicrosoft.com
     client_id: acd33a7c-4184-4b71-8198-fc8f7580fd87
     client_secret_env: SECRET_B
+    partner_type: indirect_provider
   - tenant_id: c
     client_id: 1dc2ce1f-f1a4-4416-87d8-c834a6609d9b
     client_certificate_path: /certs/c.pem
@@ -65,6 +68,7 @@ tenants:
           authorityHost: 'https://login.example.test',
         },
         source: { kind: 'file', file: '/etc/tenants.yml', index: 0, keys: ['tenant_id', 'client_id', 'client_secret_file'], variables: [] },
+        partner: { type: 'indirect_reseller', validationMonth: 3 },
       },
       {
         tenantId: 'b.onmicrosoft.com',
@@ -77,6 +81,7 @@ tenants:
           authorityHost: 'https://login.example.test',
         },
         source: { kind: 'file', file: '/etc/tenants.yml', index: 1, keys: ['tenant_id', 'client_id', 'client_secret_env'], variables: [] },
+        partner: { type: 'indirect_provider' },
       },
       {
         tenantId: 'c',
@@ -90,6 +95,7 @@ tenants:
           authorityHost: 'https://login.example.test',
         },
         source: { kind: 'file', file: '/etc/tenants.yml', index: 2, keys: ['tenant_id', 'client_id', 'client_certificate_path'], variables: [] },
+        partner: { type: 'direct' },
       },
       {
         tenantId: 'd',
@@ -103,11 +109,13 @@ tenants:
         },
         // The token file comes from the environment the workload identity webhook sets.
         source: { kind: 'file', file: '/etc/tenants.yml', index: 3, keys: ['tenant_id', 'client_id'], variables: ['AZURE_FEDERATED_TOKEN_FILE'] },
+        partner: { type: 'direct' },
       },
       {
         labels: {},
         credential: { kind: 'managedIdentity', clientId: 'a121cca6-8c0c-46bb-816d-19d74e7428a2' },
         source: { kind: 'file', file: '/etc/tenants.yml', index: 4, keys: ['client_id'], variables: [] },
+        partner: { type: 'direct' },
       },
     ]);
   });
@@ -164,6 +172,24 @@ extra: true
       '/etc/tenants.yml: tenants[4].client_secret_file: "/run/secrets/empty" is empty',
       '/etc/tenants.yml: tenants[5].federated_token_file: required with auth workload_identity (or set AZURE_FEDERATED_TOKEN_FILE)',
       '/etc/tenants.yml: tenants[6].client_secret_file, client_certificate_path: set only one way to authenticate',
+    ]);
+  });
+
+  it('refuses an unknown partner_type or validation_month with its place, beside every other problem', () => {
+    const yaml = `
+tenants:
+  - { tenant_id: a, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_file: /run/secrets/a, partner_type: reseller }
+  - { tenant_id: b, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_file: /run/secrets/a, validation_month: 0 }
+  - { tenant_id: c, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_file: /run/secrets/a, validation_month: "1.5", partner_type: [direct] }
+  - { tenant_id: d, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_file: /run/secrets/a, partner_typ: direct, validation_month: "12" }
+`;
+    const month = "is not a month from 1 to 12 (the anniversary month of the partner's onboarding)";
+    expect(errors(yaml)).toEqual([
+      '/etc/tenants.yml: tenants[0].partner_type: "reseller" is not one of direct, indirect_provider, indirect_reseller',
+      `/etc/tenants.yml: tenants[1].validation_month: "0" ${month}`,
+      '/etc/tenants.yml: tenants[2].partner_type: "["direct"]" is not one of direct, indirect_provider, indirect_reseller',
+      `/etc/tenants.yml: tenants[2].validation_month: "1.5" ${month}`,
+      '/etc/tenants.yml: tenants[3]: unknown key "partner_typ" (did you mean "partner_type"?)',
     ]);
   });
 

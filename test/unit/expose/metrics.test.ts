@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { createMetrics, type MetricsOptions, metricFamilies } from '../../../src/expose/metrics.js';
 import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../../../src/expose/process-metrics.js';
-import { initialSnapshot, type TenantSnapshot } from '../../../src/snapshot.js';
+import { initialSnapshot, type Requirement, type TenantSnapshot } from '../../../src/snapshot.js';
 import { parseSamples } from '../../helpers/exporter.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
@@ -72,6 +72,7 @@ const GOLDEN_ALERTS = {
       severity: 'low',
       detectedTimestamp: nowS - 2 * DAY,
       resolvedTimestamp: nowS - 2 * DAY + 2 * 3600,
+      resolvedReason: 'fraud',
       isTest: false,
       open: false,
     },
@@ -82,6 +83,8 @@ const GOLDEN_ALERTS = {
       severity: 'low',
       detectedTimestamp: nowS - 3 * DAY,
       resolvedTimestamp: nowS - 3 * DAY + 10 * 3600,
+      // Enum values in any case count as Graph's.
+      resolvedReason: 'Legitimate',
       isTest: false,
       open: false,
     },
@@ -100,7 +103,8 @@ const GOLDEN_ALERTS = {
 };
 
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
-  const base = initialSnapshot(tenantId);
+  // Validated every March: the next validation is 2027-03-01 (NOW is in November 2026).
+  const base = initialSnapshot(tenantId, {}, { type: 'direct', validationMonth: 3 });
   return {
     ...base,
     score: { id: 'x', currentScore, maxScore: 100, lastRefreshTimestamp: 1_709_078_400, updatedTimestamp: 1_705_449_600 },
@@ -241,6 +245,78 @@ describe('metrics', () => {
     expect(kept).toMatch(/^partner_security_admins_mfa_enabled\{tenant_id="t1"\} 37$/m);
     expect(kept).toMatch(/^partner_security_history_requirements\{tenant_id="t1"\} 11$/m);
     expect(kept).toMatch(/^partner_security_customer_users\{tenant_id="t1",customer_tenant_id="c-two"\} 333$/m);
+  });
+
+  it('exports whether the authorization is at risk: 1 or 0, absent while not known, never a reassuring 0 without data', async () => {
+    const met = [
+      { type: 'mfaEnforcedForAdmins', compliant: true, state: 'active' },
+      { type: 'securityContactProvided', compliant: true, state: 'active' },
+      { type: 'securityAlertsPromptlyResolved', compliant: true, state: 'active' },
+    ];
+    const withRequirements = (requirements: readonly Requirement[], tenantId: string, type: 'direct' | 'indirect_reseller' = 'direct'): TenantSnapshot => ({
+      ...healthy(tenantId, 50),
+      partner: { type },
+      relations: { requirements },
+    });
+    const text = await render([
+      withRequirements(met, 'met'),
+      // Graph sent mfaEnforcedForAdmins twice: told apart by id, and the failing one still counts.
+      withRequirements(
+        [
+          ...met,
+          { type: 'mfaEnforcedForAdmins:dup', sentType: 'mfaEnforcedForAdmins', compliant: false, state: 'active' },
+          { type: 'mfaEnforcedForAdminsOfCustomers', compliant: false, state: 'active' },
+        ],
+        'twice',
+      ),
+      withRequirements(met.slice(0, 2), 'missing'),
+      withRequirements([...met.slice(0, 2), { type: 'securityAlertsPromptlyResolved', compliant: false, state: 'active' }], 'reseller', 'indirect_reseller'),
+      { ...healthy('stale', 50), relations: { requirements: met }, lastSuccessMs: NOW - 3 * 3600_000 - 1 },
+      initialSnapshot('never'),
+    ]);
+    const samples = parseSamples(text);
+    const value = (name: string, tenant_id: string) => samples.find((x) => x.name === name && x.labels.tenant_id === tenant_id)?.value;
+    const row = (tenant: string) => [
+      value('partner_security_authorization_at_risk', tenant),
+      value('partner_security_mandatory_requirements_noncompliant', tenant),
+    ];
+    expect(row('met')).toEqual([0, 0]);
+    expect(row('twice')).toEqual([1, 1]);
+    expect(row('missing')).toEqual([undefined, undefined]);
+    expect(row('reseller')).toEqual([0, 0]);
+    expect(row('stale')).toEqual([undefined, undefined]);
+    expect(row('never')).toEqual([undefined, undefined]);
+    const mandatory = (tenant: string) =>
+      samples
+        .filter((x) => x.name === 'partner_security_requirement_mandatory' && x.labels.tenant_id === tenant)
+        .map((x) => [x.labels.requirement_type, x.value]);
+    expect(mandatory('twice')).toEqual([
+      ['mfaEnforcedForAdmins', 1],
+      ['securityContactProvided', 1],
+      ['securityAlertsPromptlyResolved', 1],
+      ['mfaEnforcedForAdmins:dup', 1],
+      ['mfaEnforcedForAdminsOfCustomers', 0],
+    ]);
+    expect(mandatory('reseller')).toEqual([
+      ['mfaEnforcedForAdmins', 1],
+      ['securityContactProvided', 1],
+      ['securityAlertsPromptlyResolved', 0],
+    ]);
+    // The validation month is configuration, not data: it stays while the data is stale, and is absent when not configured.
+    expect(value('partner_security_next_validation_timestamp_seconds', 'stale')).toBe(Date.UTC(2027, 2, 1) / 1000);
+    expect(value('partner_security_next_validation_timestamp_seconds', 'never')).toBeUndefined();
+  });
+
+  it('drops the authorization signal when the requirements go stale between polls, though the score is fresh', async () => {
+    // The requirements relation failed at the last polls: its data is kept, read two hours before the last success.
+    const snapshot = { ...healthy('t1', 10), lastSuccessMs: NOW - 60_000, relationsReadMs: { requirements: NOW - 2 * 3600_000 } };
+    let now = NOW;
+    const metrics = createMetrics({ snapshots: () => [snapshot], build, maxStalenessMs: 3 * 3600_000, now: () => now, processMetrics: false });
+    expect(await metrics.render()).toMatch(/^partner_security_authorization_at_risk\{tenant_id="t1"\} 1$/m);
+    now = NOW + 3600_000 + 1;
+    const later = await metrics.render();
+    expect(later).toMatch(/^partner_security_score_current\{tenant_id="t1"\} 10$/m);
+    expect(later).not.toMatch(/^partner_security_authorization_at_risk\{/m);
   });
 
   it('renders each scrape from the snapshots of that moment, so vanished tenants vanish', async () => {

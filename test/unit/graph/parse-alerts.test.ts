@@ -134,3 +134,23 @@ describe('$select', () => {
     }
   });
 });
+
+describe('resolvedReason', () => {
+  it.each([
+    ['fraud', 'fraud'],
+    ['Legitimate', 'legitimate'],
+    ['IGNORE', 'ignore'],
+    ['aReasonMicrosoftAdds', 'aReasonMicrosoftAdds'],
+    [null, undefined],
+    [undefined, undefined],
+    [7, undefined],
+  ])('%j is kept as %j (documented values in their spelling, others as sent)', (resolvedReason, expected) => {
+    const { alert } = parse({ id: 'a', status: 'resolved', resolvedOnDateTime: iso(NOW - 60), resolvedReason });
+    expect(alert.resolvedReason).toBe(expected);
+  });
+
+  it('is bounded like every label value', () => {
+    const { alert } = parse({ id: 'a', status: 'resolved', resolvedReason: 'x'.repeat(100_000) });
+    expect(alert.resolvedReason?.length ?? 0).toBeLessThanOrEqual(256);
+  });
+});
