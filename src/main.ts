@@ -12,7 +12,7 @@ import { checkConfiguration, invalidWebConfig } from './cli/config-check.js';
 import { handleSignals } from './cli/signals.js';
 import { readRevision, readVersion } from './cli/version.js';
 import { createTenantPoll } from './collect/poll-tenant.js';
-import { createPoller } from './collect/poller.js';
+import { createPoller, scheduleOf } from './collect/poller.js';
 import { connect, graphTarget, graphTargets, loadCreateCredential, type Target } from './collect/targets.js';
 import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
@@ -68,7 +68,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   const dispatcher = createDispatcher();
   const targets: readonly Target[] = demo ? [demo.target] : await graphTargets(config, { dispatcher, env });
   const limit = createLimit(config.pollConcurrency);
-  const pollers = targets.map((tenant) => {
+  const pollers = targets.map((tenant, i) => {
     const client = connect(config, tenant, version, redact, dispatcher);
     const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
     return createPoller({
@@ -76,7 +76,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       labels: tenant.labels,
       partner: tenant.partner,
       poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
-      intervalMs: config.pollIntervalMs,
+      ...scheduleOf(config, i, targets.length),
       logger,
       limit,
     });

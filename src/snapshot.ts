@@ -241,7 +241,9 @@ export interface RelationsData {
 
 /** How the most recent poll went. */
 export interface PollRecord {
+  /** Unix time in milliseconds (wall clock). */
   readonly startedMs: number;
+  /** Measured on the monotonic clock: never negative, never longer than the poll took. */
   readonly durationMs: number;
   readonly ok: boolean;
   readonly reason?: FailureReason;
@@ -269,7 +271,10 @@ export interface TenantSnapshot {
    * and what depends on it being current (the authorization signal) must see its age.
    */
   readonly relationsReadMs?: Readonly<Partial<Record<Relation, number>>>;
+  /** Unix time in milliseconds of the last successful poll (wall clock: shown and exported). */
   readonly lastSuccessMs?: number;
+  /** The same moment on the monotonic clock (src/lib/clock.ts): the score's age is measured on it, so a clock step never ages it. */
+  readonly lastSuccessMonoMs?: number;
   readonly lastPoll?: PollRecord;
   readonly nextPollMs?: number;
   readonly polls: number;

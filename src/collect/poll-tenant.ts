@@ -60,6 +60,8 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
       return { ok: false, error, requests, ...(tenantId === undefined ? {} : { tenantId }) };
     };
     const get = async (path: string, relation?: Relation): Promise<GraphResponse> => {
+      // Past the poll's deadline (or once stopping) nothing more is asked of Graph.
+      if (signal.aborted) throw abortedBy(signal);
       try {
         const response = await graph.get(path, signal, relation);
         requests.push(String(response.status));
@@ -68,7 +70,8 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
         const graphError = error instanceof GraphError ? error : new GraphError('network', errorText(error));
         // A token failure never reached Graph, so it is no Graph request.
         if (graphError.reason !== 'token') requests.push(graphError.status === undefined ? 'none' : String(graphError.status));
-        throw graphError;
+        // Cut short by the deadline: the deadline is the reason, whatever the request said.
+        throw signal.aborted ? abortedBy(signal, graphError.clientRequestId) : graphError;
       }
     };
 
@@ -121,4 +124,13 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
     const tenantId = options.tenantOfToken();
     return tenantId === undefined ? { ok: true, data, requests } : { ok: true, data, requests, tenantId };
   };
+}
+
+/** Why the poll's signal was aborted, as the error of a request it cut short (the poller aborts with a GraphError). */
+function abortedBy(signal: AbortSignal, clientRequestId?: string): GraphError {
+  const reason: unknown = signal.reason;
+  const ids = clientRequestId === undefined ? {} : { clientRequestId };
+  return reason instanceof GraphError
+    ? new GraphError(reason.reason, reason.message, ids)
+    : new GraphError('network', `the poll was stopped: ${errorText(reason)}`, ids);
 }

@@ -113,6 +113,13 @@ export const FLAGS = flagTable([
     help: `How often to poll Graph (at least 1s). Demo mode uses ${formatDuration(DEMO_POLL_INTERVAL_MS)} unless set.`,
   },
   {
+    name: 'poll.timeout',
+    kind: 'duration',
+    default: '',
+    env: true,
+    help: 'Deadline for one whole poll of one tenant, counted from when it has a --poll.concurrency slot; then its requests are aborted, what it did not read keeps its last data and its slot is freed. At most, and by default, the poll interval (or --graph.timeout when the interval is shorter).',
+  },
+  {
     name: 'poll.max-staleness',
     kind: 'duration',
     default: '3h',

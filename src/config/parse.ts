@@ -56,6 +56,8 @@ export interface Config {
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
+  /** Deadline of one tenant's poll (--poll.timeout): at most, and by default, the longer of pollIntervalMs and graphTimeoutMs. */
+  readonly pollTimeoutMs: number;
   readonly maxStalenessMs: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -137,6 +139,16 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   if (demo && !raw.has('poll.interval')) pollIntervalMs = DEMO_POLL_INTERVAL_MS;
   else if ((parseDuration(value('poll.interval')) ?? MIN_POLL_INTERVAL_MS) < MIN_POLL_INTERVAL_MS) {
     errors.push(`${source('poll.interval')}: must be at least 1s (Graph throttles eager clients)`);
+  }
+  // A poll may run until the next one is due, no longer; but always as long as one request may
+  // take (with an interval shorter than --graph.timeout). That bound is the default too.
+  const longestPollMs = Math.max(pollIntervalMs, graphTimeoutMs);
+  const pollTimeoutMs = raw.has('poll.timeout') ? duration('poll.timeout') : longestPollMs;
+  if (raw.has('poll.timeout') && parseDuration(value('poll.timeout')) === 0) errors.push(`${source('poll.timeout')}: must be greater than 0`);
+  else if (pollTimeoutMs > longestPollMs) {
+    const bound =
+      pollIntervalMs >= graphTimeoutMs ? `the poll interval ${formatDuration(pollIntervalMs)}` : `--graph.timeout ${formatDuration(graphTimeoutMs)}`;
+    errors.push(`${source('poll.timeout')}: ${value('poll.timeout')} is longer than ${bound}: a poll must end before the next is due`);
   }
   const maxStalenessMs = duration('poll.max-staleness');
   if (maxStalenessMs > 0 && maxStalenessMs < pollIntervalMs) {
@@ -238,6 +250,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       graphEndpoint: graphEndpoint.url,
       graphTimeoutMs,
       pollIntervalMs,
+      pollTimeoutMs,
       maxStalenessMs,
       logLevel: logLevel as LogLevel,
       logFormat: logFormat as LogFormat,

@@ -28,7 +28,10 @@ type Labels = Record<string, string>;
 type Sample = readonly [Labels, number];
 
 interface RenderContext {
+  /** Wall clock: what Graph's timestamps are compared with. */
   readonly nowMs: number;
+  /** Monotonic clock: what the score's age is measured on. */
+  readonly monoNowMs: number;
   readonly maxStalenessMs: number;
 }
 
@@ -46,7 +49,9 @@ const CACHED = 'Cached: refreshed every poll, not at scrape time.';
 /** The score while it is fresh enough to show (see --poll.max-staleness). */
 function freshScore(t: TenantSnapshot, ctx: RenderContext) {
   if (t.score === undefined || t.lastSuccessMs === undefined) return undefined;
-  if (ctx.maxStalenessMs > 0 && ctx.nowMs - t.lastSuccessMs > ctx.maxStalenessMs) return undefined;
+  // Aged on the monotonic clock when the snapshot has it: a wall-clock step must not age a score.
+  const ageMs = t.lastSuccessMonoMs === undefined ? ctx.nowMs - t.lastSuccessMs : ctx.monoNowMs - t.lastSuccessMonoMs;
+  if (ctx.maxStalenessMs > 0 && ageMs > ctx.maxStalenessMs) return undefined;
   return t.score;
 }
 
@@ -542,7 +547,10 @@ export interface MetricsOptions {
   constantLabels?: readonly string[];
   build: BuildInfo;
   maxStalenessMs: number;
+  /** Wall clock, Unix ms (default Date.now). */
   now?: () => number;
+  /** Monotonic clock the scores' age is measured on (default performance.now, as the poller's). */
+  monoNow?: () => number;
   /** Node.js and process metrics (on by default; off makes golden tests deterministic). */
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
@@ -599,6 +607,7 @@ interface DataRender {
  */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
+  const monoNow = options.monoNow ?? (() => performance.now());
   const constant = options.constantLabels ?? [];
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
@@ -608,7 +617,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
   const renderData = (): DataRender => {
-    const input: RenderInput = Object.freeze({ snapshots: options.snapshots(), ctx: Object.freeze({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }) });
+    const input: RenderInput = Object.freeze({
+      snapshots: options.snapshots(),
+      ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
+    });
     // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
     const key = [
       ...input.snapshots,

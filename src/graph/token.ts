@@ -1,5 +1,6 @@
 /** One access token reused until shortly before it expires, plus the tenant it was issued for. */
 import type { TokenCredential } from '@azure/identity';
+import { type Clock, systemClock } from '../lib/clock.js';
 import type { Redactor } from '../lib/log.js';
 
 /** Renew this long before expiry when the credential gives no refresh hint. */
@@ -39,12 +40,14 @@ export interface TokenSourceOptions {
    * MSAL reports every such failure as a bare "network_error".
    */
   takeTransportFailure?: () => string | undefined;
-  now?: () => number;
+  /** When to renew is kept on the monotonic clock (default: the system's clocks). */
+  clock?: Clock;
 }
 
 /** Wraps a credential so that one token serves every poll until it is due for renewal. */
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  // renewAt is monotonic: a wall-clock step back must not keep a token past its expiry.
   let cached: { value: BearerToken; renewAt: number } | undefined;
   let credential = options.credential;
   let tenantId: string | undefined;
@@ -52,7 +55,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const rememberToken = options.redact.tokenSlot();
   return {
     async get(signal) {
-      if (cached && now() < cached.renewAt) return cached.value;
+      if (cached && clock.monoMs() < cached.renewAt) return cached.value;
       // Not every credential passes abortSignal on to its token request: race it, so that
       // --graph.timeout and shutdown are never held up by an authority that does not answer.
       options.takeTransportFailure?.();
@@ -67,7 +70,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       if (!access) throw new Error('the credential returned no token');
       if (access.token.length > MAX_ACCESS_TOKEN_CHARS) throw new Error(`the access token is longer than ${MAX_ACCESS_TOKEN_CHARS} characters`);
       rememberToken(access.token);
-      const renewAt = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
+      // The credential's times are on the wall clock (its own receipt time plus expires_in): what
+      // counts is how far ahead of now they are.
+      const renewAtWall = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
+      const renewAt = clock.monoMs() + (renewAtWall - clock.wallMs());
       tenantId = tenantOf(access.token) ?? tenantId;
       cached = { value: tenantId === undefined ? { token: access.token } : { token: access.token, tenantId }, renewAt };
       return cached.value;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { track } from '../helpers/children.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, parseSamples, runExporter, until } from '../helpers/exporter.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,7 +66,7 @@ describe('the command line', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
 
   it('partner_security_build_info carries the revision label', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], { cwd: ROOT, env: ENV });
+    const child = track(spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], { cwd: ROOT, env: ENV }));
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;

@@ -80,8 +80,9 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
       env: { SECRET: 'secret-0123456789' },
     });
     await until(() => held.length >= 2, 20_000, 'two polls in flight');
-    // A bounded negative window: the five polls all start at once, so without the limit the other
-    // three would arrive within it; no event marks "a poll is waiting for a slot" from outside.
+    // A bounded negative window: the five first polls are due a second apart (src/collect/schedule.ts),
+    // so without the limit a third would arrive within it; no event marks "a poll is waiting for a
+    // slot" from outside.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(inFlight).toBe(2);
     // Each release frees a slot for the next tenant, until all five were polled.

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PORT } from '../../src/config/flags.js';
+import { track } from '../helpers/children.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -63,11 +64,13 @@ describe('production layout (what the Dockerfile ships)', () => {
   });
 
   it('serves the demo tenant and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
-      cwd: app,
-      env: RUNTIME_ENV,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
+        cwd: app,
+        env: RUNTIME_ENV,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     exporter = child;
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const logs: string[] = [];
@@ -112,13 +115,30 @@ describe('Dockerfile', () => {
     expect(deps?.instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/npm ci --omit=dev --ignore-scripts/);
   });
 
-  it('gives npm ci in the build stage the preinstall script it runs, in the build context and copied before it', () => {
+  it('runs no install script of any dependency: every npm ci has --ignore-scripts, and the build stage builds dist/ itself', () => {
+    const runs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => ({ stage: stage.name, args: i.args })));
+    const installs = runs.filter((r) => /\bnpm (ci|install|i)\b/.test(r.args));
+    expect(installs.map((r) => r.stage)).toEqual(['build', 'prod-deps']);
+    for (const install of installs) expect(install.args).toMatch(/\bnpm ci\b.* --ignore-scripts\b/);
+    // Without `prepare` run by npm ci, the build stage compiles dist/ with npm run build, after installing.
+    const build =
+      stages
+        .find((s) => s.name === 'build')
+        ?.instructions.filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args) ?? [];
+    const buildIndex = build.findIndex((args) => /\bnpm run build\b/.test(args));
+    expect(buildIndex).toBeGreaterThan(build.findIndex((args) => /\bnpm ci\b/.test(args)));
+    expect(build[buildIndex]).toMatch(/^REVISION=\$\{REVISION\} npm run build$/);
+  });
+
+  it('runs the Node.js check of the preinstall script (which npm ci --ignore-scripts skips) before installing, from the build context', () => {
     const script = /node (\S+)/.exec(PACKAGE_SCRIPTS.preinstall ?? '')?.[1] ?? '';
     expect(script).toBe('scripts/check-node.mjs');
-    const build = stages.find((s) => s.instructions.some((i) => i.keyword === 'RUN' && /\bnpm ci\b(?!.*--ignore-scripts)/.test(i.args)));
+    const build = stages.find((s) => s.name === 'build');
     const install = build?.instructions.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)) ?? -1;
     const copy = build?.instructions.findIndex((i) => i.keyword === 'COPY' && i.args.split(' ').includes(script)) ?? -1;
     expect(install).toBeGreaterThan(-1);
+    expect(build?.instructions[install]?.args).toContain(`node ${script} && npm ci --ignore-scripts`);
     expect(copy).toBeGreaterThan(-1);
     expect(copy).toBeLessThan(install);
     expect(dockerIgnored(readFileSync(join(ROOT, '.dockerignore'), 'utf8'), script)).toBe(false);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { track } from '../helpers/children.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, type LogRecord, until } from '../helpers/exporter.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,7 +34,7 @@ interface Running {
 }
 
 function run(command: string, args: readonly string[]): Running {
-  const child = spawn(command, args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = track(spawn(command, args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] }));
   children.push(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {

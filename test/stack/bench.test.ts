@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BenchResults, FIGURES, SERVERS } from '../../scripts/bench.js';
+import { track } from '../helpers/children.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pss-bench-test-'));
@@ -18,7 +19,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function runSmoke(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const args = ['--import', './dashboards/ts-imports.ts', 'scripts/bench.ts', '--smoke', `--out=${out}`];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

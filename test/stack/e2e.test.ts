@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { track } from '../helpers/children.js';
 import { freePort, type RunningPrometheus, startPrometheus } from '../helpers/prometheus.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,7 +79,7 @@ const children: ChildProcess[] = [];
 
 /** Starts a child process and remembers it, so afterAll kills it whatever happens. */
 function start(command: string, args: string[], env?: Record<string, string>): { child: ChildProcess; output: string[] } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) }));
   children.push(child);
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) if (stream) createInterface({ input: stream }).on('line', (line) => output.push(line));

@@ -30,6 +30,7 @@ describe('parseConfig', () => {
       graphEndpoint: 'https://graph.microsoft.com',
       graphTimeoutMs: 30_000,
       pollIntervalMs: 600_000,
+      pollTimeoutMs: 600_000,
       maxStalenessMs: 3 * 3600_000,
       logLevel: 'info',
       logFormat: 'logfmt',
@@ -75,7 +76,13 @@ describe('parseConfig', () => {
     [['--web.telemetry-path=/probe/metrics'], { telemetryPath: '/probe/metrics' }],
     [['--graph.endpoint=https://graph.example.test/'], { graphEndpoint: 'https://graph.example.test' }],
     [['--graph.timeout=1m30s'], { graphTimeoutMs: 90_000 }],
-    [['--poll.interval', '90s'], { pollIntervalMs: 90_000 }],
+    [['--poll.interval', '90s'], { pollIntervalMs: 90_000, pollTimeoutMs: 90_000 }],
+    [['--poll.timeout=2m'], { pollIntervalMs: 600_000, pollTimeoutMs: 120_000 }],
+    [['--poll.interval=5m', '--poll.timeout=5m'], { pollIntervalMs: 300_000, pollTimeoutMs: 300_000 }],
+    // An interval shorter than one request's deadline: the poll may still take that long.
+    [['--poll.interval=1s'], { pollIntervalMs: 1000, pollTimeoutMs: 30_000 }],
+    [['--poll.interval=1s', '--graph.timeout=5s'], { pollIntervalMs: 1000, pollTimeoutMs: 5000 }],
+    [['--poll.interval=10s', '--poll.timeout=20s'], { pollIntervalMs: 10_000, pollTimeoutMs: 20_000 }],
     [['--poll.max-staleness=0'], { maxStalenessMs: 0 }],
     [['--log.level=debug', '--log.format=json'], { logLevel: 'debug', logFormat: 'json' }],
   ])('reads %j', (argv, expected) => {
@@ -83,8 +90,8 @@ describe('parseConfig', () => {
   });
 
   it('reads every flag from its environment variable, and a flag wins', () => {
-    const env = { ...SECRET_ENV, PSS_POLL_INTERVAL: '5m', PSS_LOG_FORMAT: 'json', PSS_WEB_LISTEN_ADDRESS: ':1234' };
-    expect(run([], env)).toMatchObject({ pollIntervalMs: 300_000, logFormat: 'json', listen: [{ port: 1234 }] });
+    const env = { ...SECRET_ENV, PSS_POLL_INTERVAL: '5m', PSS_POLL_TIMEOUT: '90s', PSS_LOG_FORMAT: 'json', PSS_WEB_LISTEN_ADDRESS: ':1234' };
+    expect(run([], env)).toMatchObject({ pollIntervalMs: 300_000, pollTimeoutMs: 90_000, logFormat: 'json', listen: [{ port: 1234 }] });
     // Several addresses in the variable, one per line; flags replace the variable's addresses.
     expect(run([], { ...env, PSS_WEB_LISTEN_ADDRESS: '127.0.0.1:1\n127.0.0.2:2' }).listen).toEqual([
       { host: '127.0.0.1', port: 1 },
@@ -147,6 +154,16 @@ describe('parseConfig', () => {
     [['--poll.interval=500ms'], {}, ['--poll.interval: must be at least 1s (Graph throttles eager clients)']],
     [['--graph.timeout=0'], {}, ['--graph.timeout: must be greater than 0']],
     [['--poll.max-staleness=5m'], {}, ['--poll.max-staleness: 5m is shorter than the poll interval 10m: every score would vanish between polls']],
+    [['--poll.timeout=11m'], {}, ['--poll.timeout: 11m is longer than the poll interval 10m: a poll must end before the next is due']],
+    [['--poll.interval=1m', '--poll.timeout=90s'], {}, ['--poll.timeout: 90s is longer than the poll interval 1m: a poll must end before the next is due']],
+    [['--poll.interval=10s', '--poll.timeout=31s'], {}, ['--poll.timeout: 31s is longer than --graph.timeout 30s: a poll must end before the next is due']],
+    [[], { PSS_POLL_TIMEOUT: '1h' }, ['PSS_POLL_TIMEOUT: 1h is longer than the poll interval 10m: a poll must end before the next is due']],
+    [['--poll.timeout=0'], {}, ['--poll.timeout: must be greater than 0']],
+    [['--poll.timeout=later'], {}, ['--poll.timeout: "later" is not a duration (use e.g. 90s, 5m, 1h30m)']],
+    // Given twice is an error for every kind of flag, booleans and their --no- form included.
+    [['--demo', '--demo'], {}, ['--demo: given more than once; give it once']],
+    [['--collector.history', '--no-collector.history'], {}, ['--collector.history: given more than once; give it once']],
+    [['--collector.history=false', '--collector.history=false'], {}, ['--collector.history: given more than once; give it once']],
     [['--log.level=verbose'], {}, ['--log.level: "verbose" is not one of debug, info, warn, error']],
     [[], { PSS_LOG_FORMAT: 'xml' }, ['PSS_LOG_FORMAT: "xml" is not one of logfmt, json']],
     [['--web.listen-address=localhost'], {}, ['--web.listen-address: "localhost" is not host:port, :port or [ipv6]:port']],

@@ -31,6 +31,12 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
   'graph.endpoint': [['integration/serving.test.ts', 'is not ready before the first poll, then serves the score, the landing page and 404s']],
   'graph.timeout': [['integration/failures.test.ts', 'a Graph that never answers: reason timeout after --graph.timeout, and the exporter keeps serving']],
   'poll.interval': [['integration/tokens.test.ts', 'reuses one token across polls while it is fresh']],
+  'poll.timeout': [
+    [
+      'integration/security-poll-deadline.test.ts',
+      '4 of 8 tenants paging without end hold the 4 slots only until their deadline: the others get their first poll and /readyz turns ready',
+    ],
+  ],
   'poll.max-staleness': [
     ['unit/expose/metrics.test.ts', 'drops score and relation series once the last success is older than --poll.max-staleness, keeps health series'],
     ['integration/tenants-e2e.test.ts', 'drops requirements that disappear from Graph at the next poll, and marks a missing relation'],

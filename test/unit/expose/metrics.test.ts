@@ -346,6 +346,32 @@ describe('metrics', () => {
     expect(renders).toHaveBeenCalledTimes(3);
   });
 
+  it('partner_security_relation_up: 1 for a relation read, 0 for one Graph answered 404 for (unavailable) or that failed, absent when turned off', async () => {
+    const t: TenantSnapshot = {
+      ...healthy('t1', 10),
+      relationStatus: { requirements: 'ok', history: 'failed', customerInsights: 'unavailable', securityAlerts: 'disabled' },
+    };
+    const samples = (await render([t]))
+      .split('\n')
+      .filter((line) => line.startsWith('partner_security_relation_up{'))
+      .sort();
+    expect(samples).toEqual([
+      'partner_security_relation_up{tenant_id="t1",relation="customerInsights"} 0',
+      'partner_security_relation_up{tenant_id="t1",relation="history"} 0',
+      'partner_security_relation_up{tenant_id="t1",relation="requirements"} 1',
+    ]);
+  });
+
+  it('ages the score on the monotonic clock: a wall-clock step neither drops a fresh score nor keeps a stale one', async () => {
+    const snapshots = [{ ...healthy('t1', 10), lastSuccessMs: NOW, lastSuccessMonoMs: 5000 }];
+    const render = (wallMs: number, monoMs: number) =>
+      createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => wallMs, monoNow: () => monoMs, processMetrics: false }).render();
+    // The wall clock stepped four hours forward, one minute after the poll.
+    expect(await render(NOW + 4 * 3_600_000, 5000 + 60_000)).toContain('partner_security_score_current{tenant_id="t1"} 10');
+    // The wall clock stepped an hour back, two hours after the poll.
+    expect(await render(NOW - 3_600_000, 5000 + 2 * 3_600_000)).not.toMatch(/^partner_security_score_current/m);
+  });
+
   it('serves the same exposition as bytes for HTTP, encoded once per render and shared until the next poll', async () => {
     let snapshots = [healthy('t1', 10)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });

@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { errorText } from '../../../src/lib/errors.js';
-import { createLogger, createRedactor, type LogFormat, MAX_LOG_LINE_BYTES, MAX_REDACTED_INPUT_CHARS, redactJwts } from '../../../src/lib/log.js';
+import {
+  createLogger,
+  createRedactor,
+  type LogFormat,
+  MAX_LOG_LINE_BYTES,
+  MAX_LOG_VALUE_CHARS,
+  MAX_REDACTED_INPUT_CHARS,
+  redactJwts,
+} from '../../../src/lib/log.js';
 import { MAX_SCANNED_CHARS } from '../../../src/lib/text.js';
 import { probeRegexInputs } from '../../helpers/regex-probe.js';
 
@@ -56,6 +64,35 @@ describe('logger', () => {
       const line = lines.join('');
       expect(line).not.toMatch(/client-secret-value|abc\.def-ghi|opaque-token-abcdef|eyJhbGciOiJub25lIn0/);
       expect(line.match(/\[REDACTED\]/g)?.length).toBe(4);
+    }
+  });
+
+  it(`bounds a line at ${MAX_LOG_LINE_BYTES} bytes counting its newline: up to the byte, and not one beyond`, () => {
+    for (const format of ['logfmt', 'json'] as const) {
+      const { lines, logger } = capture(format);
+      const full = 'x'.repeat(MAX_LOG_VALUE_CHARS - 96);
+      // Four values near their own bound come near the line's; a fifth tunes the line to the byte.
+      const log = (last: number) => logger.info('m', { a: full, b: full, c: full, d: full, e: 'y'.repeat(last) });
+      log(1);
+      const base = Buffer.byteLength(lines.pop() ?? '') - 1;
+      for (const written of [MAX_LOG_LINE_BYTES - 2, MAX_LOG_LINE_BYTES - 1, MAX_LOG_LINE_BYTES, MAX_LOG_LINE_BYTES + 1, MAX_LOG_LINE_BYTES + 2]) {
+        // The line as it would be written whole, newline included, is `written` bytes long.
+        log(written - base);
+        const line = lines.pop() ?? '';
+        expect(line.endsWith('\n')).toBe(true);
+        expect(Buffer.byteLength(line), `${format}, a line of ${written} bytes`).toBeLessThanOrEqual(MAX_LOG_LINE_BYTES);
+        // At the bound nothing is cut; beyond it, something is.
+        expect(line.includes('…'), `${format}, a line of ${written} bytes`).toBe(written > MAX_LOG_LINE_BYTES);
+        if (written <= MAX_LOG_LINE_BYTES) expect(Buffer.byteLength(line)).toBe(written);
+      }
+    }
+  });
+
+  it('redacts a bearer token whatever the case of "Bearer"', () => {
+    const redact = createRedactor();
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      const text = redact(`authorization: ${scheme} opaque-access-token-0123 and ${scheme}\tsecond-token-4567`);
+      expect(text).toBe(`authorization: ${scheme} [REDACTED] and ${scheme}\t[REDACTED]`);
     }
   });
 
