@@ -271,6 +271,8 @@ export interface TenantSnapshot {
    * and what depends on it being current (the authorization signal) must see its age.
    */
   readonly relationsReadMs?: Readonly<Partial<Record<Relation, number>>>;
+  /** The same moments on the monotonic clock (src/lib/clock.ts): a relation's age is measured on it. */
+  readonly relationsReadMonoMs?: Readonly<Partial<Record<Relation, number>>>;
   /** Unix time in milliseconds of the last successful poll (wall clock: shown and exported). */
   readonly lastSuccessMs?: number;
   /** The same moment on the monotonic clock (src/lib/clock.ts): the score's age is measured on it, so a clock step never ages it. */

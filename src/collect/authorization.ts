@@ -61,17 +61,24 @@ function requirementsReadMs(t: TenantSnapshot): number | undefined {
   return t.relations.requirements === undefined ? undefined : (t.relationsReadMs?.requirements ?? t.lastSuccessMs);
 }
 
-/** Whether the tenant's requirements are older than maxStalenessMs (0: never) at nowMs. Allocates nothing: a scrape asks it. */
-export function requirementsStale(t: TenantSnapshot, nowMs: number, maxStalenessMs: number): boolean {
+/**
+ * Whether the tenant's requirements are older than maxStalenessMs (0: never) at nowMs. Aged on the
+ * monotonic clock (monoNowMs, as the poller's) when the snapshot has the read's monotonic time, so a
+ * wall-clock step neither ages nor freshens them. Allocates nothing: a scrape asks it.
+ */
+export function requirementsStale(t: TenantSnapshot, nowMs: number, maxStalenessMs: number, monoNowMs?: number): boolean {
   const readMs = requirementsReadMs(t);
-  return readMs !== undefined && maxStalenessMs > 0 && nowMs - readMs > maxStalenessMs;
+  if (readMs === undefined || maxStalenessMs <= 0) return false;
+  const readMonoMs = t.relationsReadMonoMs?.requirements ?? (t.relationsReadMs?.requirements === undefined ? t.lastSuccessMonoMs : undefined);
+  const ageMs = readMonoMs !== undefined && monoNowMs !== undefined ? monoNowMs - readMonoMs : nowMs - readMs;
+  return ageMs > maxStalenessMs;
 }
 
 /**
  * Assesses a tenant at nowMs. Requirements read longer than maxStalenessMs ago are stale (0: never),
  * as the metrics drop a score that old.
  */
-export function assessAuthorization(t: TenantSnapshot, nowMs: number, maxStalenessMs: number): AuthorizationAssessment {
+export function assessAuthorization(t: TenantSnapshot, nowMs: number, maxStalenessMs: number, monoNowMs?: number): AuthorizationAssessment {
   const partnerType = t.partner.type;
   const mandatory = mandatoryRequirements(partnerType);
   const month = t.partner.validationMonth;
@@ -85,7 +92,7 @@ export function assessAuthorization(t: TenantSnapshot, nowMs: number, maxStalene
   }
   const readMs = requirementsReadMs(t);
   if (readMs === undefined) return unknown({ kind: 'not_polled' });
-  if (requirementsStale(t, nowMs, maxStalenessMs)) return { ...unknown({ kind: 'stale', readMs }), readMs };
+  if (requirementsStale(t, nowMs, maxStalenessMs, monoNowMs)) return { ...unknown({ kind: 'stale', readMs }), readMs };
 
   const counted = requirements.filter((r) => isMandatory(r, partnerType));
   const failing = counted.filter((r) => r.compliant === false);

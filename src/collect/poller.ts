@@ -249,7 +249,8 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
   const base = { ...previous, polls: previous.polls + 1, requests: Object.freeze(requests) };
   if (result.ok) {
     const nowMs = clock.wallMs();
-    const { relations, truncated, relationsReadMs } = keptRelations(previous, result.data, nowMs);
+    const monoMs = clock.monoMs();
+    const { relations, truncated, relationsReadMs, relationsReadMonoMs } = keptRelations(previous, result.data, nowMs, monoMs);
     return Object.freeze({
       ...base,
       tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
@@ -258,8 +259,9 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
       relationStatus: result.data.relationStatus,
       truncated,
       relationsReadMs,
+      relationsReadMonoMs,
       lastSuccessMs: nowMs,
-      lastSuccessMonoMs: clock.monoMs(),
+      lastSuccessMonoMs: monoMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),
     });

@@ -411,17 +411,20 @@ async function readSelected<R extends Relation>(
  * none, so its series vanish. How a cap cut the data and when it was read go with the data.
  */
 export function keptRelations(
-  previous: Pick<TenantSnapshot, 'relations' | 'truncated' | 'relationsReadMs'>,
+  previous: Pick<TenantSnapshot, 'relations' | 'truncated' | 'relationsReadMs' | 'relationsReadMonoMs'>,
   read: RelationsRead,
   nowMs: number,
+  monoMs: number,
 ): {
   readonly relations: RelationsData;
   readonly truncated: Readonly<Partial<Record<Relation, RelationTruncation>>>;
   readonly relationsReadMs: Readonly<Partial<Record<Relation, number>>>;
+  readonly relationsReadMonoMs: Readonly<Partial<Record<Relation, number>>>;
 } {
   const relations: Record<string, unknown> = {};
   const truncated: Partial<Record<Relation, RelationTruncation>> = {};
   const readMs: Partial<Record<Relation, number>> = {};
+  const readMonoMs: Partial<Record<Relation, number>> = {};
   for (const relation of RELATIONS) {
     const status = read.relationStatus[relation];
     const data = status === 'ok' ? read.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
@@ -430,8 +433,15 @@ export function keptRelations(
     if (cut !== undefined) truncated[relation] = cut;
     const at = status === 'ok' ? nowMs : status === 'failed' ? previous.relationsReadMs?.[relation] : undefined;
     if (data !== undefined && at !== undefined) readMs[relation] = at;
+    const atMono = status === 'ok' ? monoMs : status === 'failed' ? previous.relationsReadMonoMs?.[relation] : undefined;
+    if (data !== undefined && atMono !== undefined) readMonoMs[relation] = atMono;
   }
-  return { relations: Object.freeze(relations) as RelationsData, truncated: Object.freeze(truncated), relationsReadMs: Object.freeze(readMs) };
+  return {
+    relations: Object.freeze(relations) as RelationsData,
+    truncated: Object.freeze(truncated),
+    relationsReadMs: Object.freeze(readMs),
+    relationsReadMonoMs: Object.freeze(readMonoMs),
+  };
 }
 
 /** One line for the log. */

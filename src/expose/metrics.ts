@@ -111,7 +111,7 @@ const assessments = new WeakMap<TenantSnapshot, { nowMs: number; assessment: Aut
 function authorization(t: TenantSnapshot, ctx: RenderContext): AuthorizationAssessment {
   const cached = assessments.get(t);
   if (cached !== undefined && cached.nowMs === ctx.nowMs) return cached.assessment;
-  const assessment = assessAuthorization(t, ctx.nowMs, ctx.maxStalenessMs);
+  const assessment = assessAuthorization(t, ctx.nowMs, ctx.maxStalenessMs, ctx.monoNowMs);
   assessments.set(t, { nowMs: ctx.nowMs, assessment });
   return assessment;
 }
@@ -625,7 +625,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const key = [
       ...input.snapshots,
       ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined),
-      ...input.snapshots.map((t) => requirementsStale(t, input.ctx.nowMs, input.ctx.maxStalenessMs)),
+      ...input.snapshots.map((t) => requirementsStale(t, input.ctx.nowMs, input.ctx.maxStalenessMs, input.ctx.monoNowMs)),
     ];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
     const text = dataRegistry(input, constant, options.build).metrics();

@@ -45,6 +45,7 @@ export function createApp(options: AppOptions): RequestListener {
   const view = () =>
     statusView(options.snapshots(), {
       nowMs: now(),
+      monoNowMs: performance.now(),
       version: options.version,
       telemetryPath: options.telemetryPath,
       ...(options.maxStalenessMs === undefined ? {} : { maxStalenessMs: options.maxStalenessMs }),

@@ -226,6 +226,8 @@ export interface StatusViewOptions {
   version: string;
   telemetryPath: string;
   /** --poll.max-staleness: requirements older than this make the authorization unknown (0 or absent: never). */
+  /** The monotonic clock the poller measures on (performance.now): requirements age on it. */
+  monoNowMs?: number;
   maxStalenessMs?: number;
   /** Removes secrets from every text shown (the exporter's redactor); none by default. */
   redact?: (text: string) => string;
@@ -236,7 +238,7 @@ export function statusView(snapshots: readonly TenantSnapshot[], options: Status
   return {
     exporter: { name: NAME, version: options.version, telemetryPath: options.telemetryPath },
     generatedAt: new Date(options.nowMs).toISOString(),
-    tenants: snapshots.map((snapshot) => tenantView(snapshot, options.nowMs, shownText(options.redact ?? ((text) => text)), options.maxStalenessMs ?? 0)),
+    tenants: snapshots.map((snapshot) => tenantView(snapshot, options, shownText(options.redact ?? ((text) => text)))),
   };
 }
 
@@ -246,7 +248,8 @@ function shownText(redact: (text: string) => string): Shown {
   return (text) => boundText(redact(text), MAX_SHOWN_CHARS);
 }
 
-function tenantView(t: TenantSnapshot, nowMs: number, shown: Shown, maxStalenessMs: number): TenantView {
+function tenantView(t: TenantSnapshot, options: StatusViewOptions, shown: Shown): TenantView {
+  const { nowMs, maxStalenessMs = 0 } = options;
   const moment = (ms: number | undefined): Moment | null => (ms === undefined ? null : momentOf(ms, nowMs));
   const seconds = (s: number | undefined) => moment(s === undefined ? undefined : s * 1000);
   const requirements = t.relations.requirements?.map((r) => requirementView(r, t.partner.type, nowMs, shown)).sort(byUrgency);
@@ -254,7 +257,7 @@ function tenantView(t: TenantSnapshot, nowMs: number, shown: Shown, maxStaleness
   return {
     tenantId: shown(t.tenantId),
     labels: Object.fromEntries(Object.entries(t.labels).map(([name, value]) => [shown(name), shown(value)])),
-    authorization: authorizationView(assessAuthorization(t, nowMs, maxStalenessMs), t.partner.validationMonth, nowMs, shown),
+    authorization: authorizationView(assessAuthorization(t, nowMs, maxStalenessMs, options.monoNowMs), t.partner.validationMonth, nowMs, shown),
     score:
       score === undefined
         ? null

@@ -128,6 +128,15 @@ describe('assessAuthorization', () => {
     expect(assessAuthorization(failing(100 * STALENESS), NOW, 0).state).toBe('not_at_risk');
   });
 
+  it('ages the requirements on the monotonic clock: a wall-clock step neither makes them stale nor keeps them fresh', () => {
+    const read = { relationsReadMs: { requirements: NOW - 60_000 }, relationsReadMonoMs: { requirements: 5_000 }, lastSuccessMonoMs: 5_000 };
+    const t = tenant(ALL_MET, undefined, read);
+    // The wall clock jumped 10 hours ahead while one real minute passed: still fresh.
+    expect(assessAuthorization(t, NOW + 10 * HOUR, STALENESS, 5_000 + 60_000).state).toBe('not_at_risk');
+    // The wall clock went an hour back while four real hours passed: stale.
+    expect(assessAuthorization(t, NOW - HOUR, STALENESS, 5_000 + 4 * HOUR)).toMatchObject({ state: 'unknown', unknown: [{ kind: 'stale' }] });
+  });
+
   it('gives the next validation when the month is configured, and only then', () => {
     expect(assess(tenant(ALL_MET)).nextValidationMs).toBeUndefined();
     expect(assess(tenant(ALL_MET, { type: 'direct', validationMonth: 3 })).nextValidationMs).toBe(Date.UTC(2027, 2, 1));
