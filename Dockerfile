@@ -41,15 +41,20 @@ ARG BUILD_IMAGE=node:24-bookworm-slim
 # Pin both images by digest (@sha256:...) in a release pipeline.
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
-# --- build: all dependencies, then `prepare` (= npm run build) compiles src/ into dist/ ---
+# --- build: all dependencies without running any install script, then `npm run build` compiles src/ into dist/ ---
+# No dependency needs an install script (test/unit/repo/install-scripts.test.ts fails when one in
+# package-lock.json gains one), so none is run: a compromised package cannot run code at install.
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# The Node.js version check the preinstall script would run (--ignore-scripts skips it), run first.
+COPY scripts/check-node.mjs ./scripts/
+RUN --mount=type=cache,target=/root/.npm node scripts/check-node.mjs && npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
 # The build records REVISION in dist/cli/build-info.json (--version, partner_security_build_info): the
 # build context has no .git to ask.
 ARG REVISION=unknown
-RUN --mount=type=cache,target=/root/.npm REVISION=${REVISION} npm ci --no-audit --no-fund
+RUN REVISION=${REVISION} npm run build
 
 # --- prod-deps: only "dependencies"; no install scripts run (none of them needs one) ---
 FROM ${BUILD_IMAGE} AS prod-deps

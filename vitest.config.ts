@@ -22,9 +22,9 @@ const TIERS = {
   /** One process: the code called directly, servers (the express app, a fake Graph) on 127.0.0.1 at most. */
   unit: { include: ['test/unit/**/*.test.ts'] },
   /** The built exporter (or another program: openssl, bash, npm) as a child process; the TLS fake cloud. */
-  integration: { include: ['test/integration/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
+  integration: { include: ['test/integration/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], setupFiles: ['test/setup-children.ts'] },
   /** Real system tools: promtool, Prometheus, Alertmanager, Chromium, kubectl, wrk, the npm registry. */
-  stack: { include: ['test/stack/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
+  stack: { include: ['test/stack/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], setupFiles: ['test/setup-children.ts'] },
 };
 
 export default defineConfig({

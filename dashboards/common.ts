@@ -35,8 +35,13 @@ import { PanelBuilder as TimeSeriesBuilder } from '@grafana/grafana-foundation-s
 export const DATASOURCE_UID = 'partner-security-prometheus';
 /** Name of that data source (what Grafana shows in the datasource picker). */
 export const DATASOURCE_NAME = 'Prometheus';
-/** Tag every dashboard carries; the dashboards link to each other through it. */
-export const TAG = 'partner-security';
+/**
+ * Where the monitoring mixin puts its label selector (`_config.partnerSecuritySelector`, the scrape
+ * job by default): every query names it, and mixin/dashboards/dashboards.libsonnet replaces it. The
+ * JSON these sources render (mixin/dashboards/) is the mixin's template; grafana/dashboards/ is what
+ * the mixin makes of it (uid prefix, tags and refresh from its _config too).
+ */
+export const SELECTOR = '%(partnerSecuritySelector)s';
 
 /**
  * The numbers the panels colour by. They mirror deploy/prometheus/alerts.yml (a test keeps them equal),
@@ -57,12 +62,6 @@ export const THRESHOLDS = {
   alertResponseApproachingSeconds: 20 * 3600,
 } as const;
 
-/**
- * The mandatory requirements (CSP authorization depends on them since October 2025), as a PromQL
- * regex; the same list as PartnerSecurityMandatoryRequirementNonCompliant (a test keeps them equal).
- */
-export const MANDATORY = 'mfaEnforcedForAdmins|securityContactProvided|securityAlertsPromptlyResolved';
-
 /** A Grafana variable reference, `${name}` (Grafana's syntax, spelled so it is not mistaken for a JavaScript template). */
 export const grafanaVariable = (name: string) => `\${${name}}`;
 
@@ -82,8 +81,8 @@ export function labelVariable(name: string, label: string, metric: string): Quer
   return new QueryVariableBuilder(name)
     .label(label)
     .datasource(datasource)
-    .query({ qryType: 1, query: `label_values(${metric}, ${name})`, refId: 'PrometheusVariableQueryEditor-VariableQuery' })
-    .definition(`label_values(${metric}, ${name})`)
+    .query({ qryType: 1, query: `label_values(${metric}{${SELECTOR}}, ${name})`, refId: 'PrometheusVariableQueryEditor-VariableQuery' })
+    .definition(`label_values(${metric}{${SELECTOR}}, ${name})`)
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .multi(true)
@@ -96,8 +95,8 @@ export function tenantVariable(): QueryVariableBuilder {
   return labelVariable('tenant_id', 'Partner tenant', 'partner_security_up');
 }
 
-/** Label matcher for the selected tenants. */
-export const TENANTS = 'tenant_id=~"$tenant_id"';
+/** Label matchers for the selected tenants, of the exporter's job. */
+export const TENANTS = `tenant_id=~"$tenant_id", ${SELECTOR}`;
 
 /** A Prometheus query through the datasource variable: a range query, or an instant one in table format for tables. */
 export function query(expr: string, legend = '{{tenant_id}}', options: { table?: boolean } = {}): DataqueryBuilder {
@@ -160,11 +159,11 @@ export function builtInAnnotation(): AnnotationQueryBuilder {
     .type('dashboard');
 }
 
-/** Links to the other partner security dashboards, keeping the time range and the selected tenants. */
+/** Links to the other partner security dashboards (the mixin gives it their tags), keeping the time range and the selected tenants. */
 export function dashboardsLink(): DashboardLinkBuilder {
   return new DashboardLinkBuilder('Partner security')
     .type(DashboardLinkType.Dashboards)
-    .tags([TAG])
+    .tags([])
     .asDropdown(true)
     .includeVars(true)
     .keepTime(true)

@@ -19,9 +19,9 @@ import {
   labelVariable,
   neutral,
   query,
+  SELECTOR,
   stat,
   steps,
-  TAG,
   TENANTS,
   THRESHOLDS,
   tenantVariable,
@@ -29,22 +29,22 @@ import {
   yesNo,
 } from './common.js';
 
-/** UID of the health dashboard. */
-export const HEALTH_UID = 'partner-security-exporter-health';
+/** Name of the health dashboard: its uid after the mixin's dashboardUIDPrefix. */
+export const HEALTH_NAME = 'exporter-health';
 
 /** Series of the exporter processes themselves (no tenant_id): the selected scrape jobs. */
-const JOBS = 'job=~"$job"';
+const JOBS = `job=~"$job", ${SELECTOR}`;
+/** The exporters' own series, to keep only exporter processes among the job's targets. */
+const EXPORTERS = `partner_security_build_info{${SELECTOR}}`;
 
 /** Builds the exporter health dashboard. */
 export function healthDashboard(): Dashboard {
   const builder = new DashboardBuilder('Partner security exporter health')
-    .uid(HEALTH_UID)
+    .uid(HEALTH_NAME)
     .description('Whether partner-security-score-exporter reaches Microsoft Graph: poll results, durations, Graph answers and failures.')
-    .tags([TAG])
     .editable()
     .tooltip(DashboardCursorSync.Crosshair)
     .time({ from: 'now-24h', to: 'now' })
-    .refresh('1m')
     .timezone('browser')
     .withVariable(datasourceVariable())
     .withVariable(labelVariable('job', 'Job', 'partner_security_build_info'))
@@ -165,7 +165,7 @@ export function healthDashboard(): Dashboard {
     )
     .withPanel(
       timeSeries('Resident memory', 'process_resident_memory_bytes of each exporter.')
-        .withTarget(query(`process_resident_memory_bytes{${JOBS}} and on (job, instance) partner_security_build_info`, '{{instance}}'))
+        .withTarget(query(`process_resident_memory_bytes{${JOBS}} and on (job, instance) ${EXPORTERS}`, '{{instance}}'))
         .unit('bytes')
         .min(0)
         .height(6)
@@ -173,7 +173,7 @@ export function healthDashboard(): Dashboard {
     )
     .withPanel(
       timeSeries('CPU', 'CPU seconds per second used by each exporter.')
-        .withTarget(query(`rate(process_cpu_seconds_total{${JOBS}}[$__rate_interval]) and on (job, instance) partner_security_build_info`, '{{instance}}'))
+        .withTarget(query(`rate(process_cpu_seconds_total{${JOBS}}[$__rate_interval]) and on (job, instance) ${EXPORTERS}`, '{{instance}}'))
         .unit('percentunit')
         .min(0)
         .height(6)

@@ -27,12 +27,10 @@ import {
   finish,
   grafanaVariable,
   lastValue,
-  MANDATORY,
   neutral,
   query,
   stat,
   steps,
-  TAG,
   TENANTS,
   THRESHOLDS,
   tenantVariable,
@@ -40,8 +38,8 @@ import {
   yesNo,
 } from './common.js';
 
-/** UID of the overview dashboard (stable: bookmarks and links use it). */
-export const OVERVIEW_UID = 'partner-security-overview';
+/** Name of the overview dashboard: its uid after the mixin's dashboardUIDPrefix (stable: bookmarks and links use the uid). */
+export const OVERVIEW_NAME = 'overview';
 
 /** The alert threshold as a score, for a maximum of 100 (Graph's maxScore today). */
 const MAX_SCORE = 100;
@@ -55,20 +53,55 @@ const NOT_USING_MFA_IN_RED = [
 /** Builds the overview dashboard. */
 export function overviewDashboard(): Dashboard {
   const builder = new DashboardBuilder('Partner security score overview')
-    .uid(OVERVIEW_UID)
+    .uid(OVERVIEW_NAME)
     .description(
       'The Microsoft Partner Center partner security score, its requirements and MFA posture, as read from Microsoft Graph by partner-security-score-exporter.',
     )
-    .tags([TAG])
     .editable()
     .tooltip(DashboardCursorSync.Crosshair)
     .time({ from: 'now-7d', to: 'now' })
-    .refresh('5m')
     .timezone('browser')
     .withVariable(datasourceVariable())
     .withVariable(tenantVariable())
     .annotation(builtInAnnotation())
     .link(dashboardsLink())
+
+    // First, as on the status page: is the CSP authorization at risk, why, and when is the next validation.
+    .withRow(new RowBuilder('CSP authorization'))
+    .withPanel(
+      stat(
+        'CSP authorization',
+        "At risk: a requirement mandatory for the partner (by its partner type) is not compliant, so its CSP authorization is at risk at the next validation (PartnerSecurityAuthorizationAtRisk). Not at risk: every mandatory requirement is reported and compliant. Unknown: the exporter cannot tell (requirements not read or stale, a mandatory requirement missing from Graph's answer or without a status); the exporter's status page says why.",
+      )
+        // A tenant the exporter reports on without a signal is "unknown" (-1), never left out.
+        .withTarget(query(`partner_security_authorization_at_risk{${TENANTS}} or on (tenant_id) (-1 * group by (tenant_id) (partner_security_up{${TENANTS}}))`))
+        .mappings([
+          {
+            type: MappingType.ValueToText,
+            options: {
+              '1': { text: 'At risk', color: 'red', index: 0 },
+              '0': { text: 'Not at risk', color: 'green', index: 1 },
+              '-1': { text: 'Unknown', color: 'orange', index: 2 },
+            },
+          },
+        ])
+        .noValue('Unknown')
+        .height(6)
+        .span(6),
+    )
+    .withPanel(mandatoryRequirementsTable())
+    .withPanel(
+      stat(
+        'Next validation',
+        'Microsoft validates the requirements every year in the anniversary month of the onboarding: the start of that month (validation_month in the tenants file, --partner.validation-month). No value: not configured.',
+      )
+        .withTarget(query(`partner_security_next_validation_timestamp_seconds{${TENANTS}} * 1000`))
+        .unit('dateTimeFromNow')
+        .colorScheme(neutral())
+        .noValue('not configured')
+        .height(6)
+        .span(6),
+    )
 
     .withRow(new RowBuilder('Score'))
     .withPanel(
@@ -94,13 +127,9 @@ export function overviewDashboard(): Dashboard {
     .withPanel(
       stat(
         'Mandatory requirements not met',
-        'Mandatory requirements (partner admin MFA, security contact, alert response) Graph reports as non-compliant; the PartnerSecurityMandatoryRequirementNonCompliant alert fires for each.',
+        'Requirements mandatory for the partner (partner admin MFA, security contact, and alert response but for an indirect reseller) that Graph reports as non-compliant; the PartnerSecurityMandatoryRequirementNonCompliant alert fires for each. No value while the exporter cannot tell.',
       )
-        .withTarget(
-          query(
-            `sum by (tenant_id) ((1 - partner_security_requirement_compliant{${TENANTS}}) * ignoring (state, action_url, help_url) partner_security_requirement_info{${TENANTS}, requirement_type=~"${MANDATORY}", state!="preview"})`,
-          ),
-        )
+        .withTarget(query(`partner_security_mandatory_requirements_noncompliant{${TENANTS}}`))
         .thresholds(steps('green', [1, 'red']))
         .height(6)
         .span(4),
@@ -365,11 +394,47 @@ function openAlertsTable(): Table {
     .span(24);
 }
 
+/** The requirements mandatory for each partner, not compliant first, each with its Partner Center page. */
+function mandatoryRequirementsTable(): Table {
+  return new Table()
+    .title('Mandatory requirements')
+    .description(
+      'The requirements the CSP authorization depends on, as the exporter decides them by the partner type (partner_security_requirement_mandatory): not compliant first. Action opens the requirement in Partner Center.',
+    )
+    .datasource(datasource)
+    .withTarget(
+      query(
+        `(partner_security_requirement_compliant{${TENANTS}} and partner_security_requirement_mandatory{${TENANTS}} == 1) * ignoring (state, action_url, help_url) group_left (action_url) partner_security_requirement_info{${TENANTS}}`,
+        '',
+        { table: true },
+      ).refId('MANDATORY'),
+    )
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true, __name__: true, job: true, instance: true, help_url: true },
+        indexByName: { tenant_id: 0, requirement_type: 1, Value: 2, action_url: 3 },
+        renameByName: { tenant_id: 'Tenant', requirement_type: 'Requirement', Value: 'Compliant', action_url: 'Action' },
+      },
+    })
+    .withTransformation({ id: 'sortBy', options: { sort: [{ field: 'Compliant', desc: false }] } })
+    .overrideByName('Compliant', [
+      { id: 'mappings', value: yesNo('yes', 'no') },
+      { id: 'custom.cellOptions', value: { type: TableCellDisplayMode.ColorBackground } },
+    ])
+    .overrideByName('Action', [
+      { id: 'links', value: [{ title: 'Open in Partner Center', url: grafanaVariable('__value.raw'), targetBlank: true }] },
+      { id: 'mappings', value: [{ type: MappingType.RegexToText, options: { pattern: '^https?://.*', result: { text: 'Partner Center', index: 0 } } }] },
+    ])
+    .height(6)
+    .span(12);
+}
+
 function requirementsTable(): Table {
   const table = new Table()
     .title('Requirements')
     .description(
-      'Every requirement Graph evaluates. State "active" requirements are mandatory for CSP partners; "preview" ones do not count yet. Action opens the requirement in Partner Center.',
+      'Every requirement Graph evaluates. Which active ones are mandatory depends on the partner type (the Mandatory requirements table above); "preview" ones do not count yet. Action opens the requirement in Partner Center.',
     )
     .datasource(datasource)
     .withTarget(query(`partner_security_requirement_info{${TENANTS}}`, '', { table: true }).refId('INFO'))
@@ -414,7 +479,7 @@ function requirementsTable(): Table {
         value: [
           {
             type: MappingType.ValueToText,
-            options: { active: { text: 'active (mandatory)', index: 0 }, preview: { text: 'preview', index: 1 } },
+            options: { active: { text: 'active', index: 0 }, preview: { text: 'preview', index: 1 } },
           },
         ],
       },

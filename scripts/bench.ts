@@ -11,6 +11,9 @@
  * - Start-up of the demo exporter to its first good /metrics, next to `node -e 0`.
  * - Memory across 10,000 polls of the demo's fake Graph (in-process, scripts/bench/leak.ts).
  * - Render time and size of the data metrics by customers and by tenants (scripts/bench/growth.ts).
+ * - Hostile text: the old patterns next to what runs now, on what made them slow (scripts/bench/patterns.ts).
+ * - A connection flood (scripts/bench/flood.ts): 1,000 password-less keep-alive connections from
+ *   one address; an authenticated scraper's scrapes and new connections from another address.
  *
  * Run it with `npm run bench` (builds dist/ first); BENCHMARKS.md says what the figures mean.
  */
@@ -20,6 +23,7 @@ import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { FloodResult } from './bench/flood.js';
 import type { GrowthPoint, GrowthResult } from './bench/growth.js';
 import type { LeakResult, MemorySample } from './bench/leak.js';
 import {
@@ -41,6 +45,7 @@ import {
   type WrkResult,
   watchPeakRss,
 } from './bench/lib.js';
+import type { PatternResult } from './bench/patterns.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist/main.js');
@@ -68,6 +73,9 @@ interface Settings {
   readonly startupRuns: number;
   readonly leak: { readonly polls: number; readonly warmup: number; readonly samples: number; readonly maxSeconds: number; readonly renderEvery: number };
   readonly growth: { readonly customers: string; readonly tenants: string; readonly repeats: number };
+  /** Hostile text: the old patterns' input size (they are quadratic) and the repeats. */
+  readonly patterns: { readonly small: number; readonly repeats: number };
+  readonly flood: { readonly seconds: number; readonly connections: number };
   readonly out: string;
   /** The exporter's entry point: dist/main.js, or another build to compare with (--exporter). */
   readonly exporter: string;
@@ -157,6 +165,10 @@ export interface BenchResults {
   readonly startup: StartupResult;
   readonly leak: LeakResult;
   readonly growth: GrowthResult;
+  /** Absent from runs before the hostile-text section. */
+  readonly patterns?: PatternResult;
+  /** Absent in files written before the flood was measured. */
+  readonly flood?: FloodResult;
   readonly goals: readonly Goal[];
 }
 
@@ -188,6 +200,8 @@ function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): Settings
       ? { polls: 40, warmup: 10, samples: 3, maxSeconds: 20, renderEvery: 1 }
       : { polls: number(values.polls, 10_000), warmup: 200, samples: 10, maxSeconds: 140, renderEvery: 10 },
     growth: smoke ? { customers: '10,100', tenants: '1,2', repeats: 1 } : { customers: '10,100,1000,10000', tenants: '1,10,50', repeats: 5 },
+    patterns: smoke ? { small: 1000, repeats: 1 } : { small: 6000, repeats: 3 },
+    flood: smoke ? { seconds: 3, connections: 100 } : { seconds: 30, connections: 1000 },
     exporter: values.exporter ?? MAIN,
     ...(values.report === undefined ? {} : { report: values.report }),
     out: values.out ?? (smoke ? join(tmpdir(), 'partner-security-bench-smoke.json') : join(ROOT, 'bench/results.json')),
@@ -477,6 +491,26 @@ async function growth(settings: Settings): Promise<GrowthResult> {
   return JSON.parse(await runToEnd(process.execPath, args, 180_000)) as GrowthResult;
 }
 
+async function patterns(settings: Settings): Promise<PatternResult> {
+  const { small, repeats } = settings.patterns;
+  const args = ['--import', HOOK, join(SCRIPTS, 'patterns.ts'), `--small=${small}`, `--repeats=${repeats}`];
+  return JSON.parse(await runToEnd(process.execPath, args, 120_000)) as PatternResult;
+}
+
+async function flood(settings: Settings): Promise<FloodResult> {
+  const { seconds, connections } = settings.flood;
+  const args = [
+    '--import',
+    HOOK,
+    join(SCRIPTS, 'flood.ts'),
+    `--exporter=${settings.exporter}`,
+    `--seconds=${seconds}`,
+    `--connections=${connections}`,
+    `--port=${await freePort()}`,
+  ];
+  return JSON.parse(await runToEnd(process.execPath, args, (seconds + 60) * 1000)) as FloodResult;
+}
+
 /**
  * How much the highest reading of the second half of the polls exceeds the highest of the first
  * half (warm-up excluded). Peaks, not single readings: a full collection still finds whatever
@@ -493,7 +527,7 @@ function secondHalfGrowth(l: LeakResult, key: 'rssBytes' | 'heapUsedBytes'): num
 }
 
 /** The goals of issue 13: a floor that must hold and where the figure should get to. */
-function goals(t: ThroughputResult, s: StartupResult, l: LeakResult): Goal[] {
+function goals(t: ThroughputResult, s: StartupResult, l: LeakResult, f?: FloodResult): Goal[] {
   const growthOf = (key: 'rssBytes' | 'heapUsedBytes') => secondHalfGrowth(l, key);
   const x = (n: number) => `${round(n, 2)}x`;
   const atLeast = (goal: string, actual: number, floor: number, stretch: number): Goal => ({
@@ -536,6 +570,30 @@ function goals(t: ThroughputResult, s: StartupResult, l: LeakResult): Goal[] {
       stretchMet: memoryFlat,
     },
     atMost('first good /metrics after start, demo mode', s.firstMetricsMs, 1000, 300, (ms) => `${Math.round(ms)} ms`, ' ms'),
+    ...(f === undefined ? [] : floodGoals(f)),
+  ];
+}
+
+/** Issue 19, item 8: during the flood the authenticated scraper always gets 200, and 99% of new connections from elsewhere an answer within 10 s. */
+function floodGoals(f: FloodResult): Goal[] {
+  const share = f.fresh.total === 0 ? 0 : f.fresh.answered / f.fresh.total;
+  return [
+    {
+      goal: `flood of ${f.connections} connections from one address: the authenticated scraper's scrapes answered 200`,
+      target: 'all',
+      stretch: 'all',
+      actual: `${f.scrapes.ok} of ${f.scrapes.total}`,
+      met: f.scrapes.total > 0 && f.scrapes.ok === f.scrapes.total,
+      stretchMet: f.scrapes.total > 0 && f.scrapes.ok === f.scrapes.total,
+    },
+    {
+      goal: `flood of ${f.connections} connections from one address: new connections from another answered within 10 s`,
+      target: '>= 99%',
+      stretch: '>= 99%, p99 <= 1 s',
+      actual: `${round(share * 100, 1)}% (p50 ${Math.round(f.fresh.p50Ms)} ms, p99 ${Math.round(f.fresh.p99Ms)} ms)`,
+      met: share >= 0.99,
+      stretchMet: share >= 0.99 && f.fresh.p99Ms <= 1000,
+    },
   ];
 }
 
@@ -641,6 +699,39 @@ function report(r: BenchResults): string {
       marginal(r.growth.tenants, (p) => p.tenants),
     ),
     '',
+    ...(r.patterns === undefined
+      ? []
+      : [
+          '### Hostile text',
+          '',
+          `Median of ${r.patterns.repeats} runs; the old patterns are quadratic, so 10 MiB is given to the new code only.`,
+          '',
+          table(
+            ['input', 'characters', 'old ms', 'now ms'],
+            r.patterns.rows.map((row) => [row.input, row.characters, row.oldMs ?? 'not run', row.newMs]),
+          ),
+          '',
+        ]),
+    ...(r.flood === undefined
+      ? []
+      : [
+          `### A flood of ${r.flood.connections} password-less keep-alive connections from one address, ${r.flood.seconds} s (basic auth on)`,
+          '',
+          table(
+            ['what', 'figure'],
+            [
+              ['authenticated keep-alive scraper (every 5 s, 10 s timeout): 200', `${r.flood.scrapes.ok} of ${r.flood.scrapes.total}`],
+              ['its connection closed by the server', r.flood.scrapes.closed ? 'yes' : 'no'],
+              ['new connections from another address (every 250 ms) answered within 10 s', `${r.flood.fresh.answered} of ${r.flood.fresh.total}`],
+              [
+                'time to their answer: p50 / p99 / max ms',
+                `${Math.round(r.flood.fresh.p50Ms)} / ${Math.round(r.flood.fresh.p99Ms)} / ${Math.round(r.flood.fresh.maxMs)}`,
+              ],
+              ['flood requests answered (401) / connections opened', `${r.flood.flood.requests} / ${r.flood.flood.connects}`],
+            ],
+          ),
+          '',
+        ]),
     '### Goals',
     '',
     table(
@@ -659,7 +750,7 @@ async function main(): Promise<void> {
       throw new Error(
         `${settings.report} was written by an older npm run bench (schema ${earlier.schema}): its figures are in the BENCHMARKS.md of its commit`,
       );
-    process.stdout.write(report({ ...earlier, goals: goals(earlier.throughput, earlier.startup, earlier.leak) }));
+    process.stdout.write(report({ ...earlier, goals: goals(earlier.throughput, earlier.startup, earlier.leak, earlier.flood) }));
     return;
   }
   const startedAt = new Date();
@@ -675,6 +766,10 @@ async function main(): Promise<void> {
     const s = await startup(settings);
     log('cost growth by customers and tenants');
     const g = await growth(settings);
+    log('hostile text: old patterns and what runs now');
+    const p = await patterns(settings);
+    log(`a flood of ${settings.flood.connections} connections from one address (${settings.flood.seconds} s)`);
+    const f = await flood(settings);
     // The leak check goes last and gets what is left of the time budget, so a loaded machine
     // shortens it (the report says so) rather than the whole run overstaying.
     const left = BUDGET_SECONDS - (performance.now() - clock) / 1000 - 15;
@@ -691,7 +786,9 @@ async function main(): Promise<void> {
       startup: s,
       leak: l,
       growth: g,
-      goals: goals(t, s, l),
+      patterns: p,
+      flood: f,
+      goals: goals(t, s, l, f),
     };
     mkdirSync(dirname(settings.out), { recursive: true });
     writeFileSync(settings.out, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,5 +1,6 @@
-// Runs before `npm start` and `npm run demo` (prestart, predemo), on whatever Node.js the user has:
-// plain JavaScript that any Node.js parses, so an old one gets one clear line instead of a crash.
+// Runs before `npm ci` and `npm install` finish (preinstall) and before `npm start` and `npm run demo`
+// (prestart, predemo), on whatever Node.js the user has: plain JavaScript without dependencies that
+// any Node.js parses, so an old one gets one clear line instead of a crash or npm's generic error.
 import { readFileSync } from 'node:fs';
 
 const engines = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).engines.node;

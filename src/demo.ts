@@ -1,7 +1,9 @@
 /**
  * --demo: a simulated partner tenant served by an in-process fake Graph on loopback, reached
  * through the same Graph client as production with a static token. The score climbs as the
- * simulated partner fixes requirements, then one regresses and the cycle starts again. Security
+ * simulated partner fixes requirements, then one regresses and the cycle starts again: its
+ * authorization is at risk until the mandatory requirements are met (step 6 of 12), and a
+ * recommended requirement regresses on the way (steps 7 and 8). Security
  * alerts open, age and are resolved over the same cycle, one of them after crossing the 20-hour
  * threshold, beside a test alert that never pages. main
  * chooses it once: startDemo() gives the Graph root, credential and scope a real tenant would have.
@@ -9,6 +11,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import type { Target } from './collect/targets.js';
+import { DEFAULT_PARTNER_PROGRAM, type PartnerProgram } from './snapshot.js';
 
 /** The tenant_id label of the simulated tenant. */
 export const DEMO_TENANT_ID = 'demo';
@@ -45,7 +49,14 @@ interface DemoRequirement {
   maxScore: number;
   /** Step of the cycle from which the requirement is compliant. */
   fixedAtStep: number;
-  extra: (progress: number) => Record<string, unknown>;
+  /** Steps [from, to) in which it is not compliant again after it was fixed: a regression. */
+  regressed?: readonly [number, number];
+  extra: (progress: number, compliant: boolean) => Record<string, unknown>;
+}
+
+/** Whether a demo requirement is compliant at a step of the cycle. */
+function compliantAt(r: DemoRequirement, step: number): boolean {
+  return step >= r.fixedAtStep && !(r.regressed !== undefined && step >= r.regressed[0] && step < r.regressed[1]);
 }
 
 const REQUIREMENTS: readonly DemoRequirement[] = [
@@ -76,19 +87,23 @@ const REQUIREMENTS: readonly DemoRequirement[] = [
     state: 'active',
     maxScore: 20,
     fixedAtStep: 6,
-    extra: (p) => ({
+    // Over the 24-hour limit while it is not compliant, under it once it is, falling as the partner answers faster.
+    extra: (p, compliant) => ({
       '@odata.type': '#microsoft.graph.partner.security.responseTimeSecurityRequirement',
-      averageResponseTimeInHours: Math.max(6, Math.round((40 - p * 60) * 10) / 10),
+      averageResponseTimeInHours: Math.round((compliant ? Math.max(6, 20 - (p - 6 / 11) * 30) : 40 - p * 30) * 10) / 10,
     }),
   },
+  // Recommended: met early, lost at step 7 when a new customer arrives without admin MFA (while the
+  // partner is out of risk: PartnerSecurityRequirementRegressed, not PartnerSecurityAuthorizationAtRisk), met again at 9.
   {
     type: 'mfaEnforcedForAdminsOfCustomers',
     state: 'active',
     maxScore: 20,
-    fixedAtStep: 9,
-    extra: (p) => ({
+    fixedAtStep: 1,
+    regressed: [7, 9],
+    extra: (_p, compliant) => ({
       '@odata.type': '#microsoft.graph.partner.security.customersMfaEnforcedSecurityRequirement',
-      compliantTenantCount: Math.min(40, 12 + Math.floor(p * 34)),
+      compliantTenantCount: compliant ? 40 : 39,
       totalTenantCount: 40,
     }),
   },
@@ -113,7 +128,7 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
   // The data "changed" at the start of the current step; Microsoft "checked" it at the last poll.
   const changedAt = new Date(startMs + elapsedSteps * stepMs).toISOString();
   const requirements = REQUIREMENTS.map((r) => {
-    const compliant = step >= r.fixedAtStep;
+    const compliant = compliantAt(r, step);
     return {
       '@odata.type': '#microsoft.graph.partner.security.securityRequirement',
       id: `demo-${r.type}`,
@@ -125,7 +140,7 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
       maxScore: r.maxScore,
       state: r.state,
       updatedDateTime: changedAt,
-      ...r.extra(progress),
+      ...r.extra(progress, compliant),
     };
   });
   const currentScore = requirements.reduce((sum, r) => sum + r.score, 0);
@@ -133,7 +148,7 @@ export function demoTenantAt(nowMs: number, startMs: number, stepMs = DEMO_STEP_
   const history = Array.from({ length: HISTORY_DAYS }, (_, i) => {
     const daysAgo = HISTORY_DAYS - 1 - i;
     const pastStep = Math.max(0, step - Math.ceil(daysAgo / 8));
-    const compliantCount = REQUIREMENTS.filter((r) => pastStep >= r.fixedAtStep).length;
+    const compliantCount = REQUIREMENTS.filter((r) => compliantAt(r, pastStep)).length;
     return {
       '@odata.type': '#microsoft.graph.partner.security.securityScoreHistory',
       id: `demo-history-${i}`,
@@ -206,15 +221,18 @@ const ALERTS: readonly DemoAlert[] = [
   { id: 'demo-alert-test', alertType: 'testAlert', severity: 'high', customer: 0, isTest: true, opensAt: 0, hoursPerStep: 3 },
 ];
 
-/** Resolved in the past 30 days: days ago and hours taken, so the 30-day average has something to average. */
-const RESOLVED_ALERTS: readonly [number, number][] = [
-  [2, 5],
-  [5, 9],
-  [9, 14],
-  [13, 4],
-  [18, 11],
-  [24, 7],
-  [29, 16],
+/**
+ * Resolved in the past 30 days: days ago, hours taken and the reason, so the 30-day average has
+ * something to average and the resolution reasons (one fraud among them) something to count.
+ */
+const RESOLVED_ALERTS: readonly [number, number, string][] = [
+  [2, 5, 'legitimate'],
+  [5, 9, 'fraud'],
+  [9, 14, 'legitimate'],
+  [13, 4, 'ignore'],
+  [18, 11, 'legitimate'],
+  [24, 7, 'legitimate'],
+  [29, 16, 'legitimate'],
 ];
 
 /** The alerts of the simulated partner at a step: detection times count back from the start of the step. */
@@ -245,7 +263,7 @@ function demoAlerts(step: number, stepStartMs: number, nowMs: number) {
     };
   });
   const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
-  const past = RESOLVED_ALERTS.map(([daysAgo, hours], i) => {
+  const past = RESOLVED_ALERTS.map(([daysAgo, hours, reason], i) => {
     const resolvedMs = today - daysAgo * DAY_MS;
     return {
       ...base({
@@ -259,7 +277,7 @@ function demoAlerts(step: number, stepStartMs: number, nowMs: number) {
       detectedDateTime: new Date(resolvedMs - hours * HOUR_MS).toISOString(),
       resolvedOnDateTime: new Date(resolvedMs).toISOString(),
       resolvedBy: 'demo.admin@partner.example',
-      resolvedReason: 'legitimate',
+      resolvedReason: reason,
     };
   });
   return [...live, ...past];
@@ -290,8 +308,19 @@ function demoCustomer(i: number, step: number) {
   };
 }
 
+/**
+ * The demo tenant's partner program: as configured (--partner.*), with a validation month two
+ * months ahead of startMs when none is, so that every surface shows a next validation date.
+ */
+export function demoPartner(configured: PartnerProgram, startMs: number): PartnerProgram {
+  if (configured.validationMonth !== undefined) return configured;
+  return Object.freeze({ ...configured, validationMonth: ((new Date(startMs).getUTCMonth() + 2) % 12) + 1 });
+}
+
 /** A running demo: what main needs to poll it as it polls a real tenant. */
 export interface Demo {
+  /** The simulated tenant as the poller's target. */
+  readonly target: Target;
   /** http://127.0.0.1:<port>, to use as the Graph root. */
   readonly endpoint: string;
   /** Always the demo token, which the fake Graph alone accepts. */
@@ -303,7 +332,7 @@ export interface Demo {
 }
 
 /** Starts the fake Graph for demo mode on an ephemeral loopback port. */
-export async function startDemo(options: { now?: () => number; stepMs?: number } = {}): Promise<Demo> {
+export async function startDemo(options: { now?: () => number; stepMs?: number; partner?: PartnerProgram } = {}): Promise<Demo> {
   const now = options.now ?? Date.now;
   const startMs = now();
   const server: Server = createServer((req, res) => {
@@ -347,9 +376,20 @@ export async function startDemo(options: { now?: () => number; stepMs?: number }
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const credential = demoCredential();
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    credential: demoCredential(),
+    target: {
+      tenantId: DEMO_TENANT_ID,
+      labels: {},
+      partner: demoPartner(options.partner ?? DEFAULT_PARTNER_PROGRAM, startMs),
+      credentialName: DEMO_CREDENTIAL_NAME,
+      endpoint,
+      credential,
+      scope: DEMO_SCOPE,
+    },
+    endpoint,
+    credential,
     scope: DEMO_SCOPE,
     close: () =>
       new Promise<void>((resolve) => {

@@ -7,20 +7,20 @@ import './cli/signal-guard.js';
 import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { EnvHttpProxyAgent } from 'undici';
 import { backfill } from './cli/backfill.js';
 import { checkConfiguration, invalidWebConfig } from './cli/config-check.js';
 import { handleSignals } from './cli/signals.js';
 import { readRevision, readVersion } from './cli/version.js';
 import { createTenantPoll } from './collect/poll-tenant.js';
-import { createPoller } from './collect/poller.js';
+import { createPoller, scheduleOf } from './collect/poller.js';
 import { connect, graphTarget, graphTargets, loadCreateCredential, type Target } from './collect/targets.js';
 import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
 import { type Config, parseConfig } from './config/parse.js';
 import { environmentSecrets, secretsOf } from './config/secrets.js';
-import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID, startDemo } from './demo.js';
+import { startDemo } from './demo.js';
 import { createMetrics } from './expose/metrics.js';
+import { createDispatcher } from './graph/http.js';
 import { formatDuration } from './lib/duration.js';
 import { errorText } from './lib/errors.js';
 import { createLimit } from './lib/limit.js';
@@ -50,11 +50,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return 2;
   }
   const config = parsed.config;
-  if (parsed.action === 'check') return checkConfiguration(config);
+  if (parsed.action === 'check') return checkConfiguration(config, env);
   const redact = createRedactor([...config.tenants.flatMap((t) => secretsOf(t)), ...environmentSecrets(env)]);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, redact });
   try {
-    return parsed.action === 'backfill' ? await runBackfill(config, version, logger, redact) : await serve(config, env, version, logger, redact);
+    return parsed.action === 'backfill' ? await runBackfill(config, env, version, logger, redact) : await serve(config, env, version, logger, redact);
   } catch (error) {
     logger.error('exporter failed', { err: errorText(error) });
     return 1;
@@ -63,21 +63,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
 async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
   // Chosen here, once: the simulated tenant on the demo's fake Graph, or the configured tenants on Graph.
-  const demo = config.demo ? await startDemo() : undefined;
-  const targets: readonly Target[] = demo
-    ? [{ tenantId: DEMO_TENANT_ID, labels: {}, credentialName: DEMO_CREDENTIAL_NAME, endpoint: demo.endpoint, credential: demo.credential, scope: demo.scope }]
-    : await graphTargets(config);
-  // HTTPS_PROXY / NO_PROXY apply to Graph here; @azure/identity's pipeline reads them for tokens.
-  const dispatcher = new EnvHttpProxyAgent();
+  const demo = config.demo ? await startDemo({ partner: config.partner }) : undefined;
+  // HTTPS_PROXY / NO_PROXY apply here, to Graph and token requests alike.
+  const dispatcher = createDispatcher();
+  const targets: readonly Target[] = demo ? [demo.target] : await graphTargets(config, { dispatcher, env });
   const limit = createLimit(config.pollConcurrency);
-  const pollers = targets.map((tenant) => {
+  const pollers = targets.map((tenant, i) => {
     const client = connect(config, tenant, version, redact, dispatcher);
     const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
     return createPoller({
       ...(tenant.tenantId === undefined ? {} : { tenantId: tenant.tenantId }),
       labels: tenant.labels,
+      partner: tenant.partner,
       poll: createTenantPoll({ graph: client.graph, collectors: config.collectors, tenantOfToken: () => client.tokens.lastTenantId(), logger: log }),
-      intervalMs: config.pollIntervalMs,
+      ...scheduleOf(config, i, targets.length),
       logger,
       limit,
     });
@@ -91,9 +90,9 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     build: { version, revision: readRevision(), nodeVersion: process.version },
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
-    webCounters: () => web?.counters() ?? { authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 },
+    webCounters: () => web?.counters(),
   });
-  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact });
+  const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact, maxStalenessMs: config.maxStalenessMs });
 
   try {
     web = await startWebServer({
@@ -102,6 +101,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       ...(config.webConfigFile === undefined ? {} : { webConfigFile: config.webConfigFile }),
       healthzWithoutAuth: config.healthzWithoutAuth,
       maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       logger,
     });
   } catch (error) {
@@ -110,20 +110,25 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       process.stderr.write(invalidWebConfig(error));
       return 2;
     }
-    throw new Error(`cannot listen on ${config.listen.host ?? ''}:${config.listen.port}: ${errorText(error)}`);
+    // "cannot listen on <address>: <reason>", naming the address that failed.
+    throw error;
   }
-  const server: Server = web.server;
+  const servers: readonly Server[] = web.servers;
   logger.info('exporter started', {
     version,
-    address: boundAddress(server),
+    // Every bound address (the port chosen for :0), in the order given.
+    address: servers.map(boundAddress).join(', '),
     // Only an https server can change its secure context: that is how TLS shows here.
-    tls: 'setSecureContext' in server,
+    tls: 'setSecureContext' in web.server,
     telemetry_path: config.telemetryPath,
     graph_endpoint: demo ? `${demo.endpoint} (demo)` : config.graphEndpoint,
     tenants: targets.length,
+    ...(config.shard === undefined ? {} : { shard: `${config.shard.index}/${config.shard.count}`, tenants_configured: config.shard.configuredTenants }),
     credential: [...new Set(targets.map((t) => t.credentialName))].join(', '),
     poll_interval: formatDuration(config.pollIntervalMs),
   });
+  if (config.shard !== undefined && targets.length === 0)
+    logger.warn('this shard takes none of the configured tenants', { shard: `${config.shard.index}/${config.shard.count}` });
   // Which credential each tenant got and why: with no AZURE_* variable managed identity is chosen
   // silently otherwise, and on a laptop its first poll only fails after a long wait.
   for (const tenant of config.tenants) {
@@ -143,22 +148,22 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   logger.info('stopping', { signal });
   await Promise.all(pollers.map((p) => p.stop()));
   web.stop();
-  await close(server, SHUTDOWN_GRACE_MS);
+  await Promise.all(servers.map((server) => close(server, SHUTDOWN_GRACE_MS)));
   await demo?.close();
-  await dispatcher.close();
+  await dispatcher.destroy(); // not close(): it would wait for a token request MSAL started
   logger.info('stopped');
   return 0;
 }
 
 /** backfill: each tenant's history through the Graph client the live exporter would use (src/cli/backfill.ts). */
-async function runBackfill(config: Config, version: string, logger: Logger, redact: Redactor): Promise<number> {
-  const dispatcher = new EnvHttpProxyAgent();
+async function runBackfill(config: Config, env: NodeJS.ProcessEnv, version: string, logger: Logger, redact: Redactor): Promise<number> {
+  const dispatcher = createDispatcher();
   const createCredential = await loadCreateCredential();
   try {
     return await backfill({
       tenants: config.tenants,
       connect: (tenant) => {
-        const client = connect(config, graphTarget(config, tenant, createCredential), version, redact, dispatcher);
+        const client = connect(config, graphTarget(config, tenant, createCredential, { dispatcher, env }), version, redact, dispatcher);
         return { graph: client.graph, tenantOfToken: () => client.tokens.lastTenantId() };
       },
       maxPages: config.collectors.maxPages,
@@ -167,7 +172,7 @@ async function runBackfill(config: Config, version: string, logger: Logger, reda
       logger,
     });
   } finally {
-    await dispatcher.close();
+    await dispatcher.destroy();
   }
 }
 

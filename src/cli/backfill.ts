@@ -91,7 +91,7 @@ async function readHistory(
 ): Promise<readonly HistoryEntry[]> {
   const items: Record<string, unknown>[] = [];
   await readPages(
-    (path, reader) => graph.get(path, signal, reader),
+    (path, reader) => graph.get(path, signal, 'history', reader),
     RELATION_TABLE.history.path,
     'securityScoreHistory',
     { maxPages, maxBytes: DEFAULT_MAX_BYTES },

@@ -1,20 +1,51 @@
 /** --config.check and the web config's problems, as the command line shows them. */
 
-import { describeCredential } from '../config/credential-hint.js';
+import { credentialChoice } from '../config/credential-hint.js';
 import type { Config } from '../config/parse.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID } from '../demo.js';
 import { NAME } from '../lib/name.js';
+import type { PartnerProgram } from '../snapshot.js';
 import { loadWebConfig, WebConfigError } from '../web/web-config.js';
 
-/** --config.check: what start-up would use, checked as start-up checks it; 0, or 2 with every problem. */
-export function checkConfiguration(config: Config): number {
-  const tenants = config.demo
-    ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}`]
-    : config.tenants.map(
-        (t) =>
-          `  - ${t.tenantId ?? '(from the token)'}: ${describeCredential(t.credential)}${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}`,
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What --config.check prints: the summary for standard output, warnings for standard error. */
+export interface CheckReport {
+  readonly summary: string;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * What a run with this configuration would do: each tenant it polls with the credential it would
+ * choose and why (credentialChoice, as the start-up log says it), the shard, and what is likely
+ * wrong although valid (managed identity where nothing says this is an Azure host, an empty shard).
+ */
+export function describeConfiguration(config: Config, env: Env): CheckReport {
+  const warnings: string[] = [];
+  const lines = config.demo
+    ? [`  - ${DEMO_TENANT_ID}: ${DEMO_CREDENTIAL_NAME}${partnerText(config.partner)}`]
+    : config.tenants.map((t) => {
+        const id = t.tenantId ?? '(from the token)';
+        const choice = credentialChoice(t, env);
+        if (choice.warning !== undefined) warnings.push(`${id}: ${choice.warning}`);
+        return `  - ${id}: ${choice.credential} (${choice.reason})${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}${partnerText(t.partner)}`;
+      });
+  const { shard } = config;
+  let header = `${lines.length} tenant(s)`;
+  if (shard !== undefined) {
+    header += `, shard ${shard.index}/${shard.count} (0-based) of ${shard.configuredTenants} configured`;
+    if (config.tenants.length === 0)
+      warnings.push(
+        `shard ${shard.index}/${shard.count} takes none of the ${shard.configuredTenants} configured tenant(s): this exporter would serve no tenant's data`,
       );
-  const count = tenants.length;
+  }
+  return { summary: `configuration OK: ${header}\n${lines.map((line) => `${line}\n`).join('')}`, warnings };
+}
+
+/** --config.check: what start-up would use, checked as start-up checks it; 0 (warnings or not), or 2 with every problem. */
+export function checkConfiguration(config: Config, env: Env): number {
+  const report = describeConfiguration(config, env);
+  let summary = report.summary;
   // The web config is checked as start-up checks it: a check that passes means start-up will.
   if (config.webConfigFile !== undefined) {
     try {
@@ -24,10 +55,17 @@ export function checkConfiguration(config: Config): number {
       process.stderr.write(invalidWebConfig(error));
       return 2;
     }
-    tenants.push(`web config ${config.webConfigFile}: OK`);
+    summary += `web config ${config.webConfigFile}: OK\n`;
   }
-  process.stdout.write(`configuration OK: ${count} tenant(s)\n${tenants.join('\n')}\n`);
+  process.stdout.write(summary);
+  for (const warning of report.warnings) process.stderr.write(`${NAME}: warning: ${warning}\n`);
   return 0;
+}
+
+/** ", indirect_reseller, validation month 3" when a tenant is not a direct partner or has a month; nothing otherwise. */
+function partnerText(partner: PartnerProgram): string {
+  if (partner.type === 'direct' && partner.validationMonth === undefined) return '';
+  return `, ${partner.type}${partner.validationMonth === undefined ? '' : `, validation month ${partner.validationMonth}`}`;
 }
 
 export function invalidWebConfig(error: WebConfigError): string {

@@ -7,8 +7,8 @@ import { GraphError } from '../graph/errors.js';
 import type { PageLimits } from '../graph/paging.js';
 import { GraphParseError, parseSecurityScore, scoreEntity } from '../graph/parse.js';
 import { errorText } from '../lib/errors.js';
-import type { Logger } from '../lib/log.js';
-import type { SecurityScore } from '../snapshot.js';
+import type { LogFields, Logger } from '../lib/log.js';
+import type { Relation, SecurityScore } from '../snapshot.js';
 import { expandableRelations, type RelationsRead, readRelations, SECURITY_SCORE_PATH } from './relations.js';
 
 /** What one successful poll read: the score and how the relations fared. */
@@ -33,13 +33,24 @@ export interface TenantPollOptions {
   collectors: CollectorsConfig;
   tenantOfToken: () => string | undefined;
   logger: Logger;
+  /** The clock alert dates are checked against (Unix ms). */
+  now?: () => number;
 }
 
 /** Creates the poll of one tenant's score and relations through one Graph client. */
 export function createTenantPoll(options: TenantPollOptions): PollOnce {
   const { graph, collectors } = options;
   const limits: PageLimits = { maxPages: collectors.maxPages, maxBytes: collectors.maxBytes ?? DEFAULT_MAX_BYTES };
+  const now = options.now ?? Date.now;
   let expansionRefused = false;
+  // What this tenant's Graph refused or sent oddly: said once, remembered for the process's life.
+  const selectRefused = new Set<Relation>();
+  const said = new Set<string>();
+  const noteOnce = (key: string, msg: string, fields: LogFields) => {
+    if (said.has(key)) return;
+    said.add(key);
+    options.logger.warn(msg, fields);
+  };
 
   return async (signal) => {
     const requests: string[] = [];
@@ -48,16 +59,19 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
       const tenantId = options.tenantOfToken();
       return { ok: false, error, requests, ...(tenantId === undefined ? {} : { tenantId }) };
     };
-    const get = async (path: string, reader?: BodyReader): Promise<GraphResponse> => {
+    const get = async (path: string, relation?: Relation, reader?: BodyReader): Promise<GraphResponse> => {
+      // Past the poll's deadline (or once stopping) nothing more is asked of Graph.
+      if (signal.aborted) throw abortedBy(signal);
       try {
-        const response = await graph.get(path, signal, reader);
+        const response = await graph.get(path, signal, relation, reader);
         requests.push(String(response.status));
         return response;
       } catch (error) {
         const graphError = error instanceof GraphError ? error : new GraphError('network', errorText(error));
         // A token failure never reached Graph, so it is no Graph request.
         if (graphError.reason !== 'token') requests.push(graphError.status === undefined ? 'none' : String(graphError.status));
-        throw graphError;
+        // Cut short by the deadline: the deadline is the reason, whatever the request said.
+        throw signal.aborted ? abortedBy(signal, graphError.clientRequestId) : graphError;
       }
     };
 
@@ -97,9 +111,26 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
       return failed(new GraphError('invalid_response', `cannot read the answer from Graph: ${message}`, ids));
     }
 
-    const read = await readRelations({ get, collectors, limits, ...(expanded ? { expanded: scoreEntity(response.body) } : {}) });
+    const read = await readRelations({
+      get,
+      collectors,
+      limits,
+      nowMs: now(),
+      selectRefused,
+      noteOnce,
+      ...(expanded ? { expanded: scoreEntity(response.body) } : {}),
+    });
     const data: PollData = Object.freeze({ score, ...read });
     const tenantId = options.tenantOfToken();
     return tenantId === undefined ? { ok: true, data, requests } : { ok: true, data, requests, tenantId };
   };
+}
+
+/** Why the poll's signal was aborted, as the error of a request it cut short (the poller aborts with a GraphError). */
+function abortedBy(signal: AbortSignal, clientRequestId?: string): GraphError {
+  const reason: unknown = signal.reason;
+  const ids = clientRequestId === undefined ? {} : { clientRequestId };
+  return reason instanceof GraphError
+    ? new GraphError(reason.reason, reason.message, ids)
+    : new GraphError('network', `the poll was stopped: ${errorText(reason)}`, ids);
 }

@@ -1,10 +1,18 @@
-/** Per-tenant schedule: first poll at start, then every interval; backoff and Retry-After on trouble. */
+/**
+ * Per-tenant schedule: first poll at start (or at the tenant's place in a spread start-up), then
+ * every interval (at the tenant's slot, src/collect/schedule.ts); backoff and Retry-After on
+ * trouble; a deadline on every poll. Durations and waits are measured on the monotonic clock.
+ */
 
+import type { Config } from '../config/parse.js';
+import { GraphError } from '../graph/errors.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
 import type { Logger } from '../lib/log.js';
-import { initialSnapshot, type TenantSnapshot } from '../snapshot.js';
+import { initialSnapshot, type PartnerProgram, type TenantSnapshot } from '../snapshot.js';
 import type { PollOnce, PollResult } from './poll-tenant.js';
 import { keptRelations, relationLogLines } from './relations.js';
+import { type Slot, slotOf, untilSlotMs } from './schedule.js';
 
 /** First wait after a transient failure without Retry-After (what Graph's own SDK waits). */
 export const BACKOFF_BASE_MS = 3000;
@@ -14,18 +22,34 @@ export const MAX_RETRY_AFTER_MS = 24 * 3600_000;
 export const THROTTLED_BACKOFF_MAX_MS = 5 * 60_000;
 /** The same failure (reason, status, code) is logged again after this long, with how often it repeated. */
 export const FAILURE_LOG_REPEAT_MS = 3600_000;
+/**
+ * How long a poll may go on after its deadline aborted it before it is given up on: its slot is
+ * freed and the poll counts as failed, whether or not it has ended (every request of ours ends at
+ * once when aborted; this only bounds a bug).
+ */
+export const POLL_ABORT_GRACE_MS = 1000;
 
 export interface PollerOptions {
   /** The tenant label before a token names it; undefined means "unknown" until then. */
   tenantId?: string;
   /** Constant labels for every series of this tenant. */
   labels?: Readonly<Record<string, string>>;
+  /** The tenant's partner type and validation month (direct, none, by default). */
+  partner?: PartnerProgram;
   /** Runs a poll when a slot is free (bounds how many tenants poll at once). */
   limit?: <T>(task: () => Promise<T>) => Promise<T>;
   poll: PollOnce;
   intervalMs: number;
+  /**
+   * Deadline of one poll, counted from when it has a slot (--poll.timeout): then its requests are
+   * aborted, what it did not read is reported, and its slot is freed. Undefined: no deadline.
+   */
+  timeoutMs?: number;
+  /** This tenant's place in the interval; undefined: first poll at start, then start to start. */
+  slot?: Slot;
   logger: Logger;
-  now?: () => number;
+  /** Wall clock for the timestamps shown, monotonic clock for every duration and wait (default: the system's). */
+  clock?: Clock;
   random?: () => number;
 }
 
@@ -51,12 +75,14 @@ export function nextDelayMs(
   random: () => number,
   elapsedMs = 0,
   neverSucceeded = false,
+  untilNextMs = intervalMs,
 ): number {
   const asked = result.ok ? result.data.retryAfterMs : result.error.retryAfterMs;
   const retryAfterMs = asked === undefined ? 0 : Math.min(Math.max(asked, 0), MAX_RETRY_AFTER_MS);
   // Until a first success, every failure backs off: on a first run a wrong setting (managed identity
   // off Azure, a missing consent) is fixed and retried in seconds, not after a whole interval.
-  if (waitsInterval(result) && !(neverSucceeded && !result.ok)) return Math.max(intervalMs - elapsedMs, retryAfterMs, 0);
+  // untilNextMs: from the poll's start to its next regular start (the interval, or the tenant's slot).
+  if (waitsInterval(result) && !(neverSucceeded && !result.ok)) return Math.max(untilNextMs - elapsedMs, retryAfterMs, 0);
   const ceiling = throttledBy(result) ? Math.max(intervalMs, THROTTLED_BACKOFF_MAX_MS) : intervalMs;
   const exponential = Math.min(ceiling, BACKOFF_BASE_MS * 2 ** Math.min(Math.max(consecutiveFailures, 1) - 1, 30));
   return Math.max(Math.round(exponential * (0.5 + random() / 2)), retryAfterMs);
@@ -71,22 +97,36 @@ function throttledBy(result: PollResult): boolean {
   return !result.ok && (result.error.reason === 'throttled' || result.error.reason === 'unavailable');
 }
 
+/**
+ * The schedule of tenant index of count, from the configuration: the interval, the deadline
+ * (--poll.timeout) and its place in the interval, the first polls within 10 s and --graph.timeout.
+ */
+export function scheduleOf(
+  config: Pick<Config, 'pollIntervalMs' | 'pollTimeoutMs' | 'graphTimeoutMs'>,
+  index: number,
+  count: number,
+): Required<Pick<PollerOptions, 'intervalMs' | 'timeoutMs' | 'slot'>> {
+  return { intervalMs: config.pollIntervalMs, timeoutMs: config.pollTimeoutMs, slot: slotOf(index, count, config.pollIntervalMs, config.graphTimeoutMs) };
+}
+
 /** Creates a poller; it does nothing until start(). */
 export function createPoller(options: PollerOptions): Poller {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const limit = options.limit ?? ((task) => task());
-  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels);
+  let current = initialSnapshot(options.tenantId ?? 'unknown', options.labels, options.partner);
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let controller: AbortController | undefined;
   let stopped = false;
-  // The last failure logged at warn level, and how many identical ones were not.
+  // When start() was called (monotonic): the tenant's slots are counted from it.
+  let originMs = 0;
+  // The last failure logged at warn level (monotonic time), and how many identical ones were not.
   let failureLog: { key: string; loggedMs: number; suppressed: number } | undefined;
 
   const schedule = (delayMs: number) => {
     if (stopped) return;
-    current = Object.freeze({ ...current, nextPollMs: now() + delayMs });
+    current = Object.freeze({ ...current, nextPollMs: clock.wallMs() + delayMs });
     timer = setTimeout(() => {
       timer = undefined;
       inFlight = runOnce().finally(() => {
@@ -95,23 +135,62 @@ export function createPoller(options: PollerOptions): Poller {
     }, delayMs);
   };
 
+  /** One poll within its deadline: aborted at the deadline, given up on POLL_ABORT_GRACE_MS later. */
+  const pollWithin = (ctrl: AbortController): Promise<PollResult> => {
+    const polled = options.poll(ctrl.signal);
+    const { timeoutMs } = options;
+    if (timeoutMs === undefined) return polled;
+    const limitText = `--poll.timeout (${formatDuration(timeoutMs)})`;
+    return new Promise<PollResult>((resolve, reject) => {
+      let grace: NodeJS.Timeout | undefined;
+      const deadline = setTimeout(() => {
+        ctrl.abort(new GraphError('timeout', `the poll did not finish within ${limitText}; what it had not read by then keeps its last data`));
+        grace = setTimeout(() => {
+          resolve({
+            ok: false,
+            error: new GraphError('timeout', `the poll did not stop within ${formatDuration(POLL_ABORT_GRACE_MS)} of ${limitText}`),
+            requests: [],
+          });
+        }, POLL_ABORT_GRACE_MS);
+      }, timeoutMs);
+      const settle = () => {
+        clearTimeout(deadline);
+        clearTimeout(grace);
+      };
+      polled.then(
+        (result) => {
+          settle();
+          resolve(result);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
+  };
+
   const runOnce = async () => {
-    controller = new AbortController();
-    const signal = controller.signal;
-    let startedMs = now();
+    const ctrl = new AbortController();
+    controller = ctrl;
+    let startedMono = clock.monoMs();
+    let startedMs = clock.wallMs();
     const result = await limit(() => {
-      startedMs = now();
-      return options.poll(signal);
+      startedMono = clock.monoMs();
+      startedMs = clock.wallMs();
+      return pollWithin(ctrl);
     });
     controller = undefined;
     if (stopped) return;
-    const durationMs = now() - startedMs;
+    const durationMs = clock.monoMs() - startedMono;
     const previous = current;
     const wasFailing = previous.consecutiveFailures > 0;
-    current = apply(previous, result, startedMs, durationMs, now());
-    // The interval runs from poll start to poll start, so the cadence does not drift by the
-    // poll's own duration; a poll slower than the interval is followed at once, never overlapped.
-    const delayMs = nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random, durationMs, current.lastSuccessMs === undefined);
+    current = apply(previous, result, startedMs, durationMs, clock);
+    // The interval runs from poll start to poll start (or to the tenant's slot), so the cadence
+    // does not drift by the poll's own duration; a poll slower than the interval is followed at
+    // once, never overlapped.
+    const untilNextMs = options.slot === undefined ? options.intervalMs : untilSlotMs(startedMono, originMs, options.slot.phase, options.intervalMs);
+    const delayMs = nextDelayMs(result, current.consecutiveFailures, options.intervalMs, random, durationMs, current.lastSuccessMs === undefined, untilNextMs);
     const log = options.logger.with({ tenant_id: current.tenantId });
     if (result.ok) {
       if (wasFailing) log.info('poll succeeded again', { duration_ms: durationMs, failed_polls: previous.consecutiveFailures });
@@ -123,7 +202,7 @@ export function createPoller(options: PollerOptions): Poller {
       // The same failure poll after poll is one line, repeated (with a count) only now and then;
       // a new reason, status or code is logged at once. Every failure is in the metrics anyway.
       const key = `${e.reason}|${e.status ?? ''}|${e.code ?? ''}`;
-      const nowMs = now();
+      const nowMs = clock.monoMs();
       const repeat = failureLog?.key === key && nowMs - failureLog.loggedMs < FAILURE_LOG_REPEAT_MS;
       const fields = {
         reason: e.reason,
@@ -148,7 +227,9 @@ export function createPoller(options: PollerOptions): Poller {
 
   return {
     start() {
-      if (timer === undefined && inFlight === undefined && !stopped) schedule(0);
+      if (timer !== undefined || inFlight !== undefined || stopped) return;
+      originMs = clock.monoMs();
+      schedule(options.slot?.firstDelayMs ?? 0);
     },
     async stop() {
       stopped = true;
@@ -162,12 +243,14 @@ export function createPoller(options: PollerOptions): Poller {
 }
 
 /** The next snapshot after one poll; the previous score survives a failure. */
-function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, durationMs: number, nowMs: number): TenantSnapshot {
+function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, durationMs: number, clock: Clock): TenantSnapshot {
   const requests: Record<string, number> = { ...previous.requests };
   for (const code of result.requests) requests[code] = (requests[code] ?? 0) + 1;
   const base = { ...previous, polls: previous.polls + 1, requests: Object.freeze(requests) };
   if (result.ok) {
-    const { relations, truncated } = keptRelations(previous, result.data);
+    const nowMs = clock.wallMs();
+    const monoMs = clock.monoMs();
+    const { relations, truncated, relationsReadMs, relationsReadMonoMs } = keptRelations(previous, result.data, nowMs, monoMs);
     return Object.freeze({
       ...base,
       tenantId: result.tenantId !== undefined && previous.tenantId === 'unknown' ? result.tenantId : previous.tenantId,
@@ -175,7 +258,10 @@ function apply(previous: TenantSnapshot, result: PollResult, startedMs: number, 
       relations,
       relationStatus: result.data.relationStatus,
       truncated,
+      relationsReadMs,
+      relationsReadMonoMs,
       lastSuccessMs: nowMs,
+      lastSuccessMonoMs: monoMs,
       consecutiveFailures: 0,
       lastPoll: Object.freeze({ startedMs, durationMs, ok: true }),
     });

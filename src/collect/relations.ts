@@ -9,9 +9,18 @@
 
 import { DEFAULT_MAX_ALERT_TYPES, DEFAULT_MAX_ALERTS, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_REQUIREMENTS } from '../config/caps.js';
 import type { CollectorsConfig } from '../config/parse.js';
+import type { BodyReader, GraphResponse } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
 import { type Get, jsonBytes, type PageLimits, type Paging, readPages } from '../graph/paging.js';
-import { expandedItems, parseCustomerInsight, parseHistory, parseRequirement, parseSecurityAlert, stringField } from '../graph/parse.js';
+import {
+  expandedItems,
+  parseCustomerInsight,
+  parseHistory,
+  parseRequirement,
+  parseSecurityAlert,
+  SECURITY_ALERT_PROPERTIES,
+  stringField,
+} from '../graph/parse.js';
 import type { LogFields } from '../lib/log.js';
 import { labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import {
@@ -44,6 +53,19 @@ const PAGING_CAP_FLAGS: Readonly<Record<NonNullable<Paging['cut']>, string>> = {
 
 type JsonObject = Record<string, unknown>;
 
+/** Logs a line about a tenant once: a key already said is not said again (the tenant's poll keeps what was said). */
+export type NoteOnce = (key: string, msg: string, fields: LogFields) => void;
+
+/** What an accumulator reads items with in one poll. */
+export interface ReadContext {
+  /** The poll's clock, Unix seconds: alert dates far ahead of it are absent. */
+  readonly nowSeconds: number;
+  readonly noteOnce: NoteOnce;
+}
+
+// Graph answers a query option it does not take with 400 (or 501): read the relation whole instead.
+const QUERY_REFUSED = new Set([400, 501]);
+
 /**
  * Takes a relation's items page by page and keeps at most its cap, so no more than one page of raw
  * JSON is ever held. seen counts what was read, kept what is exported.
@@ -61,12 +83,17 @@ export interface RelationSpec<R extends Relation> {
   readonly expand?: string;
   /** Where it is read on its own: always, or when the expanded score did not carry it. */
   readonly path: string;
+  /**
+   * The properties asked for with $select on path: exactly those its parser reads. When Graph
+   * refuses the parameter, the tenant reads path whole from then on.
+   */
+  readonly select?: readonly string[];
   /** What its items are called in an error. */
   readonly typeName: string;
   /** The flag that sets its item cap. */
   readonly itemCapFlag: string;
   /** A new accumulator for one poll, within the relation's item cap. */
-  readonly accumulate: (c: CollectorsConfig) => Accumulator<NonNullable<RelationsData[R]>>;
+  readonly accumulate: (c: CollectorsConfig, context: ReadContext) => Accumulator<NonNullable<RelationsData[R]>>;
 }
 
 /** Every relation the exporter reads, in the order a poll reads them. */
@@ -97,13 +124,15 @@ export const RELATION_TABLE: { readonly [R in Relation]: RelationSpec<R> } = {
   securityAlerts: {
     enabled: (c) => c.securityAlerts === true,
     path: SECURITY_ALERTS_PATH,
+    select: SECURITY_ALERT_PROPERTIES,
     typeName: 'partnerSecurityAlert',
     itemCapFlag: '--collector.security-alerts.max-alerts',
-    accumulate: (c) =>
-      securityAlertsUpTo(c.maxAlerts ?? DEFAULT_MAX_ALERTS, {
-        maxAlertTypes: c.maxAlertTypes ?? DEFAULT_MAX_ALERT_TYPES,
-        maxCustomers: c.securityAlertsPerCustomer === true ? c.maxCustomers : 0,
-      }),
+    accumulate: (c, context) =>
+      securityAlertsUpTo(
+        c.maxAlerts ?? DEFAULT_MAX_ALERTS,
+        { maxAlertTypes: c.maxAlertTypes ?? DEFAULT_MAX_ALERT_TYPES, maxCustomers: c.securityAlertsPerCustomer === true ? c.maxCustomers : 0 },
+        context,
+      ),
   },
 };
 
@@ -141,7 +170,8 @@ function distinctTypes(items: readonly { requirement: Requirement; id: string | 
   }
   return items.map(({ requirement }) => {
     const type = renamed.get(requirement);
-    return type === undefined ? requirement : Object.freeze({ ...requirement, type });
+    // The type as sent stays: a mandatory requirement sent twice is still mandatory (src/collect/authorization.ts).
+    return type === undefined ? requirement : Object.freeze({ ...requirement, type, sentType: requirement.type });
   });
 }
 
@@ -193,14 +223,25 @@ function customerInsightsUpTo(max: number): Accumulator<CustomerInsights> {
  * Alerts counted once each (by id) over all pages and added up as they come (alertAggregator):
  * open ones first, then the most recently resolved, at most max of them.
  */
-function securityAlertsUpTo(max: number, bounds: Pick<SecurityAlerts, 'maxAlertTypes' | 'maxCustomers'>): Accumulator<SecurityAlerts> {
+function securityAlertsUpTo(
+  max: number,
+  bounds: Pick<SecurityAlerts, 'maxAlertTypes' | 'maxCustomers'>,
+  { nowSeconds, noteOnce }: ReadContext,
+): Accumulator<SecurityAlerts> {
   const aggregator = alertAggregator(max, bounds);
   const ids = new Set<string>();
   let seen = 0;
+  // Said once per tenant, not per alert or poll: the value is read the same way every time.
+  const quirk = (property: string, held: string) =>
+    noteOnce(`securityAlerts.${property}`, `an alert's ${property} is unreadable; counting it as a real alert`, {
+      relation: 'securityAlerts',
+      property,
+      value: held,
+    });
   return {
     add(items) {
       for (const item of items) {
-        const alert = parseSecurityAlert(item);
+        const alert = parseSecurityAlert(item, nowSeconds, quirk);
         if (alert.id !== undefined) {
           if (ids.has(alert.id)) continue;
           ids.add(alert.id);
@@ -231,6 +272,8 @@ export interface RelationsRead {
   readonly relationStatus: Readonly<Partial<Record<Relation, RelationStatus>>>;
   /** Why a relation is not "ok", for the log. */
   readonly relationErrors: Readonly<Partial<Record<Relation, string>>>;
+  /** What Graph said of a relation that is not "ok" (reason, status, code, request ids), for the same log line. */
+  readonly relationErrorFields?: Readonly<Partial<Record<Relation, LogFields>>>;
   /** The longest Retry-After a relation's answer asked for: the next poll waits at least this long. */
   readonly retryAfterMs?: number;
   /** The relations read in this poll that a cap cut short. */
@@ -240,11 +283,16 @@ export interface RelationsRead {
 /** What one poll reads the relations with. */
 export interface RelationsSource {
   /** A GET within this poll (its answer counted with the poll's requests). */
-  readonly get: Get;
+  readonly get: (path: string, relation?: Relation, reader?: BodyReader) => Promise<GraphResponse>;
   readonly collectors: CollectorsConfig;
   readonly limits: PageLimits;
   /** The score entity when it was read with $expand: the relations it carries inline are not read again. */
   readonly expanded?: JsonObject;
+  /** The poll's clock, Unix milliseconds. */
+  readonly nowMs: number;
+  /** The relations whose $select Graph refused for this tenant; readRelations adds to it (the tenant's poll keeps it). */
+  readonly selectRefused: Set<Relation>;
+  readonly noteOnce: NoteOnce;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -258,6 +306,7 @@ export async function readRelations(source: RelationsSource): Promise<RelationsR
   const relations: Mutable<RelationsData> = {};
   const relationStatus: Partial<Record<Relation, RelationStatus>> = {};
   const relationErrors: Partial<Record<Relation, string>> = {};
+  const relationErrorFields: Partial<Record<Relation, LogFields>> = {};
   const truncated: Partial<Record<Relation, RelationTruncation>> = {};
   let retryAfterMs: number | undefined;
 
@@ -267,16 +316,22 @@ export async function readRelations(source: RelationsSource): Promise<RelationsR
       relationStatus[name] = 'disabled';
       return;
     }
+    // Every request of the relation names it, so a 403 or 404 says which relation it is about.
+    let requests = 0;
+    const get: Get = (path, reader) => {
+      requests++;
+      return source.get(path, name, reader);
+    };
     try {
-      const accumulator = spec.accumulate(source.collectors);
+      const accumulator = spec.accumulate(source.collectors, { nowSeconds: source.nowMs / 1000, noteOnce: source.noteOnce });
       const inline = expanded !== undefined && spec.expand !== undefined ? expandedItems(expanded, spec.expand) : undefined;
       let paging: Paging;
-      if (inline === undefined) paging = await readPages(source.get, spec.path, spec.typeName, source.limits, accumulator.add);
+      if (inline === undefined) paging = await readSelected(name, spec, get, () => requests, accumulator, source);
       else {
         // An expanded relation may be paged too: its next page link sits beside it on the entity.
         accumulator.add(inline);
         const next = expanded?.[`${spec.expand}@odata.nextLink`];
-        paging = await readPages(source.get, typeof next === 'string' ? next : undefined, spec.typeName, source.limits, accumulator.add, {
+        paging = await readPages(get, typeof next === 'string' ? next : undefined, spec.typeName, source.limits, accumulator.add, {
           pages: 1,
           bytes: jsonBytes(inline),
         });
@@ -290,6 +345,14 @@ export async function readRelations(source: RelationsSource): Promise<RelationsR
       const notFound = error instanceof GraphError && error.status === 404;
       relationStatus[name] = notFound ? 'unavailable' : 'failed';
       relationErrors[name] = error instanceof Error ? error.message : String(error);
+      if (error instanceof GraphError)
+        relationErrorFields[name] = {
+          reason: error.reason,
+          status: error.status,
+          code: error.code,
+          request_id: error.requestId,
+          client_request_id: error.clientRequestId,
+        };
       // A throttled relation asks the whole exporter to slow down: the next poll waits for it.
       if (error instanceof GraphError && error.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, error.retryAfterMs);
     }
@@ -300,30 +363,78 @@ export async function readRelations(source: RelationsSource): Promise<RelationsR
     relations: Object.freeze(relations),
     relationStatus: Object.freeze(relationStatus),
     relationErrors: Object.freeze(relationErrors),
+    ...(Object.keys(relationErrorFields).length === 0 ? {} : { relationErrorFields: Object.freeze(relationErrorFields) }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(Object.keys(truncated).length === 0 ? {} : { truncated: Object.freeze(truncated) }),
   };
 }
 
 /**
- * What a snapshot keeps of the relations after a successful poll: a relation read now replaces its
- * data; one that failed keeps its last data; one that is unavailable or turned off has none, so its
- * series vanish. How a cap cut the data goes with the data.
+ * Reads a relation from its own path, with $select when it has one and Graph has not refused it
+ * for this tenant. A refusal of the first request is said once and the relation read whole, now
+ * and from then on; a failure of any later page is the relation's failure as usual.
+ */
+async function readSelected<R extends Relation>(
+  name: R,
+  spec: RelationSpec<R>,
+  get: Get,
+  requests: () => number,
+  accumulator: Accumulator<NonNullable<RelationsData[R]>>,
+  source: RelationsSource,
+): Promise<Paging> {
+  if (spec.select === undefined || source.selectRefused.has(name)) return readPages(get, spec.path, spec.typeName, source.limits, accumulator.add);
+  try {
+    return await readPages(get, `${spec.path}?$select=${spec.select.join(',')}`, spec.typeName, source.limits, accumulator.add);
+  } catch (error) {
+    if (!(requests() === 1 && error instanceof GraphError && error.status !== undefined && QUERY_REFUSED.has(error.status))) throw error;
+    source.selectRefused.add(name);
+    source.noteOnce(`${name}.$select`, 'Graph refused $select; reading the relation whole from now on', {
+      relation: name,
+      status: error.status,
+      code: error.code,
+      request_id: error.requestId,
+    });
+    return readPages(get, spec.path, spec.typeName, source.limits, accumulator.add);
+  }
+}
+
+/**
+ * What a snapshot keeps of the relations after a successful poll at nowMs: a relation read now
+ * replaces its data; one that failed keeps its last data; one that is unavailable or turned off has
+ * none, so its series vanish. How a cap cut the data and when it was read go with the data.
  */
 export function keptRelations(
-  previous: Pick<TenantSnapshot, 'relations' | 'truncated'>,
+  previous: Pick<TenantSnapshot, 'relations' | 'truncated' | 'relationsReadMs' | 'relationsReadMonoMs'>,
   read: RelationsRead,
-): { readonly relations: RelationsData; readonly truncated: Readonly<Partial<Record<Relation, RelationTruncation>>> } {
+  nowMs: number,
+  monoMs: number,
+): {
+  readonly relations: RelationsData;
+  readonly truncated: Readonly<Partial<Record<Relation, RelationTruncation>>>;
+  readonly relationsReadMs: Readonly<Partial<Record<Relation, number>>>;
+  readonly relationsReadMonoMs: Readonly<Partial<Record<Relation, number>>>;
+} {
   const relations: Record<string, unknown> = {};
   const truncated: Partial<Record<Relation, RelationTruncation>> = {};
+  const readMs: Partial<Record<Relation, number>> = {};
+  const readMonoMs: Partial<Record<Relation, number>> = {};
   for (const relation of RELATIONS) {
     const status = read.relationStatus[relation];
     const data = status === 'ok' ? read.relations[relation] : status === 'failed' ? previous.relations[relation] : undefined;
     if (data !== undefined) relations[relation] = data;
     const cut = status === 'ok' ? read.truncated?.[relation] : status === 'failed' ? previous.truncated?.[relation] : undefined;
     if (cut !== undefined) truncated[relation] = cut;
+    const at = status === 'ok' ? nowMs : status === 'failed' ? previous.relationsReadMs?.[relation] : undefined;
+    if (data !== undefined && at !== undefined) readMs[relation] = at;
+    const atMono = status === 'ok' ? monoMs : status === 'failed' ? previous.relationsReadMonoMs?.[relation] : undefined;
+    if (data !== undefined && atMono !== undefined) readMonoMs[relation] = atMono;
   }
-  return { relations: Object.freeze(relations) as RelationsData, truncated: Object.freeze(truncated) };
+  return {
+    relations: Object.freeze(relations) as RelationsData,
+    truncated: Object.freeze(truncated),
+    relationsReadMs: Object.freeze(readMs),
+    relationsReadMonoMs: Object.freeze(readMonoMs),
+  };
 }
 
 /** One line for the log. */
@@ -352,7 +463,7 @@ export function relationLogLines(previous: Pick<TenantSnapshot, 'relationStatus'
           after === 'unavailable'
             ? 'relation not available for this tenant; exporting the score without it'
             : 'reading a relation failed; keeping its last data',
-        fields: { relation, err: read.relationErrors[relation] },
+        fields: { relation, ...read.relationErrorFields?.[relation], err: read.relationErrors[relation] },
       });
   }
   // While a cap goes on cutting, nothing more is said.

@@ -52,19 +52,23 @@ export function credentialChoice(tenant: Pick<TenantConfig, 'credential' | 'sour
   if (set.length > 0) return { credential, reason: `${list(set)} ${set.length === 1 ? 'is' : 'are'} set` };
   const reason = `none of ${CHOOSERS.join(', ')} is set`;
   if (tenant.credential.kind !== 'managedIdentity' || MANAGED_IDENTITY_HOST.some((name) => env[name])) return { credential, reason };
+  // The ids of an app registration without its secret: most likely the secret was forgotten.
+  const forgotten = source.variables.includes('AZURE_TENANT_ID')
+    ? '; AZURE_TENANT_ID is set as for an app registration: is AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE) missing?'
+    : '';
   return {
     credential,
     reason,
-    warning:
-      'managed identity works only on an Azure host (VM, AKS, App Service, Container Apps, Arc); elsewhere set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate), or try --demo',
+    warning: `managed identity works only on an Azure host (VM, AKS, App Service, Container Apps, Arc); elsewhere set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate), or try --demo${forgotten}`,
   };
 }
 
 /**
  * The sentence that follows "Graph answered 401 …." (the token was rejected) or "Graph answered
- * 403 …." (the app may not read the score), naming where this tenant's ids and secret are set.
+ * 403 …." (the app may not read subject: the score, or a relation), naming where this tenant's ids
+ * and secret are set.
  */
-export function credentialHint(tenant: Pick<TenantConfig, 'credential' | 'source'>, status: 401 | 403): string {
+export function credentialHint(tenant: Pick<TenantConfig, 'credential' | 'source'>, status: 401 | 403, subject = 'the partner security score'): string {
   const { credential, source } = tenant;
   if (status === 401) {
     const set = places(source, () => true);
@@ -72,7 +76,7 @@ export function credentialHint(tenant: Pick<TenantConfig, 'credential' | 'source
   }
   const app = places(source, (name) => /(^|_)client_id$/i.test(name));
   const who = credential.kind === 'managedIdentity' ? "This host's managed identity" : 'The app registration';
-  return `${who}${app === undefined ? '' : ` (${app})`} needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant`;
+  return `${who}${app === undefined ? '' : ` (${app})`} needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant, to read ${subject}`;
 }
 
 /**

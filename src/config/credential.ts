@@ -4,11 +4,42 @@
  * authority, one way to authenticate, secret files) holds the same way for both.
  */
 import { type ConfigIo, checkConfigFile, type ProblemSink, readConfigText } from './files.js';
+import { MAX_FLAG_VALUE_CHARS, TOO_LONG } from './flags.js';
 import { parseHttpsRoot } from './https-root.js';
 
-/** A tenant GUID or a domain name (labels of letters, digits and inner dashes; a trailing dot allowed). */
-export const TENANT_ID =
-  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=.{1,254}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?)$/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN_LABEL = /^[a-z0-9-]{1,63}$/i;
+/** Longest domain name (RFC 1035, with its trailing dot). */
+const MAX_DOMAIN_CHARS = 254;
+
+/**
+ * A tenant GUID or a domain name (labels of up to 63 letters, digits and inner dashes; a trailing
+ * dot allowed; 254 characters at most), checked in plain code: a single pattern for it needs
+ * nested bounded repeats no checker can prove linear.
+ */
+export function isTenantId(text: string): boolean {
+  if (text === '' || text.length > MAX_DOMAIN_CHARS) return false;
+  if (GUID.test(text)) return true;
+  const labels = (text.endsWith('.') ? text.slice(0, -1) : text).split('.');
+  return labels.every((label) => DOMAIN_LABEL.test(label) && !label.startsWith('-') && !label.endsWith('-'));
+}
+
+/** An application (client) ID: Entra ID gives every app registration and managed identity a GUID. */
+export const CLIENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NIL_GUID = '00000000-0000-0000-0000-000000000000';
+/** What the README, the examples and the manifests put where an ID goes: "<application id>", "<partner-tenant-id>". */
+const PLACEHOLDER = /^<[^<>]{1,100}>$/;
+
+/**
+ * The problem with a client ID, or undefined. The value is quoted only when it is a placeholder:
+ * anything else may be a secret set in the wrong variable, and no error message shows a secret.
+ */
+export function clientIdProblem(value: string): string | undefined {
+  if (PLACEHOLDER.test(value)) return `"${value}" is a placeholder: put the Application (client) ID of the app registration here (a GUID)`;
+  if (!CLIENT_ID.test(value) || value === NIL_GUID)
+    return "not a client ID (the app registration's Application (client) ID, a GUID); the value is not shown, in case it is a secret in the wrong place";
+  return undefined;
+}
 
 /**
  * The tenant id as Entra ID compares it, used for labels and for finding duplicates: GUIDs and
@@ -95,9 +126,15 @@ export function parseCredential(input: CredentialInput, io: ConfigIo, report: Pr
   }
 
   const tenantRaw = fields.tenantId.value;
-  if (tenantRaw !== undefined && !TENANT_ID.test(tenantRaw)) problem(['tenantId'], `"${tenantRaw}" is not a tenant ID (a GUID or a domain)`);
+  if (tenantRaw !== undefined && !isTenantId(tenantRaw))
+    problem(
+      ['tenantId'],
+      `"${tenantRaw}" is not a tenant ID (a GUID or a domain)${PLACEHOLDER.test(tenantRaw) ? ': a placeholder to replace with the partner tenant' : ''}`,
+    );
   const tenantId = tenantRaw === undefined ? undefined : normalizeTenantId(tenantRaw);
   const clientId = fields.clientId.value;
+  const clientIdWrong = clientId === undefined ? undefined : clientIdProblem(clientId);
+  if (clientIdWrong !== undefined) problem(['clientId'], clientIdWrong);
   let authorityHost: string | undefined;
   if (fields.authorityHost.value !== undefined) {
     const parsed = parseHttpsRoot(fields.authorityHost.value, { path: false });
@@ -204,11 +241,13 @@ export function identifyingFields(input: CredentialInput): { readonly own: reado
 export function credentialFromEnv(env: Readonly<Record<string, string | undefined>>): CredentialInput {
   // Ids and paths are trimmed; a secret is taken as it is (only an empty one counts as unset).
   const trimmed = (name: string): CredentialField => {
+    if ((env[name]?.length ?? 0) > MAX_FLAG_VALUE_CHARS) return { name, problem: TOO_LONG };
     const value = env[name]?.trim();
     return value ? { name, value } : { name };
   };
   const verbatim = (name: string): CredentialField => {
     const value = env[name];
+    if (value !== undefined && value.length > MAX_FLAG_VALUE_CHARS) return { name, problem: TOO_LONG };
     return value ? { name, value } : { name };
   };
   return {

@@ -5,6 +5,7 @@ import {
   ClientSecretCredential,
   ManagedIdentityCredential,
   type TokenCredential,
+  type TokenCredentialOptions,
   WorkloadIdentityCredential,
 } from '@azure/identity';
 import type { CredentialConfig } from './credential.js';
@@ -25,14 +26,21 @@ export function isKnownAuthorityHost(authorityHost: string | undefined): boolean
   }
 }
 
-/** Creates the credential the config names. */
-export function createCredential(config: CredentialConfig): TokenCredential {
+/** What a credential's token requests go through: an HTTP client with the Graph client's deadline, cap and proxy (src/graph/token-http.ts). */
+export interface CredentialTransport {
+  readonly httpClient?: TokenCredentialOptions['httpClient'];
+}
+
+/** Creates the credential the config names; its token requests go through transport.httpClient when given. */
+export function createCredential(config: CredentialConfig, transport: CredentialTransport = {}): TokenCredential {
+  const http = transport.httpClient === undefined ? {} : { httpClient: transport.httpClient };
   if (config.kind === 'managedIdentity') {
-    return config.clientId === undefined ? new ManagedIdentityCredential() : new ManagedIdentityCredential({ clientId: config.clientId });
+    return new ManagedIdentityCredential({ ...(config.clientId === undefined ? {} : { clientId: config.clientId }), ...http });
   }
   const authority = {
     ...(config.authorityHost === undefined ? {} : { authorityHost: config.authorityHost }),
     disableInstanceDiscovery: !isKnownAuthorityHost(config.authorityHost),
+    ...http,
   };
   switch (config.kind) {
     case 'clientSecret':

@@ -5,6 +5,8 @@
 
 import { formatDuration } from '../lib/duration.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.js';
+import { closest } from '../lib/suggest.js';
+import { boundText } from '../lib/text.js';
 import {
   DEFAULT_MAX_ALERT_TYPES,
   DEFAULT_MAX_ALERTS,
@@ -18,10 +20,23 @@ import {
 export const DEFAULT_PORT = 10059;
 /** Flags map to environment variables as PSS_ + the flag name upper-cased, dots and dashes as "_". */
 export const ENV_PREFIX = 'PSS_';
+/**
+ * Longest value of a flag, of a variable read for one (PSS_*, AZURE_*) or named by the tenants
+ * file: paths, URLs, ids and secrets are far shorter. A longer one is a problem named without
+ * being quoted, before any pattern sees it.
+ */
+export const MAX_FLAG_VALUE_CHARS = 4096;
+/** The problem of a value over MAX_FLAG_VALUE_CHARS. */
+export const TOO_LONG = `longer than ${MAX_FLAG_VALUE_CHARS} characters`;
 /** The poll interval demo mode uses unless one is given, so its data visibly moves. */
 export const DEMO_POLL_INTERVAL_MS = 15_000;
 
-type FlagKind = 'string' | 'duration' | 'boolean' | 'integer';
+/**
+ * What a flag takes. A boolean is a setting (`--x`, `--no-x`, `--x=false`, its variable `true`/`false`);
+ * an action is a switch that asks for something (--help, --version, --config.check, backfill's --force):
+ * only `--x`, no value, no `--no-` form, never from the environment.
+ */
+type FlagKind = 'string' | 'duration' | 'boolean' | 'integer' | 'action';
 
 /** One command-line flag. */
 export interface FlagSpec<Name extends string = string> {
@@ -30,10 +45,12 @@ export interface FlagSpec<Name extends string = string> {
   readonly kind: FlagKind;
   readonly default: string;
   readonly help: string;
-  /** False for flags that make no sense in the environment (--help, --version). */
+  /** False for flags that make no sense in the environment (every action, backfill's --output). */
   readonly env: boolean;
   /** Set for flags of the backfill command only. */
   readonly command?: 'backfill';
+  /** May be given more than once; readFlags joins the values with newlines (the variable takes one per line). */
+  readonly repeatable?: true;
 }
 
 /** Keeps every name of the table a literal, so that FlagName is their union. */
@@ -48,7 +65,8 @@ export const FLAGS = flagTable([
     kind: 'string',
     default: `:${DEFAULT_PORT}`,
     env: true,
-    help: 'Address to listen on for the metrics, status page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port").',
+    repeatable: true,
+    help: 'Address to listen on for the metrics, status page and health endpoints ("host:port", ":port" for all interfaces, "[::1]:port"). Repeat the flag to listen on several addresses, each with the same settings (the variable takes one per line).',
   },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', env: true, help: 'Path under which to expose metrics.' },
   {
@@ -70,7 +88,14 @@ export const FLAGS = flagTable([
     kind: 'integer',
     default: '512',
     env: true,
-    help: 'Connections the web server holds at once (1-65536); at the limit the oldest idle one is closed. Keep it well under the file descriptor limit (ulimit -n).',
+    help: 'Connections the web server holds at once (1-65536); at the limit an idle one that has not authenticated is closed to let a new one in. Keep it well under the file descriptor limit (ulimit -n).',
+  },
+  {
+    name: 'web.max-connections-per-address',
+    kind: 'integer',
+    default: '64',
+    env: true,
+    help: "Connections one client address may hold at once (1-65536, at most half of --web.max-connections); beyond it, that address's oldest idle connection that has not authenticated is closed, or else the new one.",
   },
   {
     name: 'graph.endpoint',
@@ -86,6 +111,13 @@ export const FLAGS = flagTable([
     default: '10m',
     env: true,
     help: `How often to poll Graph (at least 1s). Demo mode uses ${formatDuration(DEMO_POLL_INTERVAL_MS)} unless set.`,
+  },
+  {
+    name: 'poll.timeout',
+    kind: 'duration',
+    default: '',
+    env: true,
+    help: 'Deadline for one whole poll of one tenant, counted from when it has a --poll.concurrency slot; then its requests are aborted, what it did not read keeps its last data and its slot is freed. At most, and by default, the poll interval (or --graph.timeout when the interval is shorter).',
   },
   {
     name: 'poll.max-staleness',
@@ -187,13 +219,40 @@ export const FLAGS = flagTable([
     help: 'Stop paging a relation once the pages read in one poll add up to this many bytes of JSON.',
   },
   {
+    name: 'partner.type',
+    kind: 'string',
+    default: 'direct',
+    env: true,
+    help: 'The partner type of the tenant of the AZURE_* variables (and the demo): direct, indirect_provider or indirect_reseller. An indirect reseller is exempt from securityAlertsPromptlyResolved. With --config.file, set partner_type per tenant instead.',
+  },
+  {
+    name: 'partner.validation-month',
+    kind: 'integer',
+    default: '',
+    env: true,
+    help: 'The anniversary month (1-12) in which Microsoft validates the requirements of that tenant every year: partner_security_next_validation_timestamp_seconds. With --config.file, set validation_month per tenant instead.',
+  },
+  {
     name: 'config.file',
     kind: 'string',
     default: '',
     env: true,
     help: 'YAML file listing several partner tenants and their credentials (instead of the AZURE_* variables).',
   },
-  { name: 'config.check', kind: 'boolean', default: 'false', env: false, help: 'Validate the configuration (and the tenants file), print a summary and exit.' },
+  {
+    name: 'tenants.shard',
+    kind: 'string',
+    default: '',
+    env: true,
+    help: "Poll only shard K of N (0 <= K < N <= 1000) of the tenants: those whose lower-cased tenant ID hashes to K as Prometheus's hashmod relabelling does (md5, modulus N). Every tenant needs a tenant ID. Empty: every tenant.",
+  },
+  {
+    name: 'config.check',
+    kind: 'action',
+    default: '',
+    env: false,
+    help: 'Validate the configuration (and the tenants file), print what a run would use (each tenant, its credential and why, this shard) and warnings, and exit.',
+  },
   {
     name: 'output',
     kind: 'string',
@@ -204,8 +263,8 @@ export const FLAGS = flagTable([
   },
   {
     name: 'force',
-    kind: 'boolean',
-    default: 'false',
+    kind: 'action',
+    default: '',
     env: false,
     command: 'backfill',
     help: 'backfill only: replace the --output file when it exists (without it, an existing file is an error).',
@@ -219,8 +278,8 @@ export const FLAGS = flagTable([
     env: true,
     help: 'Serve a simulated partner tenant (tenant_id="demo") instead of calling Graph. Needs no credentials.',
   },
-  { name: 'help', kind: 'boolean', default: 'false', env: false, help: 'Show this help and exit.' },
-  { name: 'version', kind: 'boolean', default: 'false', env: false, help: 'Show the version and exit.' },
+  { name: 'help', kind: 'action', default: '', env: false, help: 'Show this help and exit.' },
+  { name: 'version', kind: 'action', default: '', env: false, help: 'Show the version and exit.' },
 ]);
 
 /** The name of a flag: a name that is not in FLAGS does not compile. */
@@ -242,27 +301,40 @@ export function helpText(): string {
     'Flags (each also read from the environment variable shown; a flag wins over its variable):',
   ];
   for (const spec of FLAGS) {
-    const shown =
-      spec.name === 'help'
-        ? '-h, --help'
-        : spec.kind === 'boolean'
-          ? `--[no-]${spec.name}`
-          : `--${spec.name}=${spec.kind === 'duration' ? 'DURATION' : spec.kind === 'integer' ? 'N' : 'VALUE'}`;
-    lines.push(`  ${shown}`);
-    const shownDefault = spec.default === '' || (spec.kind === 'boolean' && !spec.env) ? '' : ` Default: ${spec.default}.`;
+    lines.push(`  ${usage(spec)}`);
+    const shownDefault = spec.default === '' ? '' : ` Default: ${spec.default}.`;
     lines.push(`      ${spec.help}${shownDefault}${spec.env ? ` Env: ${envName(spec.name)}.` : ''}`);
   }
   lines.push(
     '',
-    'A flag given twice on the command line is an error.',
+    'A flag given twice on the command line is an error (except --web.listen-address, once per address),',
+    'and so is a PSS_ variable that sets no flag.',
     '',
     'Credentials come from the Azure SDK environment: AZURE_TENANT_ID and AZURE_CLIENT_ID with',
     'AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE, a file holding it), AZURE_CLIENT_CERTIFICATE_PATH',
     '(optional AZURE_CLIENT_CERTIFICATE_PASSWORD) or',
-    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set.',
+    'AZURE_FEDERATED_TOKEN_FILE (workload identity); managed identity when none is set. AZURE_CLIENT_ID is',
+    "the app registration's Application (client) ID, a GUID. --config.check says which credential a run would use.",
     'AZURE_AUTHORITY_HOST overrides the authority. HTTPS_PROXY and NO_PROXY are honoured.',
   );
   return `${lines.join('\n')}\n`;
+}
+
+/** How --help shows a flag: an action without a value or a "--[no-]" form it does not have. */
+function usage(spec: FlagSpec): string {
+  if (spec.name === 'help') return '-h, --help';
+  switch (spec.kind) {
+    case 'action':
+      return `--${spec.name}`;
+    case 'boolean':
+      return `--[no-]${spec.name}`;
+    case 'duration':
+      return `--${spec.name}=DURATION`;
+    case 'integer':
+      return `--${spec.name}=N`;
+    case 'string':
+      return `--${spec.name}=${spec.name === 'tenants.shard' ? 'K/N' : 'VALUE'}`;
+  }
 }
 
 /** A flag's row in FLAGS. */
@@ -286,6 +358,10 @@ export function readFlags(
   for (const spec of FLAGS) {
     const fromEnv = spec.env ? env[envName(spec.name)] : undefined;
     if (fromEnv === undefined || fromEnv === '') continue;
+    if (fromEnv.length > MAX_FLAG_VALUE_CHARS) {
+      errors.push(`${envName(spec.name)}: ${TOO_LONG}`);
+      continue;
+    }
     if (spec.kind === 'boolean') {
       const normalized = fromEnv.toLowerCase();
       if (['true', '1', 'yes'].includes(normalized)) values.set(spec.name, 'true');
@@ -294,11 +370,17 @@ export function readFlags(
     } else values.set(spec.name, fromEnv);
   }
   // Given twice on the command line is an error (as kingpin says for Prometheus' own flags), never
-  // a silent override: `--web.listen-address` twice would otherwise listen on one of them only.
+  // a silent override; a repeatable flag (--web.listen-address) collects its values instead.
   const given = new Set<FlagName>();
   for (let i = 0; i < argv.length; i++) {
     // -h is --help, as in every Prometheus exporter.
     const arg = argv[i] === '-h' ? '--help' : (argv[i] ?? '');
+    // Room for the longest flag name and "=" beside the value.
+    if (arg.length > MAX_FLAG_VALUE_CHARS + 64) {
+      const name = arg.startsWith('--') ? arg.slice(0, arg.indexOf('=')) : '';
+      errors.push(`${FLAGS.some((f) => `--${f.name}` === name) ? name : `argument ${i + 1}`}: ${TOO_LONG}`);
+      continue;
+    }
     const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
     if (!match) {
       errors.push(`unexpected argument "${arg}" (flags start with --)`);
@@ -310,17 +392,62 @@ export function readFlags(
       errors.push(`unknown flag --${negated ?? ''}${name}`);
       continue;
     }
-    if (given.has(spec.name)) errors.push(`--${spec.name}: given more than once; give it once`);
+    const again = given.has(spec.name);
+    if (again && !spec.repeatable) errors.push(`--${spec.name}: given more than once; give it once`);
     given.add(spec.name);
+    if (spec.kind === 'action') {
+      if (inline === undefined) values.set(spec.name, 'true');
+      else errors.push(`--${name}: takes no value (give --${name} alone)`);
+      continue;
+    }
     if (spec.kind === 'boolean') {
       if (inline === undefined) values.set(spec.name, negated ? 'false' : 'true');
       else if (!negated && ['true', 'false'].includes(inline)) values.set(spec.name, inline);
       else errors.push(`--${negated ?? ''}${name}: "${inline}" is not a boolean (true or false)`);
       continue;
     }
-    if (inline !== undefined) values.set(spec.name, inline);
-    else if (i + 1 < argv.length) values.set(spec.name, argv[++i] ?? '');
-    else errors.push(`--${name}: needs a value`);
+    const text = inline ?? (i + 1 < argv.length ? (argv[++i] ?? '') : undefined);
+    if (text === undefined) errors.push(`--${name}: needs a value`);
+    else if (text.length > MAX_FLAG_VALUE_CHARS) errors.push(`--${name}: ${TOO_LONG}`);
+    // The command line replaces the variable; a repeated flag adds to its own earlier values.
+    else values.set(spec.name, again && spec.repeatable ? `${values.get(spec.name) ?? ''}\n${text}` : text);
   }
   return values;
+}
+
+/** Unknown PSS_ variables reported one by one at most; the rest are counted, so a flood of them costs little. */
+export const MAX_REPORTED_VARIABLES = 20;
+/** Characters of an unknown variable's name shown in its problem. */
+const MAX_SHOWN_NAME_CHARS = 64;
+
+/**
+ * A variable that starts with PSS_ but sets no flag is a mistake (a misspelt or an old name) that
+ * would otherwise be ignored: one problem per variable, naming the nearest flag variable when it is
+ * a slip (within a third of its length in edits). Empty variables set nothing, as for flags; those in
+ * used (the ones the tenants file names for its secrets) are not flags and are fine.
+ */
+export function unknownVariables(env: Readonly<Record<string, string | undefined>>, used: ReadonlySet<string>): string[] {
+  const read = FLAGS.filter((f) => f.env).map((f) => envName(f.name));
+  const notRead = new Map(FLAGS.filter((f) => !f.env).map((f) => [envName(f.name), f.name]));
+  const problems: string[] = [];
+  let more = 0;
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith(ENV_PREFIX) || !env[name] || used.has(name) || read.includes(name)) continue;
+    if (problems.length >= MAX_REPORTED_VARIABLES) {
+      more++;
+      continue;
+    }
+    const shown = boundText(name, MAX_SHOWN_NAME_CHARS);
+    const flag = notRead.get(name);
+    if (flag !== undefined) {
+      problems.push(`${shown}: --${flag} is not read from the environment; give it on the command line`);
+      continue;
+    }
+    const near = closest(name, read, (known) => Math.max(2, Math.floor((known.length - ENV_PREFIX.length) / 3)));
+    problems.push(
+      `${shown}: no flag is set by this variable${near ? ` (did you mean ${near}?)` : ''}; every ${ENV_PREFIX} variable must name a flag (see --help)`,
+    );
+  }
+  if (more > 0) problems.push(`${more} more ${ENV_PREFIX} variable(s) that set no flag`);
+  return problems;
 }

@@ -13,7 +13,13 @@ export function parseHttpsRoot(text: string, options: { readonly path: boolean }
   if (url.protocol !== 'https:') return { error: `${shown} must use https` };
   if (url.username || url.password || url.search || url.hash) return { error: `${shown} must not carry credentials, a query or a fragment` };
   if (!options.path && url.pathname !== '/') return { error: `${shown} must be an https URL without a path` };
-  return { url: url.toString().replace(/\/+$/, '') };
+  return { url: withoutTrailingSlashes(url.toString()) };
+}
+
+function withoutTrailingSlashes(text: string): string {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '/') end--;
+  return text.slice(0, end);
 }
 
 /** The text with any "user:password@" of a URL replaced, so a problem can quote it. */

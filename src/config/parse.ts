@@ -5,9 +5,12 @@
 import { dirname, resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../lib/log.js';
+import { DEFAULT_PARTNER_PROGRAM, type PartnerProgram } from '../snapshot.js';
 import { type ConfigIo, diskIo, readConfigText } from './files.js';
-import { DEMO_POLL_INTERVAL_MS, envName, type FlagName, flagSpec, readFlags } from './flags.js';
+import { DEMO_POLL_INTERVAL_MS, envName, type FlagName, flagSpec, readFlags, unknownVariables } from './flags.js';
 import { parseHttpsRoot } from './https-root.js';
+import { parsePartnerProgram } from './partner.js';
+import { parseShard, type Shard, shardOf } from './shard.js';
 import { parseTenantsFile, type TenantConfig, tenantFromEnv } from './tenants.js';
 
 /** Which relations to read and how far to page. */
@@ -42,21 +45,33 @@ export interface ListenAddress {
 
 /** The whole configuration of one exporter process. */
 export interface Config {
-  readonly listen: ListenAddress;
+  /** Every --web.listen-address, in the order given; at least one. */
+  readonly listen: readonly ListenAddress[];
   readonly telemetryPath: string;
   readonly webConfigFile?: string;
   readonly healthzWithoutAuth: boolean;
   readonly maxConnections: number;
+  /** Connections one client address may hold (the web server caps it at half of maxConnections). */
+  readonly maxConnectionsPerAddress: number;
   readonly graphEndpoint: string;
   readonly graphTimeoutMs: number;
   readonly pollIntervalMs: number;
+  /** Deadline of one tenant's poll (--poll.timeout): at most, and by default, the longer of pollIntervalMs and graphTimeoutMs. */
+  readonly pollTimeoutMs: number;
   readonly maxStalenessMs: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   /** Serve the simulated tenant (src/demo.ts) instead of tenants: main builds it; tenants is empty. */
   readonly demo: boolean;
-  /** Every partner tenant to poll: one from the AZURE_* variables, or the tenants file's list; none in demo mode. */
+  /**
+   * Every partner tenant to poll: one from the AZURE_* variables, or the tenants file's list (with
+   * --tenants.shard, only this shard's); none in demo mode.
+   */
   readonly tenants: readonly TenantConfig[];
+  /** --partner.type and --partner.validation-month: the single tenant's (already in its TenantConfig) and the demo tenant's. */
+  readonly partner: PartnerProgram;
+  /** --tenants.shard: which shard this process is, and how many tenants all shards have together. */
+  readonly shard?: Shard & { readonly configuredTenants: number };
   readonly collectors: CollectorsConfig;
   readonly pollConcurrency: number;
   readonly configFile?: string;
@@ -96,8 +111,14 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   };
 
   const demo = value('demo') === 'true';
-  const listen = parseListenAddress(value('web.listen-address'));
-  if (typeof listen === 'string') errors.push(`${source('web.listen-address')}: ${listen}`);
+  // Repeatable, as in exporter-toolkit: one listener per address, each with the same settings.
+  const listenTexts = value('web.listen-address').split('\n');
+  const listen: ListenAddress[] = [];
+  for (const [i, text] of listenTexts.entries()) {
+    const address = listenTexts.indexOf(text) < i ? `"${text}" is given more than once` : parseListenAddress(text);
+    if (typeof address === 'string') errors.push(`${source('web.listen-address')}: ${address}`);
+    else listen.push(Object.freeze(address));
+  }
 
   const telemetryPath = value('web.telemetry-path');
   if (!telemetryPath.startsWith('/') || /[\s?#]/.test(telemetryPath)) {
@@ -118,6 +139,16 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
   if (demo && !raw.has('poll.interval')) pollIntervalMs = DEMO_POLL_INTERVAL_MS;
   else if ((parseDuration(value('poll.interval')) ?? MIN_POLL_INTERVAL_MS) < MIN_POLL_INTERVAL_MS) {
     errors.push(`${source('poll.interval')}: must be at least 1s (Graph throttles eager clients)`);
+  }
+  // A poll may run until the next one is due, no longer; but always as long as one request may
+  // take (with an interval shorter than --graph.timeout). That bound is the default too.
+  const longestPollMs = Math.max(pollIntervalMs, graphTimeoutMs);
+  const pollTimeoutMs = raw.has('poll.timeout') ? duration('poll.timeout') : longestPollMs;
+  if (raw.has('poll.timeout') && parseDuration(value('poll.timeout')) === 0) errors.push(`${source('poll.timeout')}: must be greater than 0`);
+  else if (pollTimeoutMs > longestPollMs) {
+    const bound =
+      pollIntervalMs >= graphTimeoutMs ? `the poll interval ${formatDuration(pollIntervalMs)}` : `--graph.timeout ${formatDuration(graphTimeoutMs)}`;
+    errors.push(`${source('poll.timeout')}: ${value('poll.timeout')} is longer than ${bound}: a poll must end before the next is due`);
   }
   const maxStalenessMs = duration('poll.max-staleness');
   if (maxStalenessMs > 0 && maxStalenessMs < pollIntervalMs) {
@@ -148,6 +179,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     return integer(old, 1, 10_000);
   };
   const maxConnections = integer('web.max-connections', 1, 65_536);
+  const maxConnectionsPerAddress = integer('web.max-connections-per-address', 1, 65_536);
   const collectors = Object.freeze({
     requirements: value('collector.requirements') === 'true',
     history: value('collector.history') === 'true',
@@ -167,16 +199,30 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
 
   const configFile = value('config.file') || undefined;
   if (demo && configFile) errors.push(`${source('config.file')}: not used with --demo (the demo tenant needs no credentials)`);
+  // The single tenant's (and the demo's) partner program; a tenants file sets it per entry.
+  const partner = parsePartnerProgram(
+    { type: raw.get('partner.type'), validationMonth: raw.get('partner.validation-month') },
+    { type: source('partner.type'), validationMonth: source('partner.validation-month') },
+    (where, what) => errors.push(`${where}: ${what}`),
+  );
+  if (configFile !== undefined)
+    for (const name of ['partner.type', 'partner.validation-month'] as const)
+      if (raw.has(name))
+        errors.push(
+          `${source(name)}: not used with --config.file; set ${name === 'partner.type' ? 'partner_type' : 'validation_month'} per tenant in the file`,
+        );
   // Demo mode configures no tenant: main serves the simulated one, which needs no credentials.
   const tenants: TenantConfig[] = [];
+  const namedVariables = new Set<string>();
   if (!demo && configFile !== undefined) {
     const read = readConfigText(io, configFile);
     if ('problem' in read) errors.push(`${source('config.file')}: ${read.problem}`);
-    else tenants.push(...parseTenantsFile(read.text, configFile, env, io, errors));
+    else tenants.push(...parseTenantsFile(read.text, configFile, env, io, errors, namedVariables));
   } else if (!demo) {
     const tenant = tenantFromEnv(env, io, (where, what) => errors.push(`${where}: ${what}`));
-    if (tenant) tenants.push(tenant);
+    if (tenant && partner) tenants.push({ ...tenant, partner });
   }
+  const shard = tenantsShard(value('tenants.shard'), tenants, demo, (what) => errors.push(`${source('tenants.shard')}: ${what}`));
 
   const output = value('output') || undefined;
   if (backfill && output === undefined) errors.push('backfill: --output is required (a file, or "-" for standard output)');
@@ -188,8 +234,10 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     if (io.writableDirectory?.(dirname(resolve(output))) === false) errors.push(`--output: cannot write to the directory of "${output}"`);
   }
 
+  errors.push(...unknownVariables(env, namedVariables));
+
   // A default every tenants-file entry inherits (AZURE_AUTHORITY_HOST) is reported once, not once per entry.
-  if (errors.length > 0 || typeof listen === 'string' || graphEndpoint.url === undefined) return { action: 'fail', errors: [...new Set(errors)] };
+  if (errors.length > 0 || graphEndpoint.url === undefined) return { action: 'fail', errors: [...new Set(errors)] };
   return {
     action: backfill ? 'backfill' : raw.get('config.check') === 'true' ? 'check' : 'run',
     config: Object.freeze({
@@ -198,22 +246,51 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       ...(webConfigFile === undefined ? {} : { webConfigFile }),
       healthzWithoutAuth: value('web.healthz-without-auth') === 'true',
       maxConnections,
+      maxConnectionsPerAddress,
       graphEndpoint: graphEndpoint.url,
       graphTimeoutMs,
       pollIntervalMs,
+      pollTimeoutMs,
       maxStalenessMs,
       logLevel: logLevel as LogLevel,
       logFormat: logFormat as LogFormat,
       demo,
       tenants: Object.freeze(
-        tenants.map((t) => Object.freeze({ ...t, credential: Object.freeze(t.credential), source: Object.freeze(t.source), labels: Object.freeze(t.labels) })),
+        (shard === undefined ? tenants : tenants.filter((t) => t.tenantId !== undefined && shardOf(t.tenantId, shard.count) === shard.index)).map((t) =>
+          Object.freeze({ ...t, credential: Object.freeze(t.credential), source: Object.freeze(t.source), labels: Object.freeze(t.labels) }),
+        ),
       ),
+      partner: partner ?? DEFAULT_PARTNER_PROGRAM,
+      ...(shard === undefined ? {} : { shard: Object.freeze({ ...shard, configuredTenants: tenants.length }) }),
       collectors,
       pollConcurrency,
       ...(configFile === undefined ? {} : { configFile }),
       ...(output === undefined ? {} : { output, force }),
     }),
   };
+}
+
+/**
+ * --tenants.shard, checked against the tenants: every one needs a configured tenant ID, since the
+ * shard is chosen from it before any token is asked for. undefined when not sharding or wrong.
+ */
+function tenantsShard(text: string, tenants: readonly TenantConfig[], demo: boolean, problem: (what: string) => void): Shard | undefined {
+  if (text === '') return undefined;
+  const shard = parseShard(text);
+  if ('problem' in shard) {
+    problem(shard.problem);
+    return undefined;
+  }
+  if (demo) {
+    problem('not used with --demo (the demo has one simulated tenant)');
+    return undefined;
+  }
+  const unnamed = tenants.filter((t) => t.tenantId === undefined);
+  for (const t of unnamed) {
+    const which = t.source.kind === 'file' ? `${t.source.file}: tenants[${t.source.index}]` : 'the tenant of the environment (no AZURE_TENANT_ID)';
+    problem(`${which} has no tenant ID (managed identity would learn it from its token): sharding needs every tenant's ID; set it`);
+  }
+  return unnamed.length > 0 ? undefined : shard;
 }
 
 function parseListenAddress(text: string): ListenAddress | string {

@@ -14,6 +14,20 @@ export function secretsOf(tenant: TenantConfig): string[] {
  * header, a certificate password), whether or not the configuration names them.
  */
 const SECRET_VARIABLES = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'IDENTITY_HEADER', 'MSI_SECRET'] as const;
+/** The proxy variables undici reads: a proxy URL may carry a user name and password. */
+const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'] as const;
 export function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
-  return SECRET_VARIABLES.flatMap((name) => (env[name] ? [env[name]] : []));
+  return [...SECRET_VARIABLES.flatMap((name) => (env[name] ? [env[name]] : [])), ...PROXY_VARIABLES.flatMap((name) => proxyCredentials(env[name]))];
+}
+
+/** The password of a proxy URL, as written and decoded, and its user:password pair; none without a password. */
+function proxyCredentials(value: string | undefined): string[] {
+  if (!value) return [];
+  try {
+    const url = new URL(value);
+    if (url.password === '') return [];
+    return [`${url.username}:${url.password}`, url.password, decodeURIComponent(url.password)];
+  } catch {
+    return [];
+  }
 }

@@ -3,8 +3,11 @@
  * tenants file (--config.file: YAML, strict, every problem reported with its place).
  */
 import { labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
+import { DEFAULT_PARTNER_PROGRAM, type PartnerProgram } from '../snapshot.js';
 import { type CredentialConfig, type CredentialField, type CredentialInput, credentialFromEnv, identifyingFields, parseCredential } from './credential.js';
 import type { ConfigIo, ProblemSink } from './files.js';
+import { MAX_FLAG_VALUE_CHARS, TOO_LONG } from './flags.js';
+import { parsePartnerProgram } from './partner.js';
 import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from './yaml.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -27,6 +30,8 @@ export interface TenantConfig {
   readonly source: CredentialSource;
   /** Constant labels added to every series of this tenant. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Partner type and validation month (partner_type, validation_month; --partner.* for the single tenant). */
+  readonly partner: PartnerProgram;
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -58,6 +63,8 @@ const TENANT_KEYS = [
   'federated_token_file',
   'authority_host',
   'labels',
+  'partner_type',
+  'validation_month',
 ] as const;
 
 /** The tenant the AZURE_* variables describe (managed identity when none is set); undefined after a problem (every one reported). */
@@ -66,11 +73,28 @@ export function tenantFromEnv(env: Env, io: ConfigIo, report: ProblemSink): Tena
   const credential = parseCredential(input, io, report);
   if (credential === undefined) return undefined;
   const { tenantId } = credential;
-  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'environment', variables: identifyingFields(input).own }, labels: {} };
+  return {
+    ...(tenantId ? { tenantId } : {}),
+    credential,
+    source: { kind: 'environment', variables: identifyingFields(input).own },
+    labels: {},
+    partner: DEFAULT_PARTNER_PROGRAM,
+  };
 }
 
-/** Parses the text of a tenants file. Problems are pushed to errors as "file: place: problem". */
-export function parseTenantsFile(text: string, file: string, env: Env, io: ConfigIo, errors: string[]): TenantConfig[] {
+/**
+ * Parses the text of a tenants file. Problems are pushed to errors as "file: place: problem"; the
+ * variables its entries name for secrets (client_secret_env, client_certificate_password_env) are
+ * added to namedVariables.
+ */
+export function parseTenantsFile(
+  text: string,
+  file: string,
+  env: Env,
+  io: ConfigIo,
+  errors: string[],
+  namedVariables: Set<string> = new Set(),
+): TenantConfig[] {
   const parsed = parseStrictYaml(text, file);
   if ('problems' in parsed) {
     errors.push(...parsed.problems);
@@ -98,7 +122,7 @@ export function parseTenantsFile(text: string, file: string, env: Env, io: Confi
       return;
     }
     unknownKeys(entry, TENANT_KEYS, where, problem, { suggest: true });
-    const tenant = parseTenant(entry, { file, index: i }, env, io, errors);
+    const tenant = parseTenant(entry, { file, index: i }, env, io, errors, namedVariables);
     const rawTenantId = typeof entry.tenant_id === 'string' ? entry.tenant_id.trim() : undefined;
     if (tenant?.tenantId !== undefined && rawTenantId !== undefined) {
       const first = seen.get(tenant.tenantId);
@@ -127,6 +151,7 @@ function parseTenant(
   env: Env,
   io: ConfigIo,
   errors: string[],
+  namedVariables: Set<string>,
 ): TenantConfig | undefined {
   const place = `${at.file}: tenants[${at.index}].`;
   const field = (key: string): CredentialField => {
@@ -139,13 +164,16 @@ function parseTenant(
   const fromVariable = (key: string): CredentialField => {
     const named = field(key);
     if (named.value === undefined) return named;
+    namedVariables.add(named.value);
     const secret = env[named.value];
+    if (secret !== undefined && secret.length > MAX_FLAG_VALUE_CHARS) return { name: key, problem: `${named.value} is ${TOO_LONG}` };
     return secret ? { name: key, value: secret } : { name: key, problem: `environment variable ${named.value} is not set` };
   };
   // Defaults from the environment, for the key of the same meaning (the AKS workload identity webhook sets both).
   const inherited = (key: string, variable: string): CredentialField => {
     const own = field(key);
     if (own.value !== undefined || own.problem !== undefined) return own;
+    if ((env[variable]?.length ?? 0) > MAX_FLAG_VALUE_CHARS) return { name: key, where: variable, problem: TOO_LONG };
     const value = env[variable]?.trim();
     return value ? { name: key, where: variable, value } : own;
   };
@@ -169,10 +197,15 @@ function parseTenant(
   const report = (where: string, what: string) => errors.push(`${where}: ${what}`);
   const credential = parseCredential(input, io, report);
   const labels = parseLabels(entry.labels, `${place}labels`, report);
-  if (!credential || !labels) return undefined;
+  const partner = parsePartnerProgram(
+    { type: entry.partner_type, validationMonth: entry.validation_month },
+    { type: `${place}partner_type`, validationMonth: `${place}validation_month` },
+    report,
+  );
+  if (!credential || !labels || !partner) return undefined;
   const { tenantId } = credential;
   const named = identifyingFields(input);
-  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'file', ...at, keys: named.own, variables: named.inherited }, labels };
+  return { ...(tenantId ? { tenantId } : {}), credential, source: { kind: 'file', ...at, keys: named.own, variables: named.inherited }, labels, partner };
 }
 
 function parseLabels(raw: unknown, where: string, problem: ProblemSink): Record<string, string> | undefined {

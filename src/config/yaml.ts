@@ -4,6 +4,7 @@
  * one line that starts with the file.
  */
 import { parseDocument } from 'yaml';
+import { closest } from '../lib/suggest.js';
 import { MAX_YAML_ALIAS_COUNT, type ProblemSink } from './files.js';
 
 const TOO_DEEP = 'nested too deeply to read';
@@ -49,25 +50,9 @@ export function unknownKeys(
 ): void {
   for (const key of Object.keys(entry)) {
     if (known.includes(key)) continue;
-    const near = options.suggest ? known.find((k) => closeTo(k, key)) : undefined;
+    const near = options.suggest ? closest(key, known, () => 2) : undefined;
     problem(where, `unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`);
   }
-}
-
-/** Edit distance at most 2: enough to catch a typo in a key. */
-function closeTo(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 2) return false;
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] ?? 0;
-      row[j] = Math.min(current + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = current;
-    }
-  }
-  return (row[b.length] ?? 99) <= 2;
 }
 
 function firstLine(text: string): string {

@@ -109,7 +109,8 @@ export function acceptsGzip(header: string | undefined): boolean {
     if (coding === '') continue;
     let value = 1;
     for (const param of params) {
-      const qvalue = /^q\s*=\s*(.*)$/.exec(param)?.[1];
+      const name = /^q\s*=/.exec(param)?.[0];
+      const qvalue = name === undefined ? undefined : param.slice(name.length).trim();
       // A malformed q-value counts as 0: when in doubt, plain text, which every scraper reads.
       if (qvalue !== undefined) value = QVALUE.test(qvalue) ? Number(qvalue) : 0;
     }

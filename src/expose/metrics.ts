@@ -1,7 +1,18 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Registry } from 'prom-client';
-import { type AlertSummary, summarizeAlerts } from '../collect/security-alerts.js';
-import { FAILURE_REASONS, POLICIES, type PolicyStatuses, RELATIONS, type RequirementDetails, requirementDetails, type TenantSnapshot } from '../snapshot.js';
+import { type AuthorizationAssessment, assessAuthorization, nextValidationMs, requirementsStale } from '../collect/authorization.js';
+import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_RESOLVED_REASON, summarizeAlerts } from '../collect/security-alerts.js';
+import {
+  ALERT_RESOLVED_REASONS,
+  FAILURE_REASONS,
+  isMandatory,
+  POLICIES,
+  type PolicyStatuses,
+  RELATIONS,
+  type RequirementDetails,
+  requirementDetails,
+  type TenantSnapshot,
+} from '../snapshot.js';
 import { createPartDeflater, type DeflatedPart, deflateFinal, gzipChunks } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
 import { type BuildInfo, type DataPart, dataChunks, type MetricSpec, type RenderContext, type RenderInput, type Sample } from './render.js';
@@ -13,7 +24,9 @@ const CACHED = 'Cached: refreshed every poll, not at scrape time.';
 /** The score while it is fresh enough to show (see --poll.max-staleness). */
 function freshScore(t: TenantSnapshot, ctx: RenderContext) {
   if (t.score === undefined || t.lastSuccessMs === undefined) return undefined;
-  if (ctx.maxStalenessMs > 0 && ctx.nowMs - t.lastSuccessMs > ctx.maxStalenessMs) return undefined;
+  // Aged on the monotonic clock when the snapshot has it: a wall-clock step must not age a score.
+  const ageMs = t.lastSuccessMonoMs === undefined ? ctx.nowMs - t.lastSuccessMs : ctx.monoNowMs - t.lastSuccessMonoMs;
+  if (ctx.maxStalenessMs > 0 && ageMs > ctx.maxStalenessMs) return undefined;
   return t.score;
 }
 
@@ -64,6 +77,24 @@ function perCustomer(read: (c: NonNullable<TenantSnapshot['relations']['customer
       const value = read(c);
       return value === undefined ? [] : [[{ customer_tenant_id: c.tenantId }, value] as const];
     });
+}
+
+// One assessment per snapshot and render time, shared by the authorization rows.
+const assessments = new WeakMap<TenantSnapshot, { nowMs: number; assessment: AuthorizationAssessment }>();
+
+/** Whether the tenant's authorization is at risk, as of the render (src/collect/authorization.ts). */
+function authorization(t: TenantSnapshot, ctx: RenderContext): AuthorizationAssessment {
+  const cached = assessments.get(t);
+  if (cached !== undefined && cached.nowMs === ctx.nowMs) return cached.assessment;
+  const assessment = assessAuthorization(t, ctx.nowMs, ctx.maxStalenessMs, ctx.monoNowMs);
+  assessments.set(t, { nowMs: ctx.nowMs, assessment });
+  return assessment;
+}
+
+/** The count of failing mandatory requirements, absent while the answer is unknown: never a reassuring 0 without data. */
+function failingMandatory(t: TenantSnapshot, ctx: RenderContext): number | undefined {
+  const a = authorization(t, ctx);
+  return a.state === 'unknown' ? undefined : a.failing.length;
 }
 
 // One summary per snapshot and render time: the alert rows below share it instead of each adding up the alerts.
@@ -178,6 +209,37 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     help: `Unix time in seconds the requirement's data last changed (updatedDateTime). ${CACHED}`,
     samples: perRequirement((r) => r.updatedTimestamp),
   },
+  {
+    name: 'partner_security_requirement_mandatory',
+    type: 'gauge',
+    labels: ['requirement_type'],
+    help: `1 if the requirement is mandatory for this partner's type (partner_type, --partner.type) and not in preview, else 0 (recommended). ${CACHED}`,
+    samples: (t, c) => perRequirement((r) => (isMandatory(r, t.partner.type) ? 1 : 0))(t, c),
+  },
+  {
+    name: 'partner_security_mandatory_requirements_noncompliant',
+    type: 'gauge',
+    labels: [],
+    help: `Requirements mandatory for this partner's type that Graph reports as not compliant now (each counted, a type sent twice too); absent when not known (requirements not read, stale, or a mandatory one missing or without a status, unless another is already not compliant). ${CACHED}`,
+    samples: (t, c) => one(failingMandatory(t, c)),
+  },
+  {
+    name: 'partner_security_authorization_at_risk',
+    type: 'gauge',
+    labels: [],
+    help: `1 if a requirement mandatory for this partner is not compliant, so its CSP authorization is at risk at the next validation; 0 if every mandatory requirement is reported and compliant; absent when not known, never 0 without current data. ${CACHED}`,
+    samples: (t, c) => {
+      const failing = failingMandatory(t, c);
+      return one(failing === undefined ? undefined : bit(failing > 0));
+    },
+  },
+  {
+    name: 'partner_security_next_validation_timestamp_seconds',
+    type: 'gauge',
+    labels: [],
+    help: 'Unix time in seconds of the start (UTC) of the anniversary month in which Microsoft next validates the requirements (validation_month, --partner.validation-month); inside that month, its start; absent when not configured.',
+    samples: (t, c) => one(t.partner.validationMonth === undefined ? undefined : nextValidationMs(t.partner.validationMonth, c.nowMs) / 1000),
+  },
   ...MFA_COUNTS.map(([name, help, read]): MetricSpec => ({ name, type: 'gauge', labels: [], help: `${help} ${CACHED}`, samples: detail('adminsMfa', read) })),
   {
     name: 'partner_security_mfa_policy_enabled',
@@ -291,7 +353,7 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_open',
     type: 'gauge',
     labels: ['status', 'severity', 'alert_type'],
-    help: `Open partner security alerts (any status but resolved), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types count as alert_type="other". ${CACHED}`,
+    help: `Open partner security alerts (not resolved and without a resolution date), test alerts excluded; alert types beyond --collector.security-alerts.max-alert-types, and statuses and severities beyond the documented ones and ${MAX_OTHER_ALERT_VALUES} others, count as "other"; at most ${MAX_ALERT_SERIES} series per tenant. ${CACHED}`,
     samples: (t, c) => (alertSummary(t, c)?.open ?? []).map((o) => [{ status: o.status, severity: o.severity, alert_type: o.alertType }, o.count] as const),
   },
   {
@@ -309,11 +371,18 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     samples: (t, c) => [...(alertSummary(t, c)?.testOpen ?? [])].map(([severity, n]) => [{ severity }, n] as const),
   },
   {
+    name: 'partner_security_alerts_detected_7d',
+    type: 'gauge',
+    labels: ['severity'],
+    help: `Non-test security alerts detected (detectedDateTime) in the 7 days before the poll, open or resolved, by severity: Partner Center's "new this week". ${CACHED}`,
+    samples: (t, c) => [...(alertSummary(t, c)?.detectedLast7Days ?? [])].map(([severity, n]) => [{ severity }, n] as const),
+  },
+  {
     name: 'partner_security_alerts_resolved_30d',
     type: 'gauge',
-    labels: [],
-    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over. ${CACHED}`,
-    samples: (t, c) => one(alertSummary(t, c)?.resolvedInWindow),
+    labels: ['reason'],
+    help: `Non-test security alerts resolved (resolvedOnDateTime) in the 30 days before the poll, the window Microsoft averages over, by resolvedReason (${[...ALERT_RESOLVED_REASONS, OTHER_RESOLVED_REASON].join(', ')}: any other value or none). ${CACHED}`,
+    samples: (t, c) => [...(alertSummary(t, c)?.resolvedByReason ?? [])].map(([reason, n]) => [{ reason }, n] as const),
   },
   {
     name: 'partner_security_alerts_response_time_30d_average_seconds',
@@ -326,8 +395,22 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_alerts_folded_alert_types',
     type: 'gauge',
     labels: [],
-    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types (0 when none). ${CACHED}`,
+    help: `Alert types of open alerts counted under alert_type="other" because of --collector.security-alerts.max-alert-types or the bound of ${MAX_ALERT_SERIES} series per alert family (0 when none). ${CACHED}`,
     samples: (t, c) => one(alertSummary(t, c)?.foldedTypes),
+  },
+  {
+    name: 'partner_security_alerts_folded_statuses',
+    type: 'gauge',
+    labels: [],
+    help: `Status values of open alerts counted under status="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedStatuses),
+  },
+  {
+    name: 'partner_security_alerts_folded_severities',
+    type: 'gauge',
+    labels: [],
+    help: `Severity values of open alerts counted under severity="other": beyond the documented ones, "unknown" and ${MAX_OTHER_ALERT_VALUES} others (0 when none). ${CACHED}`,
+    samples: (t, c) => one(alertSummary(t, c)?.foldedSeverities),
   },
   {
     name: 'partner_security_customer_alerts_open',
@@ -361,12 +444,12 @@ export const TENANT_METRICS: readonly MetricSpec[] = [
     name: 'partner_security_customer_alerts_truncated',
     type: 'gauge',
     labels: [],
-    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers, else 0 (--collector.security-alerts.customers). ${CACHED}`,
+    help: `1 if customers with open alerts were left out of the per-customer alert series by --collector.customer-insights.max-customers or the bound of ${MAX_ALERT_SERIES} series per alert family, else 0 (--collector.security-alerts.customers). ${CACHED}`,
     samples: (t, c) => {
       const s = alertSummary(t, c);
       const alerts = fresh(t, c)?.securityAlerts;
       if (s === undefined || alerts === undefined || alerts.maxCustomers === 0) return [];
-      return one(bit(s.customersWithOpenAlerts > alerts.maxCustomers));
+      return one(bit(s.customersWithOpenAlerts > s.customersKept));
     },
   },
   {
@@ -439,13 +522,18 @@ export interface MetricsOptions {
   constantLabels?: readonly string[];
   build: BuildInfo;
   maxStalenessMs: number;
+  /** Wall clock, Unix ms (default Date.now). */
   now?: () => number;
+  /** Monotonic clock the scores' age is measured on (default performance.now, as the poller's). */
+  monoNow?: () => number;
   /** Node.js and process metrics (on by default; off makes golden tests deterministic). */
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
   webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
-  /** What the web server refused (basic auth, the connection limit). */
-  webCounters?: () => { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: number };
+  /** What the web server refused (basic auth) and the connections it closed, by reason; undefined before it listens. */
+  webCounters?: () =>
+    | { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: Readonly<Record<string, number>> }
+    | undefined;
   /** The per-tenant families (default TENANT_METRICS). */
   families?: readonly MetricSpec[];
   /**
@@ -504,6 +592,7 @@ interface DataRender {
  */
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
+  const monoNow = options.monoNow ?? (() => performance.now());
   const part: DataPart = {
     families: options.families ?? TENANT_METRICS,
     tenantLabels: tenantLabeller(options.constantLabels ?? []),
@@ -533,8 +622,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 
   const renderData = (): DataRender => {
-    const input: RenderInput = Object.freeze({ snapshots: options.snapshots(), ctx: Object.freeze({ nowMs: now(), maxStalenessMs: options.maxStalenessMs }) });
-    const key = [...input.snapshots, ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined)];
+    const input: RenderInput = Object.freeze({
+      snapshots: options.snapshots(),
+      ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
+    });
+    // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
+    const key = [
+      ...input.snapshots,
+      ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined),
+      ...input.snapshots.map((t) => requirementsStale(t, input.ctx.nowMs, input.ctx.maxStalenessMs, input.ctx.monoNowMs)),
+    ];
     if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
     const render: DataRender = { key, input, result: write(input) };
     // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
@@ -555,8 +652,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const counts = options.webCounters?.();
     const reading = readProcess();
     // The status object is replaced on every reload; the counts are plain numbers.
-    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, counts?.connectionsDropped, reading];
-    if (liveCache?.key.every((k, i) => k === key[i])) return liveCache.bytes;
+    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, ...Object.values(counts?.connectionsDropped ?? {}), reading];
+    if (liveCache?.key.length === key.length && liveCache.key.every((k, i) => k === key[i])) return liveCache.bytes;
     const web = webText(status, counts);
     const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
     liveCache = { key, bytes };
@@ -639,9 +736,12 @@ function webText(status: WebConfigStatus, counts: WebCounts | undefined): string
       WEB_HELP.authRejected,
       Object.entries(counts.authRejected).map(([reason, n]) => `partner_security_web_auth_rejected_total{reason="${reason}"} ${n}`),
     );
-    family('partner_security_web_connections_dropped_total', 'counter', WEB_HELP.connectionsDropped, [
-      `partner_security_web_connections_dropped_total ${counts.connectionsDropped}`,
-    ]);
+    family(
+      'partner_security_web_connections_dropped_total',
+      'counter',
+      WEB_HELP.connectionsDropped,
+      Object.entries(counts.connectionsDropped).map(([reason, n]) => `partner_security_web_connections_dropped_total{reason="${reason}"} ${n}`),
+    );
   }
   return text;
 }
@@ -650,5 +750,6 @@ const WEB_HELP = {
   reloadSuccessful: '1 if the last (re)load of --web.config.file succeeded, 0 if it failed and the previous settings are still in force.',
   reloadTimestamp: 'Unix time in seconds of the last successful (re)load of --web.config.file.',
   authRejected: 'Requests basic auth refused: reason "unauthorized" (401, wrong or missing credentials) or "queue_full" (429, too many bcrypt checks waiting).',
-  connectionsDropped: 'Connections closed because --web.max-connections was reached (the oldest idle one, or the new one when all are busy).',
+  connectionsDropped:
+    'Connections the server closed: reason "max_connections" or "max_connections_per_address" (a limit was reached: an idle one that had not authenticated, or the new one), "unauthenticated_idle" (idle without having authenticated), "client_certificate_rejected" (a reload no longer accepts its client certificate).',
 } as const;

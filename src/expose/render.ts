@@ -9,7 +9,10 @@ import { ChunkWriter, escapeHelp, familyHeader, formatLabels, SampleLines } from
 
 /** What a family's samples are read with besides the snapshot: the render's clock and staleness bound. */
 export interface RenderContext {
+  /** Wall clock: what Graph's timestamps are compared with. */
   readonly nowMs: number;
+  /** Monotonic clock: what the score's age is measured on. */
+  readonly monoNowMs: number;
   readonly maxStalenessMs: number;
 }
 

@@ -5,14 +5,13 @@
  * is read; one item at a time never leaves the young one. Each item of the top-level "value" array
  * is cut out and parsed on its own; everything else (the envelope, with "value" left empty) is
  * parsed as one small document at the end, so the page as a whole is held to JSON's rules as
- * JSON.parse would hold it, and read with the same rules as parseCollection.
+ * JSON.parse would hold it, and read with the same rules as parseCollection. The bounds on its
+ * shape (src/graph/json-shape.ts) are counted as it comes: JsonShapeError past one of them.
  */
+import { JsonShapeError, MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, MAX_JSON_ITEMS } from './json-shape.js';
 import { type CollectionPage, GraphParseError, parseCollection } from './parse.js';
 
 type JsonObject = Record<string, unknown>;
-
-/** Containers deeper than this are refused (Graph's items are a few levels deep). */
-export const MAX_DEPTH = 512;
 
 /** Takes the decoded text of one page in pieces. */
 export interface CollectionReader {
@@ -44,6 +43,8 @@ export function createCollectionReader(typeName: string, onItem: (item: JsonObje
   /** Everything but the items of "value" (which it holds as []): parsed at the end. */
   let envelope = '';
   let depth = 0;
+  let containers = 0;
+  let commas = 0;
   /** The kinds of the open containers of the first two levels, innermost last; deeper ones are only counted. */
   const kinds: number[] = [];
   let inString = false;
@@ -98,6 +99,7 @@ export function createCollectionReader(typeName: string, onItem: (item: JsonObje
           }
           continue;
         }
+        if (code === COMMA && ++commas > MAX_JSON_ITEMS) throw new JsonShapeError(`more than ${MAX_JSON_ITEMS} values`);
         if (inValue && depth === 2) {
           // Between the items of "value": a comma ends one, the bracket ends them all.
           if (code === COMMA || code === CLOSE_ARRAY) {
@@ -131,6 +133,8 @@ export function createCollectionReader(typeName: string, onItem: (item: JsonObje
           continue;
         }
         if (code === OPEN_OBJECT || code === OPEN_ARRAY) {
+          if (++containers > MAX_JSON_CONTAINERS) throw new JsonShapeError(`more than ${MAX_JSON_CONTAINERS} objects and arrays`);
+          if (depth + 1 > MAX_JSON_DEPTH) throw new JsonShapeError(`nested deeper than ${MAX_JSON_DEPTH} levels`);
           if (depth === 1 && code === OPEN_ARRAY && key === 'value') {
             if (valueSeen) fail('"value" given twice');
             valueSeen = true;
@@ -144,7 +148,6 @@ export function createCollectionReader(typeName: string, onItem: (item: JsonObje
             continue;
           }
           depth++;
-          if (depth > MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH} levels`);
           if (depth <= 2) kinds.push(code);
           continue;
         }

@@ -8,7 +8,7 @@ import type { CollectionPage } from './parse.js';
 
 type JsonObject = Record<string, unknown>;
 
-/** GETs one path (or an absolute nextLink) of Graph; a reader takes a successful answer's text. */
+/** GETs one path (or an absolute nextLink) of Graph; a reader takes a successful answer's text as it arrives. */
 export type Get = (path: string, reader?: BodyReader) => Promise<GraphResponse>;
 
 /** Items are handed over in batches of at most this many, as they are read. */

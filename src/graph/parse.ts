@@ -2,6 +2,9 @@
 
 import { boundText, labelValue, MAX_LABEL_CHARS } from '../lib/text.js';
 import {
+  ALERT_RESOLVED_REASONS,
+  ALERT_SEVERITIES,
+  ALERT_STATUSES,
   type CustomerInsight,
   type HistoryEntry,
   type Policy,
@@ -11,6 +14,7 @@ import {
   type RequirementDetails,
   type SecurityAlert,
   type SecurityScore,
+  UNKNOWN_ALERT_VALUE,
 } from '../snapshot.js';
 
 /** A Graph body this exporter cannot read; the message says which field and why. */
@@ -45,12 +49,17 @@ export interface CollectionPage {
   readonly nextLink?: string;
 }
 
+/** Longest @odata.nextLink followed (Graph's skip tokens make them a few hundred characters to a few KiB). */
+export const MAX_NEXT_LINK_CHARS = 16 * 1024;
+
 /** Parses a collection response ({"value": [...], "@odata.nextLink": "..."}). */
 export function parseCollection(body: unknown, typeName: string): CollectionPage {
   if (!isObject(body) || !Array.isArray(body.value))
     throw new GraphParseError(`expected a collection of ${typeName}, got ${isObject(body) ? 'an object without a "value" array' : describe(body)}`);
   const items = body.value.filter(isObject);
   const nextLink = body['@odata.nextLink'];
+  if (typeof nextLink === 'string' && nextLink.length > MAX_NEXT_LINK_CHARS)
+    throw new GraphParseError(`the @odata.nextLink of ${typeName} is longer than ${MAX_NEXT_LINK_CHARS} characters`);
   return typeof nextLink === 'string' && nextLink !== '' ? { items, nextLink } : { items };
 }
 
@@ -71,15 +80,14 @@ const NON_COMPLIANT = new Set(['noncomplaint', 'noncompliant']);
 
 /** true / false / undefined for a complianceStatus value. */
 export function complianceOf(value: unknown): boolean | undefined {
-  if (typeof value !== 'string') return undefined;
-  const v = value.toLowerCase();
+  const v = boundedString(value, MAX_NAME_CHARS)?.toLowerCase();
+  if (v === undefined) return undefined;
   if (v === 'compliant') return true;
   return NON_COMPLIANT.has(v) ? false : undefined;
 }
 
 function policyOf(value: unknown): boolean | undefined {
-  if (typeof value !== 'string') return undefined;
-  const v = value.toLowerCase();
+  const v = boundedString(value, MAX_NAME_CHARS)?.toLowerCase();
   return v === 'enabled' ? true : v === 'disabled' ? false : undefined;
 }
 
@@ -123,9 +131,11 @@ const KIND_BY_REQUIREMENT_TYPE: Record<string, DetailsKind> = {
 };
 
 function odataTypeName(entity: JsonObject): string | undefined {
-  const raw = entity['@odata.type'];
-  if (typeof raw !== 'string') return undefined;
-  return raw.replace(/^#/, '').split('.').pop();
+  const raw = boundedString(entity['@odata.type'], MAX_NAME_CHARS);
+  return raw
+    ?.slice(raw.startsWith('#') ? 1 : 0)
+    .split('.')
+    .pop();
 }
 
 /** Drops undefined properties (so optional fields are absent, not undefined) and freezes. */
@@ -220,26 +230,78 @@ export function parseCustomerInsight(item: JsonObject): CustomerInsight | undefi
 }
 
 /**
- * Parses one partnerSecurityAlert. Only ids, enums, the customer's tenant id, dates and isTest are
- * read: resolvedBy, activityLogs (who changed what), descriptions and additionalDetails are
- * personal data or free text and are never copied out of the raw JSON.
+ * The partnerSecurityAlert properties the exporter reads, and asks Graph for with $select: nothing
+ * else of an alert is read. resolvedBy, activityLogs (who changed what), descriptions and
+ * additionalDetails are personal data or free text; asking only for these keeps them off the wire.
  */
-export function parseSecurityAlert(item: JsonObject): SecurityAlert {
-  const status = labelText(stringField(item, 'status')) || 'unknown';
-  const resolvedTimestamp = timestampField(item, 'resolvedOnDateTime');
-  // Graph says "resolved"; a status it did not send is open unless the alert carries a resolution date.
-  const open = stringField(item, 'status') === undefined ? resolvedTimestamp === undefined : status !== RESOLVED_ALERT_STATUS;
+export const SECURITY_ALERT_PROPERTIES = [
+  'id',
+  'alertType',
+  'status',
+  'severity',
+  'customerTenantId',
+  'detectedDateTime',
+  'resolvedOnDateTime',
+  'resolvedReason',
+  'isTest',
+] as const;
+export type SecurityAlertProperty = (typeof SECURITY_ALERT_PROPERTIES)[number];
+/** An alert as parseSecurityAlert sees it: only the properties asked for (reading another one is a type error). */
+export type SecurityAlertItem = Readonly<Partial<Record<SecurityAlertProperty, unknown>>>;
+
+/** How far ahead of the poll an alert's date may be and still count: clocks differ by seconds, not days. */
+export const MAX_ALERT_FUTURE_SECONDS = 24 * 3600;
+
+/** Longest isTest string read: "false" (anything longer is unreadable, and never lower-cased whole). */
+const MAX_BOOLEAN_CHARS = 5;
+
+/** What parseSecurityAlert could not read but worked around: the property and what it held. */
+export type AlertQuirk = (property: SecurityAlertProperty, held: string) => void;
+
+/**
+ * Parses one partnerSecurityAlert as of nowSeconds. Enum values are compared without case and
+ * labelled in their documented spelling; an alert with a resolution date is never open, whatever
+ * its status; a date more than a day ahead is absent (no negative age, no resolution "tomorrow").
+ * isTest is Boolean in the metadata but a string in Microsoft's own example: true and "true" (any
+ * case) are test alerts; anything else but false, "false" and null is reported to quirk and
+ * counted as a real alert (a test alert that pages is better than a real one that does not).
+ */
+export function parseSecurityAlert(item: SecurityAlertItem, nowSeconds: number, quirk: AlertQuirk = () => {}): SecurityAlert {
+  const status = enumValue(item.status, ALERT_STATUSES);
+  const notAhead = (ts: number | undefined) => (ts !== undefined && ts > nowSeconds + MAX_ALERT_FUTURE_SECONDS ? undefined : ts);
+  const resolvedTimestamp = notAhead(timestampOf(item.resolvedOnDateTime));
+  const isTest = booleanOf(item.isTest);
+  if (isTest === undefined) quirk('isTest', describe(item.isTest));
   return defined<SecurityAlert>({
-    id: labelText(stringField(item, 'id')) || undefined,
-    alertType: labelText(stringField(item, 'alertType')) || 'unknown',
+    id: labelText(stringOf(item.id)) || undefined,
+    alertType: labelText(stringOf(item.alertType)) || 'unknown',
     status,
-    severity: labelText(stringField(item, 'severity')) || 'unknown',
-    customerTenantId: labelText(stringField(item, 'customerTenantId')) || undefined,
-    detectedTimestamp: timestampField(item, 'detectedDateTime'),
+    severity: enumValue(item.severity, ALERT_SEVERITIES),
+    customerTenantId: labelText(stringOf(item.customerTenantId)) || undefined,
+    detectedTimestamp: notAhead(timestampOf(item.detectedDateTime)),
     resolvedTimestamp,
-    isTest: item.isTest === true,
-    open,
+    // Absent (or null) until the alert is resolved; a reason Microsoft adds is kept as sent, bounded.
+    resolvedReason: stringOf(item.resolvedReason) === undefined ? undefined : enumValue(item.resolvedReason, ALERT_RESOLVED_REASONS),
+    isTest: isTest === true,
+    open: resolvedTimestamp === undefined && status !== RESOLVED_ALERT_STATUS,
   });
+}
+
+/** An evolvable enum value: a documented member in its documented spelling whatever the case, else as sent; "unknown" when absent. */
+function enumValue(raw: unknown, members: readonly string[]): string {
+  const text = labelText(stringOf(raw));
+  if (!text) return UNKNOWN_ALERT_VALUE;
+  const lower = text.toLowerCase();
+  return members.find((member) => member.toLowerCase() === lower) ?? text;
+}
+
+/** true, false, or undefined when unreadable; null and absent are false (isTest is nullable). */
+function booleanOf(raw: unknown): boolean | undefined {
+  if (typeof raw === 'boolean') return raw;
+  if (raw === null || raw === undefined) return false;
+  if (typeof raw !== 'string' || raw.length > MAX_BOOLEAN_CHARS) return undefined;
+  const lower = raw.toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : undefined;
 }
 
 /**
@@ -254,29 +316,92 @@ export function entityOf(body: unknown, typeName: string): JsonObject {
 }
 
 /**
+ * Longest number sent as a string that is read ("14.29", "1e3"; a double needs at most 24
+ * characters): a longer one counts as absent before any pattern sees it.
+ */
+export const MAX_NUMBER_CHARS = 64;
+/** Longest date-time that is read ("2024-01-17T09:12:33.1234567+00:00" is 33 characters); a longer one counts as absent. */
+export const MAX_TIMESTAMP_CHARS = 64;
+/** Longest type name or enum member compared (@odata.type, complianceStatus, policy states); a longer one counts as unknown. */
+export const MAX_NAME_CHARS = 256;
+/**
+ * How far ahead of the exporter's clock a date may lie and still be exported: Graph's dates are of
+ * the past (a refresh, an update, a detection); one more than a day ahead is a broken clock or a
+ * broken answer, and counts as absent.
+ */
+export const MAX_TIMESTAMP_AHEAD_SECONDS = 24 * 3600;
+
+// Linear: the integer part and the fraction cannot trade digits (the old \d+\.?\d* could).
+const DECIMAL = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
+
+/**
  * A number that may arrive as a JSON number or a string ("20", "14.29"). Edm.Single's "NaN",
- * "INF" and "-INF" and anything unreadable count as absent: no NaN ever reaches a metric.
+ * "INF" and "-INF", strings over MAX_NUMBER_CHARS and anything unreadable count as absent: no NaN
+ * ever reaches a metric.
  */
 export function numberField(entity: JsonObject, key: string): number | undefined {
   const raw = entity[key];
   let value: number | undefined;
   if (typeof raw === 'number') value = raw;
-  else if (typeof raw === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw)) value = Number(raw);
+  else {
+    const text = boundedString(raw, MAX_NUMBER_CHARS);
+    if (text !== undefined && DECIMAL.test(text)) value = Number(text);
+  }
   return value !== undefined && Number.isFinite(value) ? value : undefined;
 }
 
-/** An ISO 8601 date-time as Unix seconds; OData's 0001-01-01 "no date" and junk count as absent. */
-export function timestampField(entity: JsonObject, key: string): number | undefined {
-  const raw = entity[key];
-  if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(raw)) return undefined;
-  const ms = Date.parse(raw);
-  if (Number.isNaN(ms) || ms < 0) return undefined;
+// RFC 3339 / ISO 8601 extended form, as OData writes Edm.DateTimeOffset; the offset may be missing.
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,12}))?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
+const DAY_MS = 86_400_000;
+
+/**
+ * An ISO 8601 date-time as Unix seconds (see timestampOf); more than MAX_TIMESTAMP_AHEAD_SECONDS
+ * ahead of nowMs counts as absent too.
+ */
+export function timestampField(entity: JsonObject, key: string, nowMs: number = Date.now()): number | undefined {
+  const seconds = timestampOf(entity[key]);
+  return seconds === undefined || seconds * 1000 > nowMs + MAX_TIMESTAMP_AHEAD_SECONDS * 1000 ? undefined : seconds;
+}
+
+/**
+ * An ISO 8601 date-time as Unix seconds. Without an offset it is UTC (as Graph means it), whatever
+ * TZ the process has; 23:59:60 UTC (a leap second) is read as the midnight after it. OData's
+ * 0001-01-01 "no date", anything before 1970, longer than MAX_TIMESTAMP_CHARS or not a valid date
+ * counts as absent.
+ */
+function timestampOf(raw: unknown): number | undefined {
+  const text = boundedString(raw, MAX_TIMESTAMP_CHARS);
+  const match = text === undefined ? null : DATE_TIME.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
+  // Milliseconds, the rest of the fraction dropped (as Date.parse does).
+  const fractionMs = Number(`${match[7] ?? ''}000`.slice(0, 3));
+  const offset = match[8] ?? 'Z';
+  const offsetMs = offset.toUpperCase() === 'Z' ? 0 : (offset.startsWith('-') ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(-2))) * 60_000;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 60 || Math.abs(offsetMs) >= DAY_MS || Number(offset.slice(-2)) > 59) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second) + fractionMs - offsetMs;
+  // A leap second is the 61st second of 23:59 UTC only.
+  if (second === 60 && (ms - fractionMs - 1000) % DAY_MS !== DAY_MS - 1000) return undefined;
+  if (ms < 0) return undefined;
   return ms / 1000;
+}
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/** A string of at most maxChars, or undefined (missing, not a string, or longer: never looked at). */
+function boundedString(raw: unknown, maxChars: number): string | undefined {
+  return typeof raw === 'string' && raw.length <= maxChars ? raw : undefined;
 }
 
 /** A string property, absent when missing or not a string. */
 export function stringField(entity: JsonObject, key: string): string | undefined {
-  const raw = entity[key];
+  return stringOf(entity[key]);
+}
+
+function stringOf(raw: unknown): string | undefined {
   return typeof raw === 'string' ? raw : undefined;
 }
 

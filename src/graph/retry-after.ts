@@ -1,6 +1,12 @@
+/**
+ * Longest Retry-After looked at: an IMF-fixdate is 29 characters, RFC 850's at most 39, and no
+ * meaningful delay has more digits; a longer value is ignored before any pattern sees it.
+ */
+export const MAX_RETRY_AFTER_CHARS = 64;
+
 /** Reads an HTTP Retry-After header: delta-seconds or an HTTP-date (RFC 9110 section 10.2.3). */
 export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value.length > MAX_RETRY_AFTER_CHARS) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) {
     const seconds = Number(text);

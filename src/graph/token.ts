@@ -1,9 +1,15 @@
 /** One access token reused until shortly before it expires, plus the tenant it was issued for. */
 import type { TokenCredential } from '@azure/identity';
+import { type Clock, systemClock } from '../lib/clock.js';
 import type { Redactor } from '../lib/log.js';
 
 /** Renew this long before expiry when the credential gives no refresh hint. */
 const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
+/**
+ * Longest access token used: Entra ID's are one to a few kilobytes, and a longer one would not
+ * fit the request headers Graph accepts. A longer one fails the poll as a token failure.
+ */
+export const MAX_ACCESS_TOKEN_CHARS = 32 * 1024;
 
 export interface BearerToken {
   readonly token: string;
@@ -29,12 +35,19 @@ export interface TokenSourceOptions {
    * handing out a cached token until it expires, and @azure/identity cannot clear that cache.
    */
   renewCredential?: () => TokenCredential;
-  now?: () => number;
+  /**
+   * Why the credential's last token request failed on the network, if it did (src/graph/token-http.ts):
+   * MSAL reports every such failure as a bare "network_error".
+   */
+  takeTransportFailure?: () => string | undefined;
+  /** When to renew is kept on the monotonic clock (default: the system's clocks). */
+  clock?: Clock;
 }
 
 /** Wraps a credential so that one token serves every poll until it is due for renewal. */
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  // renewAt is monotonic: a wall-clock step back must not keep a token past its expiry.
   let cached: { value: BearerToken; renewAt: number } | undefined;
   let credential = options.credential;
   let tenantId: string | undefined;
@@ -42,13 +55,25 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const rememberToken = options.redact.tokenSlot();
   return {
     async get(signal) {
-      if (cached && now() < cached.renewAt) return cached.value;
+      if (cached && clock.monoMs() < cached.renewAt) return cached.value;
       // Not every credential passes abortSignal on to its token request: race it, so that
       // --graph.timeout and shutdown are never held up by an authority that does not answer.
-      const access = await abortable(credential.getToken(options.scope, { abortSignal: signal }), signal);
+      options.takeTransportFailure?.();
+      let access: Awaited<ReturnType<TokenCredential['getToken']>>;
+      try {
+        access = await abortable(credential.getToken(options.scope, { abortSignal: signal }), signal);
+      } catch (error) {
+        // MSAL's words for it say nothing of where or why: what the transport saw replaces them.
+        const failure = options.takeTransportFailure?.();
+        throw failure === undefined || signal.aborted ? error : new Error(failure);
+      }
       if (!access) throw new Error('the credential returned no token');
+      if (access.token.length > MAX_ACCESS_TOKEN_CHARS) throw new Error(`the access token is longer than ${MAX_ACCESS_TOKEN_CHARS} characters`);
       rememberToken(access.token);
-      const renewAt = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
+      // The credential's times are on the wall clock (its own receipt time plus expires_in): what
+      // counts is how far ahead of now they are.
+      const renewAtWall = access.refreshAfterTimestamp ?? access.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS;
+      const renewAt = clock.monoMs() + (renewAtWall - clock.wallMs());
       tenantId = tenantOf(access.token) ?? tenantId;
       cached = { value: tenantId === undefined ? { token: access.token } : { token: access.token, tenantId }, renewAt };
       return cached.value;

@@ -1,4 +1,5 @@
 /** Structured logging to stderr in logfmt or JSON, with every line passed through a redactor. */
+import { ELLIPSIS, MAX_SCANNED_CHARS, startOf } from './text.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,7 +19,9 @@ export interface Logger {
 
 /**
  * Removes secrets from text: configured secrets (kept for the life of the process, in the forms an
- * echo may use), recent access tokens, bearer tokens and anything shaped like a JWT.
+ * echo may use), recent access tokens, bearer tokens and anything shaped like a JWT. A text longer
+ * than MAX_REDACTED_INPUT_CHARS is cut to its start first (and ends with …), so redaction is linear
+ * in a bounded length whatever Graph or Entra ID sent; the cut never leaves part of a secret behind.
  */
 export interface Redactor {
   (text: string): string;
@@ -39,9 +42,43 @@ export const TOKENS_PER_SOURCE = 4;
 /** Shorter values would redact ordinary words; no real secret or token is that short. */
 export const MIN_SECRET_CHARS = 6;
 const REDACTED = '[REDACTED]';
-// A JWT, or the header and claims of one whose signature was cut off.
-const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(\.[A-Za-z0-9_-]*)?/g;
+/**
+ * Longest text the redactor looks at; a longer one is cut to its start first. Each secret (at
+ * least MIN_SECRET_CHARS) may grow into the longer REDACTED, so this much stays within
+ * MAX_SCANNED_CHARS when the patterns run.
+ */
+export const MAX_REDACTED_INPUT_CHARS = Math.floor((MAX_SCANNED_CHARS * MIN_SECRET_CHARS) / REDACTED.length);
+// A run of the characters a JWT is made of (base64url and dots): it always matches to its end,
+// so scanning is linear; the JWTs inside a run are found by redactJwts in plain code.
+const TOKEN_RUN = /[A-Za-z0-9_.-]+/g;
 const BEARER = /(bearer\s+)[^\s"',;]+/gi;
+
+/**
+ * The run with every JWT in it redacted: "eyJ" and at least 4 more characters up to a dot, then at
+ * least 4 characters (the claims), then the signature if a dot follows: a whole JWT, or the header
+ * and claims of one whose signature was cut off. Left to right, as a global pattern would; each
+ * part of the run is looked at a bounded number of times.
+ */
+export function redactJwts(run: string): string {
+  if (!run.includes('eyJ')) return run;
+  const parts = run.split('.');
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] ?? '';
+    const at = part.indexOf('eyJ');
+    const claims = parts[i + 1];
+    const dot = i + 1 < parts.length ? '.' : '';
+    if (at === -1 || part.length - at - 3 < 4 || claims === undefined || claims.length < 4) {
+      out += part + dot;
+      continue;
+    }
+    out += `${part.slice(0, at)}${REDACTED}`;
+    // The signature (any length, even none) when a dot follows the claims.
+    i += i + 2 < parts.length ? 2 : 1;
+    if (i + 1 < parts.length) out += '.';
+  }
+  return out;
+}
 
 /**
  * The forms a secret takes in an echo: as is, percent-encoded (MSAL sends it form-urlencoded:
@@ -64,17 +101,24 @@ export function secretForms(secret: string): string[] {
 export function createRedactor(initial: readonly string[] = []): Redactor {
   const secrets = new Set<string>();
   const slots: string[][] = [];
+  // The longest secret form or token ever remembered: how much of a cut text's end may hold part of one.
+  let longest = 0;
   const replaceAll = (text: string, value: string) => (text.includes(value) ? text.split(value).join(REDACTED) : text);
   const redact = ((text: string): string => {
-    let out = text;
+    const cut = text.length > MAX_REDACTED_INPUT_CHARS;
+    let out = cut ? startOf(text, MAX_REDACTED_INPUT_CHARS) : text;
     for (const secret of secrets) out = replaceAll(out, secret);
     for (const slot of slots) for (const token of slot) out = replaceAll(out, token);
-    return out.replace(JWT, REDACTED).replace(BEARER, `$1${REDACTED}`);
+    out = out.replace(TOKEN_RUN, redactJwts).replace(BEARER, `$1${REDACTED}`);
+    // Cut through a secret, its start stays unrecognised at the end: drop as much as the longest
+    // could leave (a JWT or bearer token cut off is still matched above).
+    return cut ? `${startOf(out, Math.max(0, out.length - longest))}${ELLIPSIS}` : out;
   }) as Redactor;
   redact.add = (secret: string) => {
     if (secret.length < MIN_SECRET_CHARS) return;
     // Kept in the order a longer form is replaced before a shorter one it may contain.
     const all = [...secrets, ...secretForms(secret)];
+    longest = Math.max(longest, ...all.map((form) => form.length));
     secrets.clear();
     for (const form of [...new Set(all)].sort((a, b) => b.length - a.length)) secrets.add(form);
   };
@@ -83,6 +127,7 @@ export function createRedactor(initial: readonly string[] = []): Redactor {
     slots.push(slot);
     return (token: string) => {
       if (token.length < MIN_SECRET_CHARS || slot.includes(token)) return;
+      longest = Math.max(longest, token.length);
       slot.unshift(token);
       slot.length = Math.min(slot.length, TOKENS_PER_SOURCE);
     };
@@ -140,9 +185,8 @@ const UNSAFE_IN_LOG = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
 /** A value redacted first (a cut must not leave half a secret), then made visible and bounded. */
 function logValue(value: string, redact: Redactor): string {
-  // Only the start can be shown; redacting a megabyte against every secret would only cost time.
-  const start = value.length > MAX_LOG_VALUE_CHARS * 8 ? `${value.slice(0, MAX_LOG_VALUE_CHARS * 8)}…` : value;
-  const visible = cutChars(redact(start), MAX_LOG_VALUE_CHARS).replace(UNSAFE_IN_LOG, (c) => `\\u${c.codePointAt(0)?.toString(16).padStart(4, '0')}`);
+  // Only the start can be shown: the redactor looks at MAX_SCANNED_CHARS of it at most.
+  const visible = cutChars(redact(value), MAX_LOG_VALUE_CHARS).replace(UNSAFE_IN_LOG, (c) => `\\u${c.codePointAt(0)?.toString(16).padStart(4, '0')}`);
   return cutChars(visible, MAX_LOG_VALUE_CHARS);
 }
 

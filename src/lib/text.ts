@@ -16,6 +16,14 @@ export const MAX_LABEL_CHARS = 256;
 export const ELLIPSIS = '…';
 
 /**
+ * Longest stretch of outside text (from Graph, Entra ID, a file, the environment, a header) any
+ * pattern, redaction or cleaning in src/ looks at: a longer text is cut to its start first. Every
+ * value shown is far shorter (a log value 4096 characters, an error 1024, a label 256), so the
+ * start holds all that is shown, and no pattern ever runs over a 10 MiB answer.
+ */
+export const MAX_SCANNED_CHARS = 64 * 1024;
+
+/**
  * Characters that show nothing or change how the text around them reads: C0 and C1 controls
  * (Cc), format characters (Cf: bidi embeddings, overrides and isolates U+202A–U+202E and
  * U+2066–U+2069, U+200E/U+200F, U+061C, zero-width U+200B–U+200D, U+FEFF, tags...), line and
@@ -48,10 +56,27 @@ export function boundText(text: string, maxChars: number): string {
  * long values never become one series.
  */
 export function labelValue(text: string, maxChars: number): string {
-  const clean = withoutHidden(text);
-  if (clean.length <= maxChars) return clean;
-  const hash = createHash('sha256').update(clean).digest('hex').slice(0, LABEL_HASH_CHARS);
-  return cut(clean, maxChars, hash);
+  // A value longer than MAX_SCANNED_CHARS is cut whatever it holds: only its start is cleaned,
+  // and the hash is of the whole value as sent, so it still names one series.
+  const long = text.length > MAX_SCANNED_CHARS;
+  const clean = withoutHidden(long ? startOf(text, MAX_SCANNED_CHARS) : text);
+  if (!long && clean.length <= maxChars) return clean;
+  const hash = createHash('sha256')
+    .update(long ? text : clean)
+    .digest('hex')
+    .slice(0, LABEL_HASH_CHARS);
+  return cut(clean, maxChars, hash, long);
+}
+
+/** At most maxChars UTF-16 units from the start of text, never ending on half of a surrogate pair. */
+export function startOf(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  const end = isHighSurrogate(text.charCodeAt(maxChars - 1)) ? maxChars - 1 : maxChars;
+  return text.slice(0, end);
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** Counts code points, stopping once there are more than limit. */
@@ -65,10 +90,11 @@ function codePointsOver(text: string, limit: number): boolean {
 /**
  * At most maxChars code points ending with … and the suffix when the text is longer. The cut
  * falls between grapheme clusters (no surrogate pair, combining mark or emoji sequence split)
- * unless a single cluster is longer than the room left.
+ * unless a single cluster is longer than the room left. always: cut even a text that fits (its
+ * source was longer).
  */
-function cut(text: string, maxChars: number, suffix: string): string {
-  if (!codePointsOver(text, maxChars)) return text;
+function cut(text: string, maxChars: number, suffix: string, always = false): string {
+  if (!always && !codePointsOver(text, maxChars)) return text;
   const room = Math.max(0, maxChars - 1 - [...suffix].length);
   let kept = '';
   let keptChars = 0;
@@ -91,9 +117,7 @@ function cut(text: string, maxChars: number, suffix: string): string {
  * The prefix keeps a margin so that a value that is cut still shows it was cut.
  */
 function prefix(text: string, maxChars: number): string {
-  const limit = maxChars * 64 + 1024;
+  const limit = Math.min(maxChars * 64 + 1024, MAX_SCANNED_CHARS - ELLIPSIS.length * 2);
   if (text.length <= limit) return text;
-  // Never end on half of a surrogate pair.
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(limit - 1)) ? limit - 1 : limit;
-  return `${text.slice(0, end)}${ELLIPSIS.repeat(2)}`;
+  return `${startOf(text, limit)}${ELLIPSIS.repeat(2)}`;
 }

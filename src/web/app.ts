@@ -16,6 +16,8 @@ export interface AppOptions {
   logger: Logger;
   /** Removes secrets from what the status page and /api/status show (the exporter's redactor). */
   redact?: (text: string) => string;
+  /** --poll.max-staleness: older requirements make the authorization signal unknown (0 or absent: never). */
+  maxStalenessMs?: number;
   now?: () => number;
 }
 
@@ -43,8 +45,10 @@ export function createApp(options: AppOptions): RequestListener {
   const view = () =>
     statusView(options.snapshots(), {
       nowMs: now(),
+      monoNowMs: performance.now(),
       version: options.version,
       telemetryPath: options.telemetryPath,
+      ...(options.maxStalenessMs === undefined ? {} : { maxStalenessMs: options.maxStalenessMs }),
       ...(options.redact === undefined ? {} : { redact: options.redact }),
     });
   const routes: Record<string, express.RequestHandler> = {

@@ -60,9 +60,13 @@ export function flagsIn(argv: readonly string[]): Partial<Record<FlagName, strin
     const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(argv[i] ?? '');
     const name = match?.[2] as FlagName | undefined;
     if (!match || name === undefined || !FLAG_NAMES.includes(name)) continue;
-    if (name === 'web.healthz-without-auth') found[name] = match[1] ? 'false' : (match[3] ?? 'true');
-    else if (match[3] !== undefined) found[name] = match[3];
-    else if (i + 1 < argv.length) found[name] = argv[++i] ?? '';
+    if (name === 'web.healthz-without-auth') {
+      found[name] = match[1] ? 'false' : (match[3] ?? 'true');
+      continue;
+    }
+    const value = match[3] ?? (i + 1 < argv.length ? (argv[++i] ?? '') : undefined);
+    // --web.listen-address may be repeated: the exporter listens on each; the first is probed.
+    if (value !== undefined && !(name === 'web.listen-address' && found[name] !== undefined)) found[name] = value;
   }
   return found;
 }
@@ -90,7 +94,8 @@ export function resolveTarget(argv: readonly string[], env: NodeJS.ProcessEnv, e
   }
   Object.assign(flags, flagsIn(exporterArgv), flagsIn(argv));
 
-  const listen = flags['web.listen-address'] ?? `:${DEFAULT_PORT}`;
+  // The variable may name several addresses, one per line: the first is probed.
+  const listen = (flags['web.listen-address'] ?? `:${DEFAULT_PORT}`).split('\n')[0] ?? '';
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[3]);
   if (!match || !(port > 0 && port <= 65535)) throw new Error(`web.listen-address "${listen}" is not host:port with a port from 1 to 65535`);

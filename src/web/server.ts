@@ -1,17 +1,33 @@
 /**
- * The listening socket and what guards it: plain HTTP, or TLS / client certificates / basic auth
- * from --web.config.file, re-read when a file changes. A bad reload keeps the last good settings:
- * the exporter never falls back to serving unprotected.
+ * The listening sockets and what guards them: plain HTTP, or TLS / client certificates / basic
+ * auth from --web.config.file, re-read when a file changes (config-watch.ts). A bad reload keeps
+ * the last good settings: the exporter never falls back to serving unprotected. Every address of
+ * --web.listen-address gets the same settings and shares one table of connections (connections.ts).
  */
-import { timingSafeEqual } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenAddress } from '../config/parse.js';
+import { errorText } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { createBasicAuth, RETRY_AFTER_SECONDS } from './basic-auth.js';
-import { filesStamp, loadWebConfig, reloadRefusal, secureContextOptions, WebConfigError, type WebSettings } from './web-config.js';
+import { clientCertificateAccepted } from './client-cert.js';
+import { type WebConfigStatus, type WebConfigWatch, watchWebConfig } from './config-watch.js';
+import {
+  type Connection,
+  type ConnectionTable,
+  type ConnectionView,
+  createConnectionTable,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  type DropReason,
+  UNAUTHENTICATED_IDLE_TIMEOUT_MS,
+} from './connections.js';
+import { loadWebConfig, secureContextOptions, type WebSettings } from './web-config.js';
+
+export type { WebConfigStatus } from './config-watch.js';
+export { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DROP_REASONS, type DropReason } from './connections.js';
 
 /** Why basic auth refused a request: wrong or missing credentials, or the bcrypt queue was full. */
 export const AUTH_REJECT_REASONS = ['unauthorized', 'queue_full'] as const;
@@ -20,42 +36,38 @@ export type AuthRejectReason = (typeof AUTH_REJECT_REASONS)[number];
 /** Counters of what the web server refused, for metrics. */
 export interface WebCounters {
   readonly authRejected: Readonly<Record<AuthRejectReason, number>>;
-  /** Connections closed because --web.max-connections was reached. */
-  readonly connectionsDropped: number;
-}
-
-/**
- * Default of --web.max-connections: well under the usual soft limit of 1024 file descriptors, so
- * the exporter's own connections to Entra ID and Graph, its files and its worker always find one.
- */
-export const DEFAULT_MAX_CONNECTIONS = 512;
-
-/** How the web config's last (re)load went, for metrics. */
-export interface WebConfigStatus {
-  readonly ok: boolean;
-  readonly lastSuccessMs: number;
+  /** Connections the server closed, by reason (connections.ts). */
+  readonly connectionsDropped: Readonly<Record<DropReason, number>>;
 }
 
 export interface WebServerOptions {
   app: RequestListener;
-  address: ListenAddress;
+  /** Where to listen: one address, or several (--web.listen-address repeated), each with the same settings. */
+  address: ListenAddress | readonly ListenAddress[];
   webConfigFile?: string;
   /** Let /healthz through without basic auth (client certificates are still required by TLS). */
   healthzWithoutAuth: boolean;
   logger: Logger;
   reloadIntervalMs?: number;
-  /** Connections held at once (DEFAULT_MAX_CONNECTIONS); at the limit the oldest idle one is closed. */
+  /** Connections held at once over every address (DEFAULT_MAX_CONNECTIONS). */
   maxConnections?: number;
+  /** Connections one client address may hold (DEFAULT_MAX_CONNECTIONS_PER_ADDRESS; at most half of maxConnections). */
+  maxConnectionsPerAddress?: number;
   /** Slow-client limits; the defaults suit Prometheus scrapes. */
-  timeouts?: { headersTimeout: number; requestTimeout: number; handshakeTimeout?: number };
+  timeouts?: { headersTimeout: number; requestTimeout: number; handshakeTimeout?: number; unauthenticatedIdleTimeout?: number };
   now?: () => number;
 }
 
 export interface WebServer {
+  /** The first listener (the only one unless several addresses were given). */
   readonly server: Server;
+  /** Every listener, in the order of the addresses. */
+  readonly servers: readonly Server[];
   /** Undefined without --web.config.file. */
   webConfigStatus(): WebConfigStatus | undefined;
   counters(): WebCounters;
+  /** The open connections, oldest first. */
+  connections(): readonly ConnectionView[];
   /** Re-reads the web config now, changed or not (for SIGHUP); the timer keeps checking too. */
   reload(): void;
   stop(): void;
@@ -67,79 +79,61 @@ export interface WebServer {
 // Node checks these every connectionsCheckingInterval (30 s by default): check every second.
 const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, handshakeTimeout: 10_000 };
 const CHECK_INTERVAL_MS = 1000;
+/**
+ * Connections the kernel queues before they are accepted (Node's default is 511; Linux caps it at
+ * net.core.somaxconn, 4096 on current kernels). A flood that reconnects each connection the server
+ * closes keeps about as many connects pending as it holds connections: with a queue shorter than
+ * that, a new connection from elsewhere finds it full and waits for SYN retransmits (1 s, 3 s, 7 s...).
+ */
+const LISTEN_BACKLOG = 4096;
 const REALM = 'Basic realm="partner-security-score-exporter", charset="UTF-8"';
-// Dropped connections are logged at most once a minute (with the count since the last line).
-const DROP_LOG_INTERVAL_MS = 60_000;
 
-/** Starts listening; throws WebConfigError when the web config file is unusable at start-up. */
+/** Starts listening on every address; throws WebConfigError when the web config file is unusable at start-up, or an Error naming the address that cannot be bound. */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const now = options.now ?? Date.now;
   let settings: WebSettings | undefined = options.webConfigFile === undefined ? undefined : loadWebConfig(options.webConfigFile);
-  let status: WebConfigStatus | undefined = settings ? { ok: true, lastSuccessMs: now() } : undefined;
   const basicAuth = createBasicAuth({ onWarning: (msg) => options.logger.warn(msg, { file: options.webConfigFile }) });
   if (settings) basicAuth.setUsers(settings.users);
   const authRejected: Record<AuthRejectReason, number> = { unauthorized: 0, queue_full: 0 };
-
-  // Every open connection by its remote address, oldest first, with its requests in progress.
-  // Keyed by address and port: the same for the TCP socket and the TLS socket on top of it.
-  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const connections = new Map<string, { socket: Socket; active: number }>();
-  let dropped = 0;
-  let droppedLogged = 0;
-  let dropLoggedMs = Number.NEGATIVE_INFINITY;
-  const noteDrop = () => {
-    dropped++;
-    if (now() - dropLoggedMs < DROP_LOG_INTERVAL_MS) return;
-    dropLoggedMs = now();
-    options.logger.warn('connection limit reached; closing the oldest idle connections', {
-      max_connections: maxConnections,
-      dropped: dropped - droppedLogged,
-    });
-    droppedLogged = dropped;
-  };
-  const accept = (socket: Socket) => {
-    const key = `${socket.remoteAddress}:${socket.remotePort}`;
-    if (connections.size >= maxConnections) {
-      // Idle and not-yet-handshaken connections go first, oldest first, so a flood of idle
-      // sockets cannot keep a scrape out; only when every connection is busy is the new one refused.
-      let victim: [string, { socket: Socket; active: number }] | undefined;
-      for (const entry of connections) {
-        if (entry[1].active === 0) {
-          victim = entry;
-          break;
-        }
-      }
-      noteDrop();
-      if (victim === undefined) {
-        socket.destroy();
-        return;
-      }
-      connections.delete(victim[0]);
-      victim[1].socket.destroy();
-    }
-    const entry = { socket, active: 0 };
-    connections.set(key, entry);
-    socket.once('close', () => {
-      if (connections.get(key) === entry) connections.delete(key);
-    });
-  };
-  const busy = (req: IncomingMessage, res: ServerResponse) => {
-    const entry = connections.get(`${req.socket.remoteAddress}:${req.socket.remotePort}`);
-    if (entry === undefined) return;
-    entry.active++;
-    res.once('close', () => entry.active--);
-  };
+  const limits = { ...SERVER_TIMEOUTS, ...options.timeouts };
+  const table = createConnectionTable({
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxPerAddress: options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    unauthenticatedIdleMs: limits.unauthenticatedIdleTimeout ?? UNAUTHENTICATED_IDLE_TIMEOUT_MS,
+    protectAuthenticated: () => settings !== undefined && guarded(settings),
+    logger: options.logger,
+    now,
+  });
 
   const handler: RequestListener = (req, res) => {
-    busy(req, res);
+    const connection = table.find(req.socket);
+    if (connection) table.requestStarted(connection, res);
+    const passed = (authenticated: boolean) => {
+      if (connection) table.setAuthenticated(connection, authenticated);
+    };
     const current = settings;
-    if (current === undefined) return options.app(req, res);
+    if (connection && current?.tls) connection.tls ??= req.socket as TLSSocket;
+    if (current === undefined) {
+      passed(true);
+      return options.app(req, res);
+    }
     for (const [name, value] of Object.entries(current.headers)) res.setHeader(name, value);
-    if (current.tls && !clientCertificateAccepted(req, current)) return refuse(res, 403, 'client certificate not accepted\n');
+    if (current.tls && !certificateAccepted(connection, req.socket as TLSSocket, current)) {
+      passed(false);
+      // This certificate will not do on this connection again: close it after the answer.
+      res.setHeader('Connection', 'close');
+      return refuse(res, 403, 'client certificate not accepted\n');
+    }
     const path = (req.url ?? '/').split('?')[0];
-    if (Object.keys(current.users).length === 0 || (options.healthzWithoutAuth && path === '/healthz')) return options.app(req, res);
+    if (Object.keys(current.users).length === 0) {
+      passed(true);
+      return options.app(req, res);
+    }
+    // Answered, but not authenticated: the connection does not gain the standing of one that is.
+    if (options.healthzWithoutAuth && path === '/healthz') return options.app(req, res);
     basicAuth.check(req.headers.authorization).then(
       (result) => {
+        passed(result === 'ok');
         if (result === 'ok') return options.app(req, res);
         if (result === 'busy') {
           authRejected.queue_full++;
@@ -154,14 +148,80 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     );
   };
 
-  let server: Server;
-  const tls = settings?.tls;
-  const limits = { ...SERVER_TIMEOUTS, ...options.timeouts };
+  const servers = await listenAll(Array.isArray(options.address) ? options.address : [options.address as ListenAddress], () =>
+    createListener(handler, settings, limits, table),
+  );
+
+  const watch: WebConfigWatch | undefined =
+    options.webConfigFile === undefined || settings === undefined
+      ? undefined
+      : watchWebConfig({
+          file: options.webConfigFile,
+          initial: settings,
+          intervalMs: options.reloadIntervalMs ?? 1000,
+          logger: options.logger,
+          now,
+          apply: (next) => {
+            if (next.tls)
+              for (const server of servers) (server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(next.tls));
+            settings = next;
+            basicAuth.setUsers(next.users);
+            revokeConnections(table, next, options.logger);
+          },
+        });
+
+  return {
+    server: servers[0] as Server,
+    servers,
+    webConfigStatus: () => watch?.status(),
+    counters: () => ({ authRejected: { ...authRejected }, connectionsDropped: table.dropped() }),
+    connections: () => table.view(),
+    reload: () => watch?.check(true),
+    stop: () => {
+      watch?.stop();
+      void basicAuth.close();
+    },
+  };
+}
+
+/** Authenticating means something: basic auth, or client certificates verified against a CA. */
+function guarded(settings: WebSettings): boolean {
+  return Object.keys(settings.users).length > 0 || settings.tls?.clientAuth === 'RequireAndVerifyClientCert';
+}
+
+/** The connection's certificate against the settings in force, decided once per connection and settings. */
+function certificateAccepted(connection: Connection | undefined, socket: TLSSocket, settings: WebSettings): boolean {
+  if (connection === undefined) return clientCertificateAccepted(socket, settings.tls);
+  if (connection.certificate?.settings !== settings) connection.certificate = { settings, accepted: clientCertificateAccepted(socket, settings.tls) };
+  return connection.certificate.accepted;
+}
+
+/** After a reload: closes the open TLS connections whose client certificate the new settings refuse. */
+function revokeConnections(table: ConnectionTable, settings: WebSettings, logger: Logger): void {
+  if (!settings.tls) return;
+  let closed = 0;
+  for (const connection of table.all()) {
+    if (connection.tls === undefined || certificateAccepted(connection, connection.tls, settings)) continue;
+    table.drop(connection, 'client_certificate_rejected');
+    closed++;
+  }
+  if (closed > 0) logger.warn('closed connections whose client certificate the reloaded web config no longer accepts', { connections: closed });
+}
+
+/** One listener: https when the web config turns TLS on, plain http otherwise. */
+function createListener(
+  handler: RequestListener,
+  settings: WebSettings | undefined,
+  limits: { headersTimeout: number; requestTimeout: number; handshakeTimeout: number },
+  table: ConnectionTable,
+): Server {
   const timeouts = {
     headersTimeout: limits.headersTimeout,
     requestTimeout: limits.requestTimeout,
     connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, limits.headersTimeout),
   };
+  const tls = settings?.tls;
+  let server: Server;
   if (tls) {
     const requestCert = tls.clientAuth !== 'NoClientCert';
     const rejectUnauthorized = tls.clientAuth === 'RequireAndVerifyClientCert';
@@ -169,82 +229,46 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       { ...timeouts, handshakeTimeout: limits.handshakeTimeout, ...secureContextOptions(tls), requestCert, rejectUnauthorized },
       handler,
     ) as unknown as Server;
+    server.on('secureConnection', (socket: TLSSocket) => table.attachTls(socket));
   } else server = createHttpServer(timeouts, handler);
-  server.on('connection', accept);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: options.address.port, ...(options.address.host === undefined ? {} : { host: options.address.host }) }, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  // The table decides first; only an admitted connection reaches the server's own 'connection'
+  // handling (the TLS socket, the HTTP parser): a connection refused at once costs half as much,
+  // which is what a flood that reconnects every refused connection makes the server do all day.
+  const own = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (table.accept(socket)) for (const listener of own) listener.call(server, socket);
   });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
 
-  let lastStamp = settings ? filesStamp(settings.files) : '';
-  const reload = (force: boolean) => {
-    if (options.webConfigFile === undefined || settings === undefined) return;
-    const stamp = filesStamp(settings.files);
-    if (stamp === lastStamp && !force) return;
-    lastStamp = stamp;
+/** Binds every address in turn; when one fails, closes those already bound and throws an error naming it. */
+async function listenAll(addresses: readonly ListenAddress[], create: () => Server): Promise<Server[]> {
+  const servers: Server[] = [];
+  for (const address of addresses) {
+    const server = create();
     try {
-      const next = loadWebConfig(options.webConfigFile);
-      const refusal = reloadRefusal(settings, next);
-      if (refusal.length > 0) {
-        status = { ok: false, lastSuccessMs: status?.lastSuccessMs ?? 0 };
-        options.logger.error('web config reload refused; keeping the last good settings (only a restart may lower protection)', {
-          file: options.webConfigFile,
-          reason: refusal.join('; '),
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port: address.port, backlog: LISTEN_BACKLOG, ...(address.host === undefined ? {} : { host: address.host }) }, () => {
+          server.off('error', reject);
+          resolve();
         });
-        return;
-      }
-      if (next.tls) (server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(next.tls));
-      settings = next;
-      lastStamp = filesStamp(next.files);
-      basicAuth.setUsers(next.users);
-      status = { ok: true, lastSuccessMs: now() };
-      options.logger.info('web config reloaded', { file: options.webConfigFile });
+      });
     } catch (error) {
-      status = { ok: false, lastSuccessMs: status?.lastSuccessMs ?? 0 };
-      const problems = error instanceof WebConfigError ? error.problems.join('; ') : String(error);
-      options.logger.error('web config reload failed; keeping the last good settings', { file: options.webConfigFile, err: problems });
+      await Promise.all(servers.map((s) => close(s, 0)));
+      throw new Error(`cannot listen on ${listenAddressText(address)}: ${errorText(error)}`);
     }
-  };
-  const timer = options.webConfigFile === undefined ? undefined : setInterval(() => reload(false), options.reloadIntervalMs ?? 1000);
-  timer?.unref();
-
-  return {
-    server,
-    webConfigStatus: () => status,
-    counters: () => ({ authRejected: { ...authRejected }, connectionsDropped: dropped }),
-    reload: () => reload(true),
-    stop: () => {
-      clearInterval(timer);
-      void basicAuth.close();
-    },
-  };
-}
-
-/** Applies client_auth_type beyond what the TLS handshake enforced, and client_allowed_sans. */
-function clientCertificateAccepted(req: IncomingMessage, settings: WebSettings): boolean {
-  const tls = settings.tls;
-  if (!tls || tls.clientAuth === 'NoClientCert' || tls.clientAuth === 'RequestClientCert') return true;
-  const socket = req.socket as TLSSocket;
-  const cert = socket.getPeerCertificate?.();
-  const presented = cert !== undefined && Object.keys(cert).length > 0;
-  if (tls.clientAuth === 'RequireAnyClientCert' && !presented) return false;
-  if (tls.clientAuth === 'VerifyClientCertIfGiven' && presented && !socket.authorized) return false;
-  if (tls.clientAuth === 'RequireAndVerifyClientCert' && !socket.authorized) return false;
-  if (tls.clientAllowedSans && tls.clientAllowedSans.length > 0) {
-    const sans = (cert?.subjectaltname ?? '').split(/,\s*/).map((s) => s.replace(/^[^:]+:/, ''));
-    return tls.clientAllowedSans.some((allowed) => sans.some((san) => equal(san, allowed)));
+    servers.push(server);
   }
-  return true;
+  return servers;
 }
 
-function equal(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** An address as --web.listen-address takes it: host:port, :port, [ipv6]:port. */
+export function listenAddressText(address: ListenAddress): string {
+  const host = address.host ?? '';
+  return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
 function refuse(res: ServerResponse, status: number, text: string): void {

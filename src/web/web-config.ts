@@ -2,20 +2,14 @@
  * --web.config.file: the format Prometheus exporters share (exporter-toolkit): TLS, client
  * certificates, bcrypt basic auth and response headers. Strict: unknown keys are errors.
  */
-import { statSync } from 'node:fs';
+import type { X509Certificate } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { diskIo, readConfigText } from '../config/files.js';
 import { isRecord, parseStrictYaml, problemsIn, unknownKeys } from '../config/yaml.js';
+import { cost, MAX_BCRYPT_COST, MIN_BCRYPT_COST } from './basic-auth.js';
+import { CLIENT_AUTH_TYPES, type ClientAuthType, certificatesIn } from './client-cert.js';
 
-export const CLIENT_AUTH_TYPES = [
-  'NoClientCert',
-  'RequestClientCert',
-  'RequireAnyClientCert',
-  'VerifyClientCertIfGiven',
-  'RequireAndVerifyClientCert',
-] as const;
-export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 type TlsVersionName = keyof typeof TLS_VERSIONS;
 // The response headers exporter-toolkit lets a web config set.
@@ -27,6 +21,8 @@ export interface TlsSettings {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly clientCa?: Buffer;
+  /** The certificates of clientCa: open connections are checked against them again after a reload. */
+  readonly clientCaCertificates?: readonly X509Certificate[];
   readonly clientAuth: ClientAuthType;
   readonly clientAllowedSans?: readonly string[];
   readonly minVersion: (typeof TLS_VERSIONS)[TlsVersionName];
@@ -48,40 +44,44 @@ export interface WebSettings {
 export class WebConfigError extends Error {
   override name = 'WebConfigError';
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
+  /** The files the config named (missing ones too): watched after a failed reload, so it is tried again when they appear. */
+  readonly files: readonly string[];
+  constructor(problems: readonly string[], files: readonly string[] = []) {
     super(problems.join('; '));
     this.problems = problems;
+    this.files = files;
   }
 }
 
 /** Loads and checks the web config file and the certificates it names. Throws WebConfigError. */
 export function loadWebConfig(file: string): WebSettings {
   // Regular files of at most MAX_CONFIG_FILE_BYTES only: a FIFO would block the exporter for good.
+  const files = [resolve(file)];
   const read = readConfigText(diskIo, file, 'it');
-  if ('problem' in read) throw new WebConfigError([`${file}: ${read.problem}`]);
+  if ('problem' in read) throw new WebConfigError([`${file}: ${read.problem}`], files);
   const problems: string[] = [];
   const problem = problemsIn(file, problems);
   const parsed = parseStrictYaml(read.text, file);
-  if ('problems' in parsed) throw new WebConfigError(parsed.problems);
+  if ('problems' in parsed) throw new WebConfigError(parsed.problems, files);
   const root: unknown = parsed.value ?? {};
-  if (!isRecord(root)) throw new WebConfigError([`${file}: expected a mapping`]);
+  if (!isRecord(root)) throw new WebConfigError([`${file}: expected a mapping`], files);
   unknownKeys(root, ['tls_server_config', 'http_server_config', 'basic_auth_users'], 'top level', problem);
   // Paths in the file are relative to the file, as in exporter-toolkit.
   const base = dirname(resolve(file));
-  const files = [resolve(file)];
   const readPem = (where: string, path: unknown): Buffer | undefined => {
     if (typeof path !== 'string' || path === '') {
       problem(where, 'expected a file path');
       return undefined;
     }
     const full = resolve(base, path);
+    // Watched even when missing: a config updated before its certificate is applied when it appears.
+    files.push(full);
     // PEM is text: the same bounded reader as every configuration file.
     const pem = readConfigText(diskIo, full, `"${path}"`);
     if ('problem' in pem) {
       problem(where, pem.problem);
       return undefined;
     }
-    files.push(full);
     return Buffer.from(pem.text);
   };
 
@@ -140,6 +140,18 @@ export function loadWebConfig(file: string): WebSettings {
       const sans = t.client_allowed_sans;
       if (sans !== undefined && !(Array.isArray(sans) && sans.every((s) => typeof s === 'string')))
         problem('tls_server_config.client_allowed_sans', 'expected a list of strings');
+      // exporter-toolkit reads an empty list as "any name", a reader may take it for "no name": refused
+      // at start and on reload alike (a reload from a list to [] would otherwise widen trust).
+      else if (Array.isArray(sans) && sans.length === 0)
+        problem(
+          'tls_server_config.client_allowed_sans',
+          'an empty list is ambiguous; list the allowed names, or leave the key out to accept any certificate of the client CA',
+        );
+      let clientCaCertificates: readonly X509Certificate[] | undefined;
+      if (clientCa !== undefined) {
+        clientCaCertificates = certificatesIn(clientCa);
+        if (clientCaCertificates.length === 0) problem('tls_server_config.client_ca_file', 'holds no PEM certificate');
+      }
       const suites = t.cipher_suites;
       if (suites !== undefined && !(Array.isArray(suites) && suites.every((s) => typeof s === 'string')))
         problem('tls_server_config.cipher_suites', 'expected a list of cipher suite names');
@@ -150,6 +162,7 @@ export function loadWebConfig(file: string): WebSettings {
           clientAuth,
           minVersion,
           ...(clientCa ? { clientCa } : {}),
+          ...(clientCaCertificates && clientCaCertificates.length > 0 ? { clientCaCertificates } : {}),
           ...(maxVersion ? { maxVersion } : {}),
           ...(Array.isArray(sans) ? { clientAllowedSans: sans as string[] } : {}),
           // exporter-toolkit takes Go's IANA names; OpenSSL takes its own; both are accepted here.
@@ -194,11 +207,17 @@ export function loadWebConfig(file: string): WebSettings {
         if (user === '' || user.includes(':')) problem(`basic_auth_users.${user}`, 'a user name must be non-empty and contain no ":"');
         else if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash))
           problem(`basic_auth_users.${user}`, 'is not a bcrypt hash (create one with: htpasswd -nBC 10 "" | tr -d \':\\n\')');
+        else if (cost(hash) < MIN_BCRYPT_COST || cost(hash) > MAX_BCRYPT_COST)
+          // One check of a hash of cost 31 would keep the bcrypt worker busy for days.
+          problem(
+            `basic_auth_users.${user}`,
+            `bcrypt cost ${cost(hash)} is outside ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST} (create a hash with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+          );
         else users[user] = hash;
       }
   }
 
-  if (problems.length > 0) throw new WebConfigError(problems);
+  if (problems.length > 0) throw new WebConfigError(problems, files);
   return Object.freeze({ ...(tls ? { tls } : {}), headers: Object.freeze(headers), users: Object.freeze(users), files });
 }
 
@@ -207,7 +226,9 @@ export function loadWebConfig(file: string): WebSettings {
  * never lowers protection (editors truncate a file before they write it: an empty file must not
  * switch basic auth off), and some changes need a restart because the socket was made with them.
  * Allowed: other users (fewer, but at least one: removing a user is a rotation), other client
- * CAs, certificates and other client_allowed_sans (as long as some remain), a higher min_version.
+ * CAs, certificates and other client_allowed_sans (as long as some remain), a higher min_version,
+ * a higher client_auth_type once client certificates are requested at all (the server checks it on
+ * every request; only asking for certificates at the handshake needs a restart).
  */
 export function reloadRefusal(previous: WebSettings, next: WebSettings): string[] {
   const reasons: string[] = [];
@@ -219,7 +240,7 @@ export function reloadRefusal(previous: WebSettings, next: WebSettings): string[
   if (before && after) {
     const [from, to] = [CLIENT_AUTH_TYPES.indexOf(before.clientAuth), CLIENT_AUTH_TYPES.indexOf(after.clientAuth)];
     if (to < from) reasons.push(`it would lower client_auth_type from ${before.clientAuth} to ${after.clientAuth}`);
-    if (to > from) reasons.push(`raising client_auth_type to ${after.clientAuth} needs a restart`);
+    if (to > from && before.clientAuth === 'NoClientCert') reasons.push(`raising client_auth_type to ${after.clientAuth} needs a restart`);
     if ((before.clientAllowedSans?.length ?? 0) > 0 && (after.clientAllowedSans?.length ?? 0) === 0)
       reasons.push('it would remove client_allowed_sans (any certificate of the client CA would do)');
     const versions = Object.values(TLS_VERSIONS) as string[];
@@ -239,18 +260,4 @@ export function secureContextOptions(tls: TlsSettings): SecureContextOptions {
     ...(tls.clientCa ? { ca: tls.clientCa } : {}),
     ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
   };
-}
-
-/** A fingerprint of the files' size and modification time, to notice a change cheaply. */
-export function filesStamp(files: readonly string[]): string {
-  return files
-    .map((f) => {
-      try {
-        const s = statSync(f);
-        return `${f}:${s.size}:${s.mtimeMs}`;
-      } catch {
-        return `${f}:missing`;
-      }
-    })
-    .join('|');
 }

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killChild, track } from './children.js';
 import type { FakeCloud } from './fake-cloud.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -62,6 +63,12 @@ export function sampleValue(samples: readonly Sample[], name: string, labels: Re
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
   return found[0]?.value;
+}
+
+/** The sum of the samples with this name whose labels include the given ones (over the labels not given, e.g. reason); undefined if none. */
+export function sampleSum(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return found.length === 0 ? undefined : found.reduce((sum, s) => sum + s.value, 0);
 }
 
 /** The distinct tenant_id labels of the exporter's own series (partner_security_*). */
@@ -129,18 +136,14 @@ export interface Exporter {
 const running = new Set<ChildProcess>();
 
 function kill(child: ChildProcess): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      running.delete(child);
-      resolve();
-      return;
-    }
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
+  running.delete(child);
+  return killChild(child);
 }
 
-/** Kills every exporter the tests left running (afterEach / afterAll). */
+/**
+ * Kills every exporter the tests left running (afterEach / afterAll). Every file's exporters are
+ * killed when it ends anyway (test/helpers/children.ts); this ends them sooner.
+ */
 export async function killExporters(): Promise<void> {
   await Promise.all([...running].map(kill));
   running.clear();
@@ -191,6 +194,7 @@ function spawnMain(args: readonly string[], env: Record<string, string>, fileSiz
     fileSizeLimitKiB === undefined
       ? spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn('bash', ['-c', `ulimit -f ${fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;

@@ -9,7 +9,8 @@
  * Graph: GET /beta/security/partner/securityScore (any $expand) answered from a queue or a default
  * handler, its relations (/requirements, /history, /customerInsights) from the fixtures by default,
  * and GET /beta/security/partner/securityAlerts: two pages of alerts (securityAlerts.json, then
- * securityAlerts-page2.json with unknown enum members, nulls, a test alert and hostile strings).
+ * securityAlerts-page2.json with unknown enum members, nulls, a test alert and hostile strings),
+ * each alert cut to the properties $select names, as Graph does (or a 400 for $select, refuseSelect).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,11 +56,16 @@ const RELATION_FIXTURES: Readonly<Record<string, string>> = {
  */
 export function defaultGraphAnswer(url: URL): { status: number; body: string } {
   if (url.pathname === SECURITY_ALERTS_PATH) {
-    if (url.searchParams.get('$skiptoken') === ALERTS_PAGE_2)
-      return { status: 200, body: readFileSync(new URL('securityAlerts-page2.json', GRAPH_FIXTURES), 'utf8') };
-    const first = JSON.parse(readFileSync(new URL('securityAlerts.json', GRAPH_FIXTURES), 'utf8')) as Record<string, unknown>;
-    first['@odata.nextLink'] = `${url.origin}${SECURITY_ALERTS_PATH}?$skiptoken=${ALERTS_PAGE_2}`;
-    return { status: 200, body: JSON.stringify(first) };
+    const select = url.searchParams.get('$select');
+    const second = url.searchParams.get('$skiptoken') === ALERTS_PAGE_2;
+    const page = JSON.parse(readFileSync(new URL(second ? 'securityAlerts-page2.json' : 'securityAlerts.json', GRAPH_FIXTURES), 'utf8')) as {
+      value: Record<string, unknown>[];
+      '@odata.nextLink'?: string;
+    };
+    // Graph's next link carries the query options of the first request.
+    if (!second) page['@odata.nextLink'] = `${url.origin}${SECURITY_ALERTS_PATH}?${select === null ? '' : `$select=${select}&`}$skiptoken=${ALERTS_PAGE_2}`;
+    if (select !== null) page.value = page.value.map((alert) => selected(alert, select.split(',')));
+    return { status: 200, body: JSON.stringify(page) };
   }
   if (url.pathname === SECURITY_SCORE_PATH) {
     const expand = (url.searchParams.get('$expand') ?? '').split(',').filter((r) => RELATION_FIXTURES[r] !== undefined);
@@ -72,6 +78,28 @@ export function defaultGraphAnswer(url: URL): { status: number; body: string } {
   const fixture = RELATION_FIXTURES[relation];
   if (fixture !== undefined) return { status: 200, body: JSON.stringify({ value: fixtureItems(fixture) }) };
   return { status: 404, body: graphErrorBody('ResourceNotFound', `Resource not found for the segment '${relation}'.`, randomUUID(), '') };
+}
+
+/** An entity cut to the properties $select names (and its @odata.type), as Graph answers it. */
+export function selected(entity: Record<string, unknown>, properties: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entity).filter(([key]) => key === '@odata.type' || properties.includes(key)));
+}
+
+/** What an OData service answers to a query option it does not take (ASP.NET OData's words). */
+export const SELECT_REFUSED_BODY = JSON.stringify({
+  error: {
+    code: 'BadRequest',
+    message: "Query option 'Select' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.",
+    innerError: { date: '2026-12-01T00:00:00', 'request-id': 'b1c2d3e4-0000-4000-8000-000000000400', 'client-request-id': '' },
+  },
+});
+
+/**
+ * The 403 the beta SDK's users report for securityAlerts with an app-only token holding
+ * PartnerSecurity.Read.All (msgraph-beta-sdk-dotnet issue 1083): upper-case keys, MFA missing.
+ */
+export function missingMfaBody(): string {
+  return readFileSync(new URL('error-403-missing-mfa.json', GRAPH_FIXTURES), 'utf8');
 }
 
 /** The fixture's numbers, as the exporter must export them. */
@@ -181,6 +209,20 @@ export interface TokenAnswer {
   status: number;
   contentType: string;
   body: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A token answer of `length` bytes sent in chunks as fast as the client reads it: `head`, then
+ * `filler` repeated. Sending stops when the client closes the connection; what got out is counted
+ * in FakeCloud.streamedTokenBytes.
+ */
+export interface StreamedTokenAnswer {
+  status: number;
+  contentType: string;
+  head: string;
+  filler: string;
+  length: number;
 }
 
 /** What the fake App Service managed identity endpoint saw. */
@@ -251,6 +293,10 @@ export interface FakeCloud {
    * function answers each request on its own (undefined: the usual answer), e.g. to echo what it was sent.
    */
   tokenAnswer: TokenAnswer | ((request: TokenRequest) => TokenAnswer | undefined) | undefined;
+  /** When set (and tokenAnswer is not), every token request gets this long answer. */
+  tokenStream: StreamedTokenAnswer | undefined;
+  /** Bytes of streamed token answers handed to the network (each write the socket accepted). */
+  streamedTokenBytes: number;
   /** Answers to GET securityScore (with or without $expand), used one by one before graphDefault. */
   readonly graphQueue: (GraphReply | GraphHandler)[];
   /** Answers GET securityScore once the queue is empty (default: the fixtures, see defaultGraphAnswer). */
@@ -259,6 +305,8 @@ export interface FakeCloud {
   relationDefault: GraphReply | GraphHandler;
   /** Answers GET securityAlerts and its next pages (default: the two fixture pages). */
   alertsDefault: GraphReply | GraphHandler;
+  /** When true, every Graph request with $select is answered 400 (SELECT_REFUSED_BODY), as a service that does not take it. */
+  refuseSelect: boolean;
   close(): Promise<void>;
 }
 
@@ -274,6 +322,28 @@ export function jwtPart(token: string, index: 0 | 1): Record<string, unknown> {
 }
 
 const started = new Set<FakeCloud>();
+
+/** Writes a StreamedTokenAnswer, keeping no more than one chunk in flight beyond what the socket takes. */
+function streamTokenAnswer(res: ServerResponse, answer: StreamedTokenAnswer, counted: (bytes: number) => void): void {
+  res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.length });
+  const chunk = Buffer.from(answer.filler.repeat(Math.ceil((64 * 1024) / answer.filler.length)));
+  let left = answer.length;
+  const send = (data: Buffer) => {
+    left -= data.length;
+    return res.write(data, (error) => {
+      if (!error) counted(data.length);
+    });
+  };
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      if (!send(chunk.subarray(0, Math.min(chunk.length, left)))) return;
+    }
+    if (left <= 0) res.end();
+  };
+  res.on('drain', pump);
+  send(Buffer.from(answer.head));
+  pump();
+}
 
 /** Closes every fake cloud a test started (afterEach / afterAll). */
 export async function closeFakeClouds(): Promise<void> {
@@ -310,10 +380,13 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     refuseTokens: undefined,
     hangTokens: false,
     tokenAnswer: undefined,
+    tokenStream: undefined,
+    streamedTokenBytes: 0,
     graphQueue: [],
     graphDefault: {},
     relationDefault: {},
     alertsDefault: {},
+    refuseSelect: false,
     async close() {
       started.delete(cloud);
       server.closeAllConnections();
@@ -409,8 +482,15 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
     const answer = typeof cloud.tokenAnswer === 'function' ? cloud.tokenAnswer(record) : cloud.tokenAnswer;
     if (answer) {
       record.status = answer.status;
-      res.writeHead(answer.status, { 'content-type': answer.contentType });
+      res.writeHead(answer.status, { 'content-type': answer.contentType, ...answer.headers });
       res.end(answer.body);
+      return;
+    }
+    if (cloud.tokenStream) {
+      record.status = cloud.tokenStream.status;
+      streamTokenAnswer(res, cloud.tokenStream, (bytes) => {
+        cloud.streamedTokenBytes += bytes;
+      });
       return;
     }
     if (cloud.refuseTokens) return refuse(cloud.refuseTokens);
@@ -499,6 +579,13 @@ export async function startFakeCloud(options: FakeCloudOptions = {}): Promise<Fa
       ...(userAgent === undefined ? {} : { userAgent }),
     };
     cloud.graphRequests.push(record);
+    if (cloud.refuseSelect && requestUrl.searchParams.has('$select')) {
+      record.status = 400;
+      record.answeredAt = Date.now();
+      res.writeHead(400, { 'content-type': GRAPH_JSON, 'request-id': record.requestId });
+      res.end(SELECT_REFUSED_BODY);
+      return;
+    }
     const next =
       requestUrl.pathname === SECURITY_SCORE_PATH
         ? (cloud.graphQueue.shift() ?? cloud.graphDefault)

@@ -26,7 +26,7 @@ export const WEBHOOK = {
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: unknown;
+  valueFrom?: { fieldRef?: { fieldPath: string }; [source: string]: unknown };
 }
 /** Where a container mounts a volume. */
 export interface VolumeMount {
@@ -75,7 +75,7 @@ export interface PodSpec {
   volumes?: Volume[];
   [key: string]: unknown;
 }
-/** A Deployment's pod template. */
+/** A Deployment's or StatefulSet's pod template. */
 export interface PodTemplate {
   metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
   spec: PodSpec;
@@ -88,9 +88,23 @@ export function only(objects: readonly KubeObject[], kind: string, name?: string
   return found[0] as KubeObject;
 }
 
-/** The Deployment's pod template. */
+/** The workload's (Deployment's or StatefulSet's) pod template. */
 export function podTemplate(deployment: KubeObject): PodTemplate {
   return (deployment.spec as { template: PodTemplate }).template;
+}
+
+/** Kinds whose pods the webhook and the kubelet see here. */
+const WORKLOADS = new Set(['Deployment', 'StatefulSet']);
+
+/**
+ * The labels of a workload's pod: the template's, and for a StatefulSet's pod of the given ordinal
+ * those its controller adds (apps.kubernetes.io/pod-index since Kubernetes 1.28, the pod name).
+ */
+export function podLabels(workload: KubeObject, ordinal?: number): Record<string, string> {
+  const labels = { ...(podTemplate(workload).metadata.labels ?? {}) };
+  if (workload.kind !== 'StatefulSet') return labels;
+  if (ordinal === undefined) throw new Error('a StatefulSet pod needs its ordinal');
+  return { ...labels, 'apps.kubernetes.io/pod-index': String(ordinal), 'statefulset.kubernetes.io/pod-name': `${workload.metadata.name}-${ordinal}` };
 }
 
 /**
@@ -102,7 +116,7 @@ export function podTemplate(deployment: KubeObject): PodTemplate {
  */
 export function mutateWorkloadIdentity(objects: readonly KubeObject[], options: { clusterTenantId?: string; authorityHost?: string } = {}): KubeObject[] {
   return objects.map((object) => {
-    if (object.kind !== 'Deployment') return object;
+    if (!WORKLOADS.has(object.kind)) return object;
     const mutated = structuredClone(object);
     const template = podTemplate(mutated);
     if (template.metadata.labels?.[WEBHOOK.label] !== 'true') return object;
@@ -218,18 +232,29 @@ export function mountVolumes(objects: readonly KubeObject[], deployment: KubeObj
 }
 
 /**
- * The first container's arguments and environment with container paths rewritten to the root.
- * Variables from valueFrom are refused: none of the manifests uses them, and a secret must not.
+ * The first container's arguments and environment as the kubelet gives them: container paths
+ * rewritten to the root, a pod label through the downward API (fieldRef metadata.labels['...'],
+ * empty when the pod has no such label), and $(VAR) references to variables defined before expanded
+ * ($$ escapes a $). Other valueFrom sources are refused: a secret must never be an environment variable.
  */
-export function containerProcess(deployment: KubeObject, chroot: Chroot): { args: string[]; env: Record<string, string> } {
-  const container = podTemplate(deployment).spec.containers[0];
+export function containerProcess(
+  workload: KubeObject,
+  chroot: Chroot,
+  labels: Record<string, string> = podLabels(workload),
+): { args: string[]; env: Record<string, string> } {
+  const container = podTemplate(workload).spec.containers[0];
   if (!container) throw new Error('the pod has no container');
   const env: Record<string, string> = {};
+  const expand = (text: string) =>
+    text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name?: string) => (name === undefined ? '$' : (env[name] ?? all)));
   for (const variable of container.env ?? []) {
-    if (variable.valueFrom !== undefined || variable.value === undefined) throw new Error(`env ${variable.name}: only literal values are simulated`);
-    env[variable.name] = chroot.rewrite(variable.value);
+    const label = /^metadata\.labels\['([^']+)'\]$/.exec(variable.valueFrom?.fieldRef?.fieldPath ?? '')?.[1];
+    if (label !== undefined && Object.keys(variable.valueFrom ?? {}).length === 1) env[variable.name] = labels[label] ?? '';
+    else if (variable.valueFrom !== undefined || variable.value === undefined)
+      throw new Error(`env ${variable.name}: only literal values and pod labels are simulated`);
+    else env[variable.name] = chroot.rewrite(expand(variable.value));
   }
-  return { args: (container.args ?? []).map((arg) => chroot.rewrite(arg)), env };
+  return { args: (container.args ?? []).map((arg) => chroot.rewrite(expand(arg))), env };
 }
 
 function escapeRegExp(text: string): string {

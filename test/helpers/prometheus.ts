@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { track } from './children.js';
 
 /** A free loopback port (bound and released, so another process can take it). */
 export async function freePort(): Promise<number> {
@@ -30,16 +31,18 @@ export async function startPrometheus(options: { dataDir: string; config?: strin
   const configFile = join(configDir, 'prometheus.yml');
   writeFileSync(configFile, options.config ?? 'global: {}\n');
   let output = '';
-  const child: ChildProcess = spawn(
-    'prometheus',
-    [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${options.dataDir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--storage.tsdb.retention.time=100y',
-      ...(options.extraArgs ?? []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child: ChildProcess = track(
+    spawn(
+      'prometheus',
+      [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${options.dataDir}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--storage.tsdb.retention.time=100y',
+        ...(options.extraArgs ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   child.stdout?.on('data', (d) => {
     output += d;

@@ -1,7 +1,7 @@
 /**
  * The first run, as a new user lives it: the exporter says which credential it chose and why, warns
  * when managed identity was chosen where there is none, and a first poll that fails is retried
- * with the usual backoff instead of after a whole interval.
+ * with the usual backoff instead of after a whole interval; --config.check says the same before any run.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PollResult } from '../../src/collect/poll-tenant.js';
@@ -10,7 +10,7 @@ import { credentialChoice } from '../../src/config/credential-hint.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { GraphError } from '../../src/graph/errors.js';
 import { createLogger, createRedactor } from '../../src/lib/log.js';
-import { INTEGRATION_TIMEOUT_MS, killExporters, startExporter, until } from '../helpers/exporter.js';
+import { CLIENT_ID, CLIENT_SECRET, INTEGRATION_TIMEOUT_MS, killExporters, runExporter, startExporter, TENANT_ID, until } from '../helpers/exporter.js';
 import { closeFakeClouds, startFakeCloud } from '../helpers/fake-cloud.js';
 
 const INTERVAL = 10 * 60_000;
@@ -81,5 +81,36 @@ describe('the exporter at start-up', { timeout: INTEGRATION_TIMEOUT_MS }, () => 
     const exporter = await startExporter({ cloud });
     const line = await until(() => exporter.logs().find((l) => l.msg === 'credential chosen'), 10_000, 'the credential line');
     expect(line).toMatchObject({ level: 'info', credential: 'client secret', reason: 'AZURE_CLIENT_SECRET is set' });
+  });
+});
+
+describe('--config.check, as a new user runs it', { timeout: INTEGRATION_TIMEOUT_MS }, () => {
+  const PATH = process.env.PATH ?? '/usr/bin:/bin';
+
+  it('says a forgotten secret means managed identity, and warns that it works only on Azure', async () => {
+    const check = await runExporter(['--config.check'], { PATH, AZURE_TENANT_ID: TENANT_ID, AZURE_CLIENT_ID: CLIENT_ID });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toBe(
+      `configuration OK: 1 tenant(s)\n  - ${TENANT_ID}: managed identity (none of AZURE_CLIENT_SECRET, AZURE_CLIENT_SECRET_FILE, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE is set)\n`,
+    );
+    expect(check.stderr).toMatch(
+      new RegExp(
+        `^partner-security-score-exporter: warning: ${TENANT_ID}: managed identity works only on an Azure host .*AZURE_CLIENT_SECRET .* missing\\?\\n$`,
+      ),
+    );
+  });
+
+  it('refuses the README placeholder as a client ID and a PSS_ variable that sets no flag, at once, exactly as start-up does', async () => {
+    const env = { PATH, AZURE_TENANT_ID: TENANT_ID, AZURE_CLIENT_ID: '<application id>', AZURE_CLIENT_SECRET: CLIENT_SECRET, PSS_POLL_INTERVALL: '5m' };
+    const expected = [
+      '  - AZURE_CLIENT_ID: "<application id>" is a placeholder: put the Application (client) ID of the app registration here (a GUID)',
+      '  - PSS_POLL_INTERVALL: no flag is set by this variable (did you mean PSS_POLL_INTERVAL?); every PSS_ variable must name a flag (see --help)',
+    ];
+    for (const args of [['--config.check'], ['--web.listen-address=127.0.0.1:0']]) {
+      const result = await runExporter(args, env);
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(result.stderr.split('\n').filter((l) => l.startsWith('  - '))).toEqual(expected);
+      expect(result.stderr).not.toContain(CLIENT_SECRET);
+    }
   });
 });

@@ -3,8 +3,10 @@
  * against the TLS fake cloud, each flag set away from its default and its effect checked.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { INTEGRATION_TIMEOUT_MS, killExporters, runExporter, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type GraphHandler, SECURITY_SCORE_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
@@ -63,7 +65,13 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
     const file = join(mkdtempSync(join(tmpdir(), 'pss-concurrency-')), 'tenants.yml');
     writeFileSync(
       file,
-      ['tenants:', ...tenants.map((t) => `  - { tenant_id: ${t}, client_id: app, client_secret_env: SECRET, authority_host: "${cloud.url}" }`), ''].join('\n'),
+      [
+        'tenants:',
+        ...tenants.map(
+          (t) => `  - { tenant_id: ${t}, client_id: d2a57dc1-d883-4d21-8b99-51699df71cc7, client_secret_env: SECRET, authority_host: "${cloud.url}" }`,
+        ),
+        '',
+      ].join('\n'),
     );
     await startExporter({
       cloud,
@@ -72,8 +80,9 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
       env: { SECRET: 'secret-0123456789' },
     });
     await until(() => held.length >= 2, 20_000, 'two polls in flight');
-    // A bounded negative window: the five polls all start at once, so without the limit the other
-    // three would arrive within it; no event marks "a poll is waiting for a slot" from outside.
+    // A bounded negative window: the five first polls are due a second apart (src/collect/schedule.ts),
+    // so without the limit a third would arrive within it; no event marks "a poll is waiting for a
+    // slot" from outside.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(inFlight).toBe(2);
     // Each release frees a slot for the next tenant, until all five were polled.
@@ -97,6 +106,45 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
     );
     expect(moved.status).toBe(200);
     expect((await exporter.get('/metrics')).status).toBe(404);
+  });
+
+  it('--web.listen-address given twice serves both addresses with the same web config, and logs both', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    const file = join(mkdtempSync(join(tmpdir(), 'pss-listen-')), 'web.yml');
+    writeFileSync(file, `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('s3cret-pass', 4)}\n`);
+    const exporter = await startExporter({
+      cloud,
+      onTestFinished,
+      args: ['--web.listen-address=127.0.0.1:0', '--web.listen-address=127.0.0.2:0', `--web.config.file=${file}`],
+    });
+    const addresses = exporter.address.split(', ');
+    expect(addresses.map((a) => a.replace(/:\d+$/, ''))).toEqual(['127.0.0.1', '127.0.0.2']);
+    const authorization = `Basic ${Buffer.from('prometheus:s3cret-pass').toString('base64')}`;
+    for (const address of addresses) {
+      expect((await fetch(`http://${address}/metrics`)).status).toBe(401);
+      expect((await fetch(`http://${address}/metrics`, { headers: { authorization } })).status).toBe(200);
+    }
+  });
+
+  it('--web.listen-address: one address that cannot be bound stops start-up, naming it', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.2', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const run = await runExporter(['--demo', '--log.format=json', '--web.listen-address=127.0.0.1:0', `--web.listen-address=127.0.0.2:${port}`], {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+      });
+      expect(run.code).toBe(1);
+      const failed = run.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; err?: string })
+        .find((l) => l.msg === 'exporter failed');
+      expect(failed?.err).toMatch(new RegExp(`^cannot listen on 127\\.0\\.0\\.2:${port}: EADDRINUSE`));
+      expect(run.stderr).not.toContain('exporter started');
+    } finally {
+      taken.close();
+    }
   });
 
   it('--log.level=debug logs every poll; at the default level a successful poll logs nothing', async ({ onTestFinished }) => {

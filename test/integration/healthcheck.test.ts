@@ -154,6 +154,9 @@ describe('resolveTarget', () => {
     [[], { PSS_WEB_LISTEN_ADDRESS: ':9100' }, { host: '127.0.0.1', port: 9100 }],
     [['--web.listen-address=[::]:9101'], { PSS_WEB_LISTEN_ADDRESS: ':9100' }, { host: '::1', port: 9101 }],
     [['--web.listen-address', '10.1.2.3:9102'], {}, { host: '10.1.2.3', port: 9102 }],
+    // Several addresses (the flag repeated, the variable one per line): the first is probed.
+    [['--web.listen-address', '127.0.0.1:9103', '--web.listen-address=[::1]:9104'], {}, { host: '127.0.0.1', port: 9103 }],
+    [[], { PSS_WEB_LISTEN_ADDRESS: '127.0.0.1:9105\n[::1]:9106' }, { host: '127.0.0.1', port: 9105 }],
     [['--web.healthz-without-auth'], {}, { healthzWithoutAuth: true }],
     [['--no-web.healthz-without-auth'], { PSS_WEB_HEALTHZ_WITHOUT_AUTH: 'true' }, { healthzWithoutAuth: false }],
   ])('%j with %j -> %j', (argv, env, expected) => {

@@ -14,10 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PORT } from '../../src/config/flags.js';
+import { track } from '../helpers/children.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
+const VERSION = PACKAGE.version;
+const PACKAGE_SCRIPTS = PACKAGE.scripts;
 /** npm ci from the cache takes seconds; a slow disk gets room. */
 const INSTALL_TIMEOUT_MS = 120_000;
 /** What the container sees: no developer PSS_* or AZURE_* variables, no NODE_PATH or NODE_OPTIONS. */
@@ -61,11 +64,13 @@ describe('production layout (what the Dockerfile ships)', () => {
   });
 
   it('serves the demo tenant and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
-      cwd: app,
-      env: RUNTIME_ENV,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, ['dist/main.js', '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
+        cwd: app,
+        env: RUNTIME_ENV,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     exporter = child;
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const logs: string[] = [];
@@ -108,6 +113,36 @@ describe('Dockerfile', () => {
     // node_modules must come from the stage that installs what this test installs.
     const deps = stages.find((s) => s.name === copies.find((c) => c.source === 'node_modules')?.from);
     expect(deps?.instructions.find((i) => i.keyword === 'RUN')?.args).toMatch(/npm ci --omit=dev --ignore-scripts/);
+  });
+
+  it('runs no install script of any dependency: every npm ci has --ignore-scripts, and the build stage builds dist/ itself', () => {
+    const runs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => ({ stage: stage.name, args: i.args })));
+    const installs = runs.filter((r) => /\bnpm (ci|install|i)\b/.test(r.args));
+    expect(installs.map((r) => r.stage)).toEqual(['build', 'prod-deps']);
+    for (const install of installs) expect(install.args).toMatch(/\bnpm ci\b.* --ignore-scripts\b/);
+    // Without `prepare` run by npm ci, the build stage compiles dist/ with npm run build, after installing.
+    const build =
+      stages
+        .find((s) => s.name === 'build')
+        ?.instructions.filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args) ?? [];
+    const buildIndex = build.findIndex((args) => /\bnpm run build\b/.test(args));
+    expect(buildIndex).toBeGreaterThan(build.findIndex((args) => /\bnpm ci\b/.test(args)));
+    expect(build[buildIndex]).toMatch(/^REVISION=\$\{REVISION\} npm run build$/);
+  });
+
+  it('runs the Node.js check of the preinstall script (which npm ci --ignore-scripts skips) before installing, from the build context', () => {
+    const script = /node (\S+)/.exec(PACKAGE_SCRIPTS.preinstall ?? '')?.[1] ?? '';
+    expect(script).toBe('scripts/check-node.mjs');
+    const build = stages.find((s) => s.name === 'build');
+    const install = build?.instructions.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)) ?? -1;
+    const copy = build?.instructions.findIndex((i) => i.keyword === 'COPY' && i.args.split(' ').includes(script)) ?? -1;
+    expect(install).toBeGreaterThan(-1);
+    expect(build?.instructions[install]?.args).toContain(`node ${script} && npm ci --ignore-scripts`);
+    expect(copy).toBeGreaterThan(-1);
+    expect(copy).toBeLessThan(install);
+    expect(dockerIgnored(readFileSync(join(ROOT, '.dockerignore'), 'utf8'), script)).toBe(false);
+    expect(dockerIgnored(readFileSync(join(ROOT, '.dockerignore'), 'utf8'), 'scripts/bench.ts')).toBe(true);
   });
 
   it('runs as a fixed non-root UID, exposes the default port and checks its health', () => {
@@ -168,4 +203,31 @@ function parseStages(text: string): Stage[] {
     else stages.at(-1)?.instructions.push({ keyword, args });
   }
   return stages;
+}
+
+/**
+ * Whether .dockerignore keeps a path (from the context root) out of the build context: the last
+ * pattern that matches it decides, `!` patterns let it back in. Patterns match the path or a folder
+ * above it; `*` and `?` stay within one path segment, `**` spans any number.
+ */
+function dockerIgnored(dockerignore: string, path: string): boolean {
+  let ignored = false;
+  for (const raw of dockerignore.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const negated = line.startsWith('!');
+    const pattern = (negated ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+    // `**/` any folders (none included), `**` anything, `*` and `?` within one segment, the rest literally.
+    const source = [...pattern.matchAll(/\*\*\/|\*\*|\*|\?|[^*?]+/g)]
+      .map(([token]) => {
+        if (token === '**/') return '(?:.*/)?';
+        if (token === '**') return '.*';
+        if (token === '*') return '[^/]*';
+        if (token === '?') return '[^/]';
+        return token.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('');
+    if (new RegExp(`^${source}(?:/.*)?$`).test(path)) ignored = !negated;
+  }
+  return ignored;
 }

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALERT_WINDOW_SECONDS, aggregateAlerts, OTHER_ALERT_TYPE, summarizeAlerts } from '../../src/collect/security-alerts.js';
 import type { SecurityAlert } from '../../src/snapshot.js';
-import { INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from '../helpers/exporter.js';
+import { INTEGRATION_TIMEOUT_MS, killExporters, sampleSum, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from '../helpers/exporter.js';
 import { closeFakeClouds, SECURITY_ALERTS_PATH, startFakeCloud, wrappedScoreBody } from '../helpers/fake-cloud.js';
 
 const NOW = 1_800_000_000;
@@ -122,7 +122,7 @@ describe.concurrent('through the exporter', { timeout: INTEGRATION_TIMEOUT_MS },
     const samples = await exporter.samples();
     expect(sampleValue(samples, 'partner_security_alert_response_time_average_seconds', tenant)).toBe(6 * HOUR);
     expect(sampleValue(samples, 'partner_security_alerts_response_time_30d_average_seconds', tenant)).toBe(6 * HOUR);
-    expect(sampleValue(samples, 'partner_security_alerts_resolved_30d', tenant)).toBe(3);
+    expect(sampleSum(samples, 'partner_security_alerts_resolved_30d', tenant)).toBe(3);
   });
 
   it('keeps at most --collector.security-alerts.max-alerts alerts, open ones first, and says so once', async ({ onTestFinished }) => {
@@ -152,10 +152,10 @@ describe.concurrent('through the exporter', { timeout: INTEGRATION_TIMEOUT_MS },
       await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
     const relation = { ...tenant, relation: 'securityAlerts' };
     expect(await atCap.value('partner_security_relation_truncated', relation)).toBe(0);
-    expect(await atCap.value('partner_security_alerts_resolved_30d', tenant)).toBe(2);
+    expect(sampleSum(await atCap.samples(), 'partner_security_alerts_resolved_30d', tenant)).toBe(2);
     expect(await beyond.value('partner_security_relation_truncated', relation)).toBe(1);
     expect(await beyond.value('partner_security_alerts_open', { ...tenant, severity: 'high' })).toBe(3);
-    expect(await beyond.value('partner_security_alerts_resolved_30d', tenant)).toBe(1);
+    expect(sampleSum(await beyond.samples(), 'partner_security_alerts_resolved_30d', tenant)).toBe(1);
     const cut = beyond.logs().filter((l) => l.msg === 'a cap cut a relation short; the rest of it is not exported');
     expect(cut).toEqual([
       expect.objectContaining({ relation: 'securityAlerts', flag: '--collector.security-alerts.max-alerts', items_seen: 5, items_kept: 4 }),

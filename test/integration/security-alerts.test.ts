@@ -5,10 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SECURITY_ALERT_PROPERTIES } from '../../src/graph/parse.js';
 import {
   INTEGRATION_TIMEOUT_MS,
   killExporters,
   parseSamples,
+  sampleSum,
   sampleValue,
   startExporter,
   TENANT_ID,
@@ -18,6 +20,7 @@ import {
 import { ALERTS_PAGE_2, closeFakeClouds, graphErrorBody, SECURITY_ALERTS_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
 
 const tenant = { tenant_id: TENANT_ID };
+const SELECT = `$select=${SECURITY_ALERT_PROPERTIES.join(',')}`;
 /** 2026-11-30T22:14:05Z, 2026-11-30T10:00:00Z, 2026-11-29T12:00:00Z: the open non-test alerts of the fixtures. */
 const DETECTED = { high: 1796076845, critical: 1796032800, low: 1795953600 };
 /** What the fixtures hold that must never leave the exporter: user names of resolvers and activity logs. */
@@ -49,7 +52,10 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
     const cloud = await startFakeCloud({ onTestFinished });
     const exporter = await startExporter({ cloud, onTestFinished, args: [WITH_SECURITY_ALERTS, '--poll.interval=1m'] });
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'alerts read');
-    expect(cloud.graphRequests.filter((r) => r.path === SECURITY_ALERTS_PATH).map((r) => r.query)).toEqual(['', `?$skiptoken=${ALERTS_PAGE_2}`]);
+    expect(cloud.graphRequests.filter((r) => r.path === SECURITY_ALERTS_PATH).map((r) => r.query)).toEqual([
+      `?${SELECT}`,
+      `?${SELECT}&$skiptoken=${ALERTS_PAGE_2}`,
+    ]);
     const scrape = await exporter.get('/metrics');
     const samples = parseSamples(scrape.body);
     const open = samples.filter((s) => s.name === 'partner_security_alerts_open').map((s) => ({ ...s.labels, value: s.value }));
@@ -170,7 +176,7 @@ describe.concurrent('partner security alerts', { timeout: INTEGRATION_TIMEOUT_MS
     cloud.alertsDefault = { body: { value: [] } };
     await until(async () => (await exporter.value('partner_security_relation_up', { ...tenant, relation: 'securityAlerts' })) === 1, 10_000, 'relation up');
     await until(async () => !(await exporter.samples()).some((s) => s.name === 'partner_security_alerts_open'), 10_000, 'open alerts gone');
-    expect(sampleValue(await exporter.samples(), 'partner_security_alerts_resolved_30d', tenant)).toBe(0);
+    expect(sampleSum(await exporter.samples(), 'partner_security_alerts_resolved_30d', tenant)).toBe(0);
   });
 
   it('--no-collector.security-alerts never calls the alerts endpoint', async ({ onTestFinished }) => {

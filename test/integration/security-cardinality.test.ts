@@ -145,7 +145,11 @@ describe.concurrent('caps on what one poll takes from Graph, through the fake Gr
 });
 
 describe('page cap flags', () => {
-  const env = { AZURE_TENANT_ID: '8b1f4e2a-5c3d-4e6f-9a7b-0c1d2e3f4a5b', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 's3cr3t-value' };
+  const env = {
+    AZURE_TENANT_ID: '8b1f4e2a-5c3d-4e6f-9a7b-0c1d2e3f4a5b',
+    AZURE_CLIENT_ID: '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40',
+    AZURE_CLIENT_SECRET: 's3cr3t-value',
+  };
   it('keeps --collector.customer-insights.max-pages working as the old name of --collector.max-pages', () => {
     const collectors = (argv: string[]) => {
       const result = parseConfig(argv, env);
@@ -203,8 +207,8 @@ describe('a hostile tenant next to a normal one', { timeout: INTEGRATION_TIMEOUT
       file,
       [
         'tenants:',
-        `  - { tenant_id: ${HOSTILE}, client_id: app-h, client_secret_env: SECRET_H, authority_host: "${hostile.url}" }`,
-        `  - { tenant_id: ${NORMAL}, client_id: app-n, client_secret_env: SECRET_N, authority_host: "${normal.url}" }`,
+        `  - { tenant_id: ${HOSTILE}, client_id: abc02b02-172c-4b83-8211-9abc75bbd290, client_secret_env: SECRET_H, authority_host: "${hostile.url}" }`,
+        `  - { tenant_id: ${NORMAL}, client_id: 95445bcf-1aca-40e8-86e4-f4780ee690cb, client_secret_env: SECRET_N, authority_host: "${normal.url}" }`,
         '',
       ].join('\n'),
     );

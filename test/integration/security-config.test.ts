@@ -247,9 +247,10 @@ describe('tenant ids', () => {
     async () => {
       const tenants = file('case.yml', ['tenants:', entry(TENANT.toUpperCase()), entry('Contoso.OnMicrosoft.com.'), ''].join('\n'));
       const check = await runExporter([`--config.file=${tenants}`, '--config.check'], BASE_ENV);
-      expect(check.stdout).toBe(`configuration OK: 2 tenant(s)\n  - ${TENANT}: client secret\n  - contoso.onmicrosoft.com: client secret\n`);
+      const chosen = (i: number) => `client secret (tenants[${i}].client_secret_file in ${tenants})`;
+      expect(check.stdout).toBe(`configuration OK: 2 tenant(s)\n  - ${TENANT}: ${chosen(0)}\n  - contoso.onmicrosoft.com: ${chosen(1)}\n`);
       const fromEnv = await runExporter(['--config.check'], { ...SECRET_ENV, AZURE_TENANT_ID: 'Contoso.OnMicrosoft.com.', AZURE_CLIENT_SECRET: 'x' });
-      expect(fromEnv.stdout).toBe('configuration OK: 1 tenant(s)\n  - contoso.onmicrosoft.com: client secret\n');
+      expect(fromEnv.stdout).toBe('configuration OK: 1 tenant(s)\n  - contoso.onmicrosoft.com: client secret (AZURE_CLIENT_SECRET is set)\n');
     },
     INTEGRATION_TIMEOUT_MS,
   );
@@ -257,10 +258,10 @@ describe('tenant ids', () => {
   it('a second identity for a tenant is an error naming both entries, also for managed identities', () => {
     const yaml = [
       'tenants:',
-      '  - { tenant_id: a.example.com, client_id: app-1, client_secret_env: S }',
-      '  - { tenant_id: A.EXAMPLE.COM., client_id: app-2, client_secret_env: S }',
+      '  - { tenant_id: a.example.com, client_id: 5d24f638-6526-4abd-8e56-d1e2b430162a, client_secret_env: S }',
+      '  - { tenant_id: A.EXAMPLE.COM., client_id: 8d1ca363-2ec4-439e-834e-b4ea0a086435, client_secret_env: S }',
       '  - { auth: managed_identity }',
-      '  - { auth: managed_identity, client_id: user-assigned }',
+      '  - { auth: managed_identity, client_id: a121cca6-8c0c-46bb-816d-19d74e7428a2 }',
       '',
     ].join('\n');
     const io = { readable: (p: string) => p === '/t.yml', readText: () => yaml };
@@ -275,6 +276,23 @@ describe('tenant ids', () => {
 });
 
 describe('--config.check', () => {
+  it(
+    'refuses a bcrypt cost outside 4 to 14 as start-up does (a $2b$31$ hash would pin the bcrypt worker for days)',
+    async () => {
+      // Well-formed, never computed: the check looks at the cost only.
+      const slow = `$2b$31$${'a'.repeat(53)}`;
+      const web = file('web-cost.yml', `basic_auth_users:\n  prometheus: ${slow}\n`);
+      const problem = `  - ${web}: basic_auth_users.prometheus: bcrypt cost 31 is outside 4 to 14 (create a hash with: htpasswd -nBC 10 "" | tr -d ':\\n')`;
+      const check = await runExporter(['--config.check', '--demo', `--web.config.file=${web}`], BASE_ENV);
+      expect({ code: check.code, problems: problemLines(check.stderr) }).toEqual({ code: 2, problems: [problem] });
+      const start = await runExporter(['--demo', '--web.listen-address=127.0.0.1:0', `--web.config.file=${web}`], BASE_ENV);
+      expect({ code: start.code, problems: problemLines(start.stderr) }).toEqual({ code: 2, problems: [problem] });
+      const fine = file('web-cost-14.yml', `basic_auth_users:\n  prometheus: $2b$14$${'a'.repeat(53)}\n`);
+      expect((await runExporter(['--config.check', '--demo', `--web.config.file=${fine}`], BASE_ENV)).code).toBe(0);
+    },
+    INTEGRATION_TIMEOUT_MS,
+  );
+
   it(
     'checks the web config file as start-up does: every problem, exit 2, the plain-text password never echoed',
     async () => {
@@ -336,7 +354,13 @@ describe('--config.check', () => {
         for (const secret of Object.values(secrets)) expect(run.stdout).not.toContain(secret);
       }
       expect(fromFile.stdout).toBe(
-        'configuration OK: 3 tenant(s)\n  - a.example.com: client secret\n  - b.example.com: client secret {"partner":"beta"}\n  - c.example.com: client certificate\n',
+        [
+          'configuration OK: 3 tenant(s)',
+          `  - a.example.com: client secret (tenants[0].client_secret_file in ${tenants})`,
+          `  - b.example.com: client secret (tenants[1].client_secret_env in ${tenants}) {"partner":"beta"}`,
+          `  - c.example.com: client certificate (tenants[2].client_certificate_path in ${tenants})`,
+          '',
+        ].join('\n'),
       );
     },
     INTEGRATION_TIMEOUT_MS,
@@ -433,7 +457,7 @@ describe('one credential parser for the environment and the tenants file', () =>
       : { credential: result.action === 'run' ? result.config.tenants[0]?.credential : undefined };
   }
 
-  const ids = { tenant: 'Contoso.OnMicrosoft.com.', client: 'app' };
+  const ids = { tenant: 'Contoso.OnMicrosoft.com.', client: CLIENT };
   it.each<[string, Fields]>([
     ['a client secret', { ...ids, secret: 'shh' }],
     ['a client secret file', { ...ids, secretFile: '/s' }],
@@ -446,9 +470,12 @@ describe('one credential parser for the environment and the tenants file', () =>
     ['a federated token file', { ...ids, tokenFile: '/token' }],
     ['a secret with workload identity', { ...ids, secret: 'shh', tokenFile: '/token' }],
     ['a certificate and a secret file', { ...ids, certificate: '/cert.pem', secretFile: '/s' }],
-    ['no tenant', { client: 'app', secret: 'shh' }],
+    ['no tenant', { client: CLIENT, secret: 'shh' }],
     ['no client', { tenant: 't', tokenFile: '/token' }],
-    ['a bad tenant', { tenant: 'bad tenant!', client: 'app', secret: 'shh' }],
+    ['a bad tenant', { tenant: 'bad tenant!', client: CLIENT, secret: 'shh' }],
+    ['a placeholder tenant and client', { tenant: '<partner tenant id>', client: '<application id>', secret: 'shh' }],
+    ['a client that is not a GUID', { ...ids, client: 'app', secret: 'shh' }],
+    ['the nil GUID as client', { ...ids, client: '00000000-0000-0000-0000-000000000000', tokenFile: '/token' }],
     ['an authority host', { ...ids, secret: 'shh', authority: 'https://login.example.test/' }],
     ['an http authority', { ...ids, secret: 'shh', authority: 'http://login.example.test' }],
     ['an authority with a path', { ...ids, secret: 'shh', authority: 'https://login.example.test/tenant' }],

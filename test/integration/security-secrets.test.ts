@@ -3,8 +3,8 @@
  * tokens or renewals: a token endpoint that echoes the client secret (as sent, form-urlencoded and
  * JSON-escaped) while the tenant is still failing, searched for on every surface an operator sees.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,44 @@ describe.concurrent('configured secrets are redacted for the life of the process
     const api = JSON.parse((await exporter.get('/api/status')).body) as { tenants: { tenantId: string; health: { lastPoll: { message: string } | null } }[] };
     expect(api.tenants.find((t) => t.tenantId === victim.tenantId)?.health.lastPoll?.message).toMatch(/AADSTS7000215.*\[REDACTED\]/);
     expectNoSecrets(text, [victim, ...healthy]);
+  });
+
+  it('a tenants-file certificate password (client_certificate_password_env), echoed by Graph, is redacted everywhere', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    const marker = randomBytes(12).toString('hex');
+    const password = `Pw8~"q\\w é.nEVER-l0gged-${marker}`;
+    // The key is encrypted with the password, so the credential can sign its assertion only by using it.
+    const tls = new URL('../fixtures/tls/', import.meta.url);
+    const key = createPrivateKey(readFileSync(new URL('server-key.pem', tls))).export({
+      type: 'pkcs8',
+      format: 'pem',
+      cipher: 'aes-256-cbc',
+      passphrase: password,
+    });
+    const certificate = join(workDir, `certificate-${randomUUID()}.pem`);
+    writeFileSync(certificate, `${readFileSync(new URL('server.pem', tls), 'utf8')}${String(key)}`);
+    const tenantId = `c0000000-0000-4000-8000-${randomBytes(6).toString('hex')}`;
+    const file = join(workDir, `certificate-${randomUUID()}.yml`);
+    writeFileSync(
+      file,
+      [
+        'tenants:',
+        `  - { tenant_id: ${tenantId}, client_id: ${randomUUID()}, client_certificate_path: "${certificate}", client_certificate_password_env: PASS_C }`,
+        '',
+      ].join('\n'),
+    );
+    // Graph echoes the password as sent, form-encoded and JSON-escaped (any echo will do: redaction cannot tell).
+    cloud.graphDefault = {
+      status: 500,
+      body: { error: { code: 'generalException', message: `${password} ${formEncoded(password)} ${JSON.stringify(password)}` } },
+    };
+    const exporter = await startExporter({ cloud, onTestFinished, env: { PASS_C: password }, args: [`--config.file=${file}`] });
+    const failed = await until(() => exporter.stderrLines.find((l) => l.includes('poll failed')), 30_000, 'the failed poll');
+    // The check means something: the password opened the key, and Graph's echo reached the log, redacted.
+    expect(cloud.tokenRequests.map((r) => r.auth)).toContain('assertion');
+    expect(failed).toContain('generalException');
+    expect(failed).toContain('[REDACTED]');
+    expectNoSecrets(await surfaces(exporter), [{ tenantId, secret: password, marker, envName: 'PASS_C' }]);
   });
 
   it.for(['json', 'logfmt'] as const)('in backfill output (stdout and the %s log) and in --config.check output', async (format, { onTestFinished }) => {

@@ -2,8 +2,11 @@
  * A reload of --web.config.file never lowers protection: a truncated file, a comment-only file,
  * `basic_auth_users:` without users, TLS or client certificates switched off are refused, the last
  * good settings stay, the status says so and one log line says why. Only a restart lowers it.
+ * A failed reload is tried again when the files the new config names appear, and a change of
+ * content is noticed even when size and modification time stay the same.
  */
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,7 +27,7 @@ const lines: string[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pss-web-reload-'));
-  for (const f of ['server.pem', 'server-key.pem', 'ca.pem']) copyFileSync(join(TLS, f), join(dir, f));
+  for (const f of ['server.pem', 'server-key.pem', 'ca.pem', 'untrusted.pem', 'untrusted-key.pem']) copyFileSync(join(TLS, f), join(dir, f));
 });
 
 afterAll(async () => {
@@ -187,6 +190,98 @@ describe('a web config reload never lowers protection', () => {
     running.reload();
     expect(running.webConfigStatus()?.ok).toBe(false);
     expect(await get(`${url}/m`)).toBe(401);
+  });
+});
+
+/** The SHA-256 fingerprint of the certificate a TLS server at url presents. */
+async function servedFingerprint(url: string): Promise<string> {
+  const { connect } = await import('node:tls');
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Resolves once a log line containing `text` is written after line `from`; at most 10 s. */
+async function logged(text: string, from: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!lines.slice(from).some((l) => l.includes(text))) {
+    if (Date.now() > end) throw new Error(`no "${text}" line within 10 s; lines: ${lines.slice(from).join('')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const fingerprint = (file: string) => new X509Certificate(readFileSync(join(dir, file))).fingerprint256;
+
+describe('a reload that failed', () => {
+  it('is applied once the certificate files the new config names appear, with no signal', async () => {
+    const { url, web, file } = await start('later.yml', TLS_CONFIG);
+    expect(await servedFingerprint(url)).toBe(fingerprint('server.pem'));
+    // The ConfigMap is updated before its Secret: tls-2.crt and tls-2.key do not exist yet.
+    await rewrite(web, file, 'tls_server_config:\n  cert_file: later-tls-2.crt\n  key_file: later-tls-2.key\n');
+    expect(web.webConfigStatus()?.ok).toBe(false);
+    expect(lines.join('')).toContain('web config reload failed');
+    expect(await servedFingerprint(url)).toBe(fingerprint('server.pem'));
+    const from = lines.length;
+    copyFileSync(join(dir, 'untrusted-key.pem'), join(dir, 'later-tls-2.key'));
+    copyFileSync(join(dir, 'untrusted.pem'), join(dir, 'later-tls-2.crt'));
+    await logged('web config reloaded', from);
+    expect(web.webConfigStatus()?.ok).toBe(true);
+    expect(await servedFingerprint(url)).toBe(fingerprint('untrusted.pem'));
+  });
+
+  it('keeps the last good users when a hash has a bcrypt cost outside 4 to 14', async () => {
+    const { url, web, file } = await start('cost.yml', AUTH);
+    const slow = HASH.replace(/^\$2b\$04\$/, '$2b$31$');
+    await rewrite(web, file, `basic_auth_users:\n  prometheus: ${slow}\n`);
+    expect(web.webConfigStatus()?.ok).toBe(false);
+    expect(lines.join('')).toContain('bcrypt cost 31 is outside 4 to 14');
+    expect(await get(`${url}/m`, 'prometheus:s3cret-pass')).toBe(200);
+    expect(await get(`${url}/m`, 'prometheus:anything')).toBe(401);
+  });
+
+  it('keeps the last good client_allowed_sans when the new list is empty', async () => {
+    const base = `${TLS_CONFIG}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n`;
+    const { web, file } = await start('sans-empty.yml', `${base}  client_allowed_sans: [a]\n`);
+    await rewrite(web, file, `${base}  client_allowed_sans: []\n`);
+    expect(web.webConfigStatus()?.ok).toBe(false);
+    expect(lines.join('')).toContain('client_allowed_sans: an empty list is ambiguous');
+    expect(lines.join('')).not.toContain('web config reloaded');
+  });
+});
+
+describe('a change of content', () => {
+  it('is noticed when the file keeps its size and modification time', async () => {
+    const file = join(dir, 'same-stamp.yml');
+    const before = `basic_auth_users:\n  prometheus: ${HASH}\n`;
+    const after = `basic_auth_users:\n  prometheus: ${OTHER_HASH}\n`;
+    expect(after.length).toBe(before.length);
+    const second = 1_700_000_000;
+    writeFileSync(file, before);
+    utimesSync(file, second, second);
+    const logger = createLogger({ level: 'debug', format: 'logfmt', redact: createRedactor(), write: (l) => lines.push(l) });
+    const app = (_req: unknown, res: { end(s: string): void }) => res.end('hello');
+    running = await startWebServer({
+      app: app as never,
+      address: { host: '127.0.0.1', port: 0 },
+      webConfigFile: file,
+      healthzWithoutAuth: false,
+      logger,
+      reloadIntervalMs: 50,
+    });
+    const url = `http://${boundAddress(running.server as Server)}`;
+    expect(await get(`${url}/m`, 'prometheus:s3cret-pass')).toBe(200);
+    const from = lines.length;
+    // In one go, so that no check runs between the write and the reset of the time.
+    writeFileSync(file, after);
+    utimesSync(file, second, second);
+    await logged('web config reloaded', from);
+    expect(await get(`${url}/m`, 'prometheus:other-pass')).toBe(200);
+    expect(await get(`${url}/m`, 'prometheus:s3cret-pass')).toBe(401);
   });
 });
 

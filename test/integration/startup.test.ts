@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { track } from '../helpers/children.js';
 import { CLIENT_ID, CLIENT_SECRET, INTEGRATION_TIMEOUT_MS, TENANT_ID, until } from '../helpers/exporter.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -26,10 +27,12 @@ afterEach(() => {
 
 /** Runs the exporter with the trace hook; resolves with its stderr once `done` says so or it exits. */
 function traced(args: readonly string[], env: Record<string, string>, done: (stderr: string) => boolean = () => false): Promise<string> {
-  const child = spawn(process.execPath, ['--import', TRACE, MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, ['--import', TRACE, MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   children.push(child);
   let stderr = '';
   return new Promise((resolve) => {

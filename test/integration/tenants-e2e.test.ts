@@ -37,12 +37,12 @@ function requirement(type: string, complianceStatus: string) {
 }
 
 describe('several partner tenants', () => {
-  it("one tenant's throttling or bad secret never delays or hides another's data", async () => {
+  it("one tenant's throttling or bad secret never delays or hides another's data", async ({ onTestFinished }) => {
     // Each tenant has its own authority; tokens carry the tenant as tid, and the shared fake Graph
     // throttles tenant A by its token while it answers tenant C at once.
-    const cloudA = await startFakeCloud({ tenantClaim: TENANT_A });
-    const cloudB = await startFakeCloud({ tenantClaim: TENANT_B });
-    const cloudC = await startFakeCloud({ tenantClaim: TENANT_C });
+    const cloudA = await startFakeCloud({ tenantClaim: TENANT_A, onTestFinished });
+    const cloudB = await startFakeCloud({ tenantClaim: TENANT_B, onTestFinished });
+    const cloudC = await startFakeCloud({ tenantClaim: TENANT_C, onTestFinished });
     cloudB.refuseTokens = INVALID_CLIENT_SECRET;
     cloudA.graphDefault = (request) => {
       const tid = jwtPart((request.authorization ?? '').replace(/^Bearer /, ''), 1).tid;
@@ -56,14 +56,15 @@ describe('several partner tenants', () => {
       file,
       [
         'tenants:',
-        `  - { tenant_id: ${TENANT_A}, client_id: app-a, client_secret_env: SECRET_A, authority_host: "${cloudA.url}", labels: { partner: alpha } }`,
-        `  - { tenant_id: ${TENANT_B}, client_id: app-b, client_secret_env: SECRET_B, authority_host: "${cloudB.url}", labels: { partner: beta } }`,
-        `  - { tenant_id: ${TENANT_C}, client_id: app-c, client_secret_env: SECRET_C, authority_host: "${cloudC.url}" }`,
+        `  - { tenant_id: ${TENANT_A}, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_env: SECRET_A, authority_host: "${cloudA.url}", labels: { partner: alpha } }`,
+        `  - { tenant_id: ${TENANT_B}, client_id: acd33a7c-4184-4b71-8198-fc8f7580fd87, client_secret_env: SECRET_B, authority_host: "${cloudB.url}", labels: { partner: beta } }`,
+        `  - { tenant_id: ${TENANT_C}, client_id: 1dc2ce1f-f1a4-4416-87d8-c834a6609d9b, client_secret_env: SECRET_C, authority_host: "${cloudC.url}" }`,
         '',
       ].join('\n'),
     );
     const exporter = await startExporter({
       cloud: cloudA,
+      onTestFinished,
       args: [`--config.file=${file}`, '--poll.interval=1s', '--no-collector.requirements', '--no-collector.history'],
       env: { SECRET_A: 'secret-a-0123456789', SECRET_B: 'secret-b-0123456789', SECRET_C: 'secret-c-0123456789' },
     });
@@ -87,8 +88,8 @@ describe('several partner tenants', () => {
     expect(exporter.stderrLines.join('\n')).not.toMatch(/secret-[abc]-0123456789/);
   });
 
-  it('drops requirements that disappear from Graph at the next poll, and marks a missing relation', async () => {
-    const cloud = await startFakeCloud();
+  it('drops requirements that disappear from Graph at the next poll, and marks a missing relation', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
     const withBoth = {
       value: {
         ...JSON.parse('{"currentScore": 50, "maxScore": 100}'),
@@ -99,18 +100,23 @@ describe('several partner tenants', () => {
     const withOne = { value: { currentScore: 70, maxScore: 100, requirements: [requirement('mfaEnforcedForAdmins', 'compliant')], history: [] } };
     cloud.graphQueue.push({ body: withBoth });
     cloud.graphDefault = { body: withOne };
-    const exporter = await startExporter({ cloud, args: ['--poll.interval=1s', '--poll.max-staleness=0'] });
+    // Customer insights are turned on, but Graph has none for this tenant: 404.
+    cloud.relationDefault = (request) =>
+      request.path.endsWith('/customerInsights') ? { status: 404, body: { error: { code: 'ResourceNotFound', message: 'Resource not found.' } } } : {};
+    const exporter = await startExporter({ cloud, onTestFinished, args: ['--poll.interval=1s', '--poll.max-staleness=0', '--collector.customer-insights'] });
     await until(async () => ((await exporter.value('partner_security_polls_total')) ?? 0) >= 2, 10_000, 'two polls');
     const samples = await exporter.samples();
     const types = samples.filter((s) => s.name === 'partner_security_requirement_compliant').map((s) => [s.labels.requirement_type, s.value]);
     expect(types).toEqual([['mfaEnforcedForAdmins', 1]]);
     expect(samples.find((s) => s.name === 'partner_security_requirement_info' && s.labels.requirement_type === 'securityContactProvided')).toBeUndefined();
     expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'requirements')?.value).toBe(1);
-    expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'customerInsights')).toBeUndefined();
+    expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'customerInsights')?.value).toBe(0);
+    // Turned off, a relation has no series at all.
+    expect(samples.find((s) => s.name === 'partner_security_relation_up' && s.labels.relation === 'securityAlerts')).toBeUndefined();
   });
 
-  it('a 401 or 403 names what to check the way the tenant was configured', async () => {
-    const cloud = await startFakeCloud({ tenantClaim: TENANT_A });
+  it('a 401 or 403 names what to check the way the tenant was configured', async ({ onTestFinished }) => {
+    const cloud = await startFakeCloud({ tenantClaim: TENANT_A, onTestFinished });
     cloud.graphDefault = (request) => {
       const tid = jwtPart((request.authorization ?? '').replace(/^Bearer /, ''), 1).tid;
       return tid === TENANT_A ? { status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'Access token validation failure.' } } } : {};
@@ -118,10 +124,15 @@ describe('several partner tenants', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'pss-tenants-hint-')), 'tenants.yml');
     writeFileSync(
       file,
-      ['tenants:', `  - { tenant_id: ${TENANT_A}, client_id: app-a, client_secret_env: SECRET_A, authority_host: "${cloud.url}" }`, ''].join('\n'),
+      [
+        'tenants:',
+        `  - { tenant_id: ${TENANT_A}, client_id: 770eb9fc-2394-4c87-89f1-71ac487a8bb9, client_secret_env: SECRET_A, authority_host: "${cloud.url}" }`,
+        '',
+      ].join('\n'),
     );
     const exporter = await startExporter({
       cloud,
+      onTestFinished,
       args: [`--config.file=${file}`, '--no-collector.requirements', '--no-collector.history'],
       env: { SECRET_A: 'secret-a-0123456789' },
     });

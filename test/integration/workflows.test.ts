@@ -3,7 +3,8 @@
  * WebAssembly build from npm, so it works offline), and what the release promises read from the
  * YAML: CI runs .ci/run, a tag builds the image for two platforms with OCI labels, an SBOM and
  * provenance, signs it keylessly, pins every action by commit and refuses base images not pinned
- * by digest (that guard is run for real with bash).
+ * by digest (that guard is run for real with bash), and names the image after package.json's
+ * repository, stopping in any other repository (run with bash too).
  */
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are GitHub Actions expressions and shell variables, not templates.
 import { execFile } from 'node:child_process';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { projectHome } from '../../scripts/project-home.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKFLOWS_DIR = join(ROOT, '.github/workflows');
@@ -162,6 +164,51 @@ describe('release.yml', () => {
     expect(index(sign)).toBeGreaterThan(index(installer));
     expect(sign?.run?.trim()).toBe('cosign sign --yes "${IMAGE}@${DIGEST}"');
     expect(sign?.env).toEqual({ DIGEST: `\${{ steps.${build?.id}.outputs.digest }}` });
+  });
+
+  describe("names the image after package.json's repository, and stops in any other repository (run with bash)", () => {
+    const home = image?.steps.find((s) => s.id === 'home');
+    /** Runs the step in a checkout whose package.json has this repository, as GitHub runs it in `githubRepository`. */
+    const runHome = (repository: unknown, githubRepository: string) =>
+      new Promise<{ code: number; output: string; env: string }>((resolve) => {
+        const dir = mkdtempSync(join(tmpdir(), 'pss-release-home-'));
+        writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'x', repository }));
+        const envFile = join(dir, 'github-env');
+        writeFileSync(envFile, '');
+        const env = { PATH: process.env.PATH ?? '', GITHUB_ENV: envFile, GITHUB_REPOSITORY: githubRepository };
+        execFile('bash', ['-eo', 'pipefail', '-c', home?.run ?? 'exit 99'], { cwd: dir, env }, (error, stdout, stderr) => {
+          const written = readFileSync(envFile, 'utf8');
+          rmSync(dir, { recursive: true, force: true });
+          resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr, env: written });
+        });
+      });
+
+    it('comes before the image is named, tagged and built', () => {
+      expect(index(home)).toBeGreaterThanOrEqual(0);
+      expect(index(home)).toBeLessThan(index(step('docker/metadata-action')));
+      expect(step('docker/metadata-action')?.with?.images).toBe('${{ env.IMAGE }}');
+    });
+
+    it('passes in the repository package.json names, and the image name is it in lower case', async () => {
+      const { url, owner, name } = projectHome();
+      const result = await runHome({ type: 'git', url }, `${owner}/${name}`);
+      expect(result.output).not.toContain('::error');
+      expect(result.code).toBe(0);
+      expect(result.env).toBe(`IMAGE=ghcr.io/${owner.toLowerCase()}/${name.toLowerCase()}\n`);
+      const mixedCase = await runHome('https://github.com/Partner-Security/Exporter', 'partner-security/exporter');
+      expect(mixedCase.env).toBe('IMAGE=ghcr.io/partner-security/exporter\n');
+    });
+
+    it.each([
+      ['a fork', { type: 'git', url: 'https://github.com/partner-security/exporter' }, 'someone-else/exporter'],
+      ['no repository', undefined, 'partner-security/exporter'],
+      ['the placeholder', 'https://github.com/<owner>/exporter', 'partner-security/exporter'],
+    ])('stops the release on %s', async (_what, repository, githubRepository) => {
+      const result = await runHome(repository, githubRepository);
+      expect(result.code).toBe(1);
+      expect(result.output).toMatch(/^::error file=package\.json::repository is /m);
+      expect(result.env).toBe('');
+    });
   });
 
   describe('builds from the base images pinned in .github/base-images.env, or not at all (the guard, run with bash)', () => {

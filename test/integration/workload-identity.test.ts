@@ -1,6 +1,6 @@
 /**
  * Azure workload identity end to end, the way AKS runs the exporter: the example overlay filled in
- * as the README says, the workload identity webhook's mutation of its pod (environment and
+ * as docs/kubernetes.md says, the workload identity webhook's mutation of its pod (environment and
  * projected token volume), the token file the kubelet writes, and the built exporter started with
  * exactly that container's arguments and environment against the TLS fake of Entra ID and Graph.
  */
@@ -14,7 +14,7 @@ import { CLIENT_ID, INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExp
 import { closeFakeClouds, FIXTURE_SCORE, JWT_BEARER, startFakeCloud, unsignedJwt } from '../helpers/fake-cloud.js';
 import { containerProcess, mountVolumes, mutateWorkloadIdentity, only, podTemplate, WEBHOOK } from '../helpers/kubelet.js';
 
-/** The federated credential's subject the README tells users to create: namespace and service account of the base. */
+/** The federated credential's subject docs/kubernetes.md tells users to create: namespace and service account of the base. */
 const SUBJECT = 'system:serviceaccount:partner-security:partner-security-score-exporter';
 const TENANT_A = { tenantId: '11111111-2222-4333-8444-555555555555', clientId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', partner: 'a' };
 const TENANT_B = { tenantId: '22222222-3333-4444-8555-666666666666', clientId: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff', partner: 'b' };

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { MANDATORY, THRESHOLDS } from '../../dashboards/common.js';
-import { MANDATORY_REQUIREMENTS } from '../../src/snapshot.js';
+import { THRESHOLDS } from '../../dashboards/common.js';
+import { renderDashboards } from '../../dashboards/generate.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,6 +33,8 @@ interface RuleTests {
 
 const rules = (parse(readFileSync(RULES, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
 const ruleTests = parse(readFileSync(RULE_TESTS, 'utf8')) as RuleTests;
+/** The mixin's default partnerSecuritySelector: the job deploy/prometheus/prometheus.yml scrapes the exporter as. */
+const JOB = 'job="partner-security-score"';
 const rule = (name: string) => {
   const found = rules.find((r) => r.alert === name);
   if (!found) throw new Error(`no alert ${name}`);
@@ -65,9 +67,11 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
 
   it('cover what the issue asks for, under CamelCase names', () => {
     expect(rules.map((r) => r.alert)).toEqual([
+      'PartnerSecurityAuthorizationAtRisk',
       'PartnerSecurityScoreLow',
       'PartnerSecurityScoreDropped',
       'PartnerSecurityMandatoryRequirementNonCompliant',
+      'PartnerSecurityRequirementRegressed',
       'PartnerSecurityScoreDataStale',
       'PartnerSecurityAlertResponseSlow',
       'PartnerSecurityAlertOpenTooLong',
@@ -94,35 +98,52 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     expect(cases.some((c) => (c.exp_alerts ?? []).length === 0)).toBe(true);
   });
 
-  it('use the thresholds the README documents and the dashboards colour by', () => {
-    expect(rule('PartnerSecurityScoreLow').expr).toBe(`partner_security_score_current / partner_security_score_max < ${THRESHOLDS.scoreRatio}`);
+  it('use the thresholds docs/alerts.md documents and the dashboards colour by', () => {
+    expect(rule('PartnerSecurityScoreLow').expr).toBe(`partner_security_score_current{${JOB}} / partner_security_score_max{${JOB}} < ${THRESHOLDS.scoreRatio}`);
     expect(rule('PartnerSecurityScoreDataStale').expr).toBe(
-      `time() - partner_security_score_last_refresh_timestamp > ${THRESHOLDS.dataAgeSeconds / 3600} * 3600`,
+      `time() - partner_security_score_last_refresh_timestamp{${JOB}} > ${THRESHOLDS.dataAgeSeconds / 3600} * 3600`,
     );
     expect(rule('PartnerSecurityAlertResponseSlow').expr).toBe(
-      `partner_security_alert_response_time_average_seconds > ${THRESHOLDS.alertResponseSeconds / 3600} * 3600`,
+      `partner_security_alert_response_time_average_seconds{${JOB}} > ${THRESHOLDS.alertResponseSeconds / 3600} * 3600`,
     );
     expect(rule('PartnerSecurityAlertOpenTooLong').expr).toBe(
-      `time() - partner_security_alerts_oldest_open_detected_timestamp_seconds > ${THRESHOLDS.openAlertAgeSeconds / 3600} * 3600`,
+      `time() - partner_security_alerts_oldest_open_detected_timestamp_seconds{${JOB}} > ${THRESHOLDS.openAlertAgeSeconds / 3600} * 3600`,
     );
     expect(rule('PartnerSecurityAlertResponseApproachingLimit').expr).toBe(
-      `partner_security_alerts_response_time_30d_average_seconds > ${THRESHOLDS.alertResponseApproachingSeconds / 3600} * 3600`,
+      `partner_security_alerts_response_time_30d_average_seconds{${JOB}} > ${THRESHOLDS.alertResponseApproachingSeconds / 3600} * 3600`,
     );
     // Two default poll intervals (--poll.interval=10m).
     expect(rule('PartnerSecurityExporterPollFailing').for).toBe(`${THRESHOLDS.pollFailingSeconds / 60}m`);
   });
 
-  it('select the mandatory requirements the dashboards count and the status page names, never preview ones', () => {
-    expect(MANDATORY).toBe(MANDATORY_REQUIREMENTS.join('|'));
-    const expr = rule('PartnerSecurityMandatoryRequirementNonCompliant').expr;
-    expect(expr).toContain(`partner_security_requirement_compliant{requirement_type=~"${MANDATORY}"} == 0`);
-    expect(expr).toContain('partner_security_requirement_info{state!="preview"}');
+  it('take which requirements are mandatory from the exporter (one definition, by partner type), as the dashboards do: no rule or panel lists requirement types', () => {
+    // src/snapshot.ts mandatoryRequirements() decides; partner_security_requirement_mandatory and
+    // partner_security_authorization_at_risk carry the decision, also to the status page's view.
+    expect(rule('PartnerSecurityMandatoryRequirementNonCompliant').expr).toContain(`partner_security_requirement_mandatory{${JOB}} == 1`);
+    expect(rule('PartnerSecurityAuthorizationAtRisk').expr).toBe(`partner_security_authorization_at_risk{${JOB}} == 1`);
+    expect(rule('PartnerSecurityAuthorizationAtRisk').annotations?.description).toContain(`partner_security_requirement_mandatory{${JOB}, tenant_id=%q} == 1`);
+    const panelQueries = [...renderDashboards().values()].flatMap((json) =>
+      [...json.matchAll(/"expr": ("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1] ?? '""') as string),
+    );
+    const queries = [
+      ...rules.map((r) => r.expr),
+      // The annotations that query Prometheus.
+      ...rules.flatMap((r) => Object.values(r.annotations ?? {}).filter((text) => text.includes('query '))),
+      ...panelQueries,
+    ];
+    expect(panelQueries.length).toBeGreaterThan(30);
+    for (const text of queries) expect(text).not.toMatch(/requirement_type\s*=~|mfaEnforcedForAdmins|securityContactProvided|securityAlertsPromptlyResolved/);
   });
 
-  it('are loaded by the shipped Prometheus configuration', () => {
-    const config = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { rule_files: string[] };
+  it('are loaded by the shipped Prometheus configuration, and select the job it scrapes the exporter as', () => {
+    const config = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
+    };
     expect(config.rule_files).toEqual(['alerts.yml']);
     expect(ruleTests.rule_files).toEqual(['../alerts.yml']);
+    const exporterJob = config.scrape_configs.find((j) => j.static_configs?.some((c) => c.targets.some((t) => t.startsWith('exporter:'))));
+    expect(JOB).toBe(`job="${exporterJob?.job_name}"`);
   });
 });
 

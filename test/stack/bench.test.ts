@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BenchResults, FIGURES, SERVERS } from '../../scripts/bench.js';
+import { track } from '../helpers/children.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pss-bench-test-'));
@@ -18,7 +19,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function runSmoke(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const args = ['--import', './dashboards/ts-imports.ts', 'scripts/bench.ts', '--smoke', `--out=${out}`];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -45,7 +46,16 @@ describe('npm run bench -- --smoke', () => {
     const out = join(work, 'results.json');
     const { code, stdout, stderr } = await runSmoke(out);
     expect(code, stderr).toBe(0);
-    for (const heading of ['### /metrics under load', '### Start-up', '### Memory across', '### Cost growth', '### Goals']) expect(stdout).toContain(heading);
+    for (const heading of [
+      '### /metrics under load',
+      '### Start-up',
+      '### Memory across',
+      '### Cost growth',
+      '### A flood of',
+      '### Hostile text',
+      '### Goals',
+    ])
+      expect(stdout).toContain(heading);
 
     const r = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
     expect(r.mode).toBe('smoke');
@@ -74,6 +84,10 @@ describe('npm run bench -- --smoke', () => {
     for (const figure of ['nodeNoopMs', 'exporterVersionMs', 'listeningMs', 'readyMs', 'firstMetricsMs'] as const)
       positive(r.startup[figure], `startup.${figure}`);
 
+    // The old patterns took measurable time on what the new code does not (no timing compared here).
+    expect(r.patterns?.rows.length).toBe(5);
+    for (const row of r.patterns?.rows ?? []) if (row.oldMs !== undefined) positive(row.oldMs, `patterns: ${row.input}`);
+
     positive(r.leak.polls, 'leak.polls');
     expect(r.leak.samples.length).toBeGreaterThanOrEqual(2);
     for (const sample of r.leak.samples)
@@ -89,7 +103,12 @@ describe('npm run bench -- --smoke', () => {
     expect(r.growth.customers[1]?.series).toBeGreaterThan(r.growth.customers[0]?.series ?? Number.POSITIVE_INFINITY);
     expect(r.growth.tenants[1]?.bytes).toBeGreaterThan(r.growth.tenants[0]?.bytes ?? Number.POSITIVE_INFINITY);
 
-    expect(r.goals).toHaveLength(8);
+    // The flood ran and counted (no timing asserted): scrapes made, new connections tried, the flood answered.
+    positive(r.flood?.scrapes.total, 'flood.scrapes.total');
+    positive(r.flood?.fresh.total, 'flood.fresh.total');
+    positive(r.flood?.flood.requests, 'flood.flood.requests');
+
+    expect(r.goals).toHaveLength(10);
     for (const goal of r.goals) expect([typeof goal.met, typeof goal.stretchMet]).toEqual(['boolean', 'boolean']);
   });
 });

@@ -170,8 +170,10 @@ describe('deploy/docker-compose.yml', () => {
     const exporterJob = prometheus.scrape_configs.find((j) => j.job_name === 'partner-security-score');
     expect(exporterJob?.static_configs.flatMap((c) => c.targets)).toEqual([`exporter:${DEFAULT_PORT}`]);
     expect(prometheus.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets))).toEqual(['alertmanager:9093']);
+    // The data source's URL is ${PROMETHEUS_URL}, which Grafana reads from the environment Compose gives it.
     const datasources = parse(readFileSync(join(ROOT, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: { url: string }[] };
-    expect(new URL(datasources.datasources[0]?.url ?? '').host).toBe('prometheus:9090');
+    const grafanaEnv = Object.fromEntries(Object.entries(service('grafana').environment ?? {}).map(([k, v]) => [k, interpolate(v, {})]));
+    expect(new URL(interpolate(datasources.datasources[0]?.url ?? '', grafanaEnv)).host).toBe('prometheus:9090');
     for (const host of ['exporter', 'alertmanager', 'prometheus']) expect(Object.keys(compose.services)).toContain(host);
   });
 
@@ -185,7 +187,7 @@ describe('deploy/docker-compose.yml', () => {
     [
       'AZURE_* credentials',
       { AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_CLIENT_ID: 'c0ffee00-0000-4000-8000-000000000000', AZURE_CLIENT_SECRET: 's3cret' },
-      /^ {2}- contoso\.onmicrosoft\.com: client secret$/m,
+      /^ {2}- contoso\.onmicrosoft\.com: client secret \(AZURE_CLIENT_SECRET is set\)$/m,
     ],
   ])('starts the exporter as configured with %s (checked by its --config.check)', async (_what, shell: Record<string, string>, expected) => {
     const exporter = service('exporter');

@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { track } from '../helpers/children.js';
 import { freePort, type RunningPrometheus, startPrometheus } from '../helpers/prometheus.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,7 +79,7 @@ const children: ChildProcess[] = [];
 
 /** Starts a child process and remembers it, so afterAll kills it whatever happens. */
 function start(command: string, args: string[], env?: Record<string, string>): { child: ChildProcess; output: string[] } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) }));
   children.push(child);
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) if (stream) createInterface({ input: stream }).on('line', (line) => output.push(line));
@@ -176,7 +177,7 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
       startExporter(['--demo'], {}),
       startExporter([`--graph.endpoint=${closed}`, '--graph.timeout=2s'], {
         AZURE_TENANT_ID: FAILING_TENANT,
-        AZURE_CLIENT_ID: 'c',
+        AZURE_CLIENT_ID: '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40',
         AZURE_CLIENT_SECRET: 's',
         AZURE_AUTHORITY_HOST: closed,
       }),
@@ -247,11 +248,11 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
 
   it.each(dashboards.map((d) => [d.title, d] as const))('answers every panel query of "%s" with at least one series', async (_title, dashboard) => {
     const p = prometheus as RunningPrometheus;
-    // Resolve the query variables the way Grafana does: label_values(metric, label), all selected.
+    // Resolve the query variables the way Grafana does: label_values(series selector, label), all selected.
     const values: Record<string, string> = { __rate_interval: '15s' };
     for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
-      const [, metric, label] = /^label_values\((\w+), (\w+)\)$/.exec(variable.definition ?? '') ?? [];
-      const response = (await (await fetch(`${p.url}/api/v1/label/${label}/values?match[]=${metric}`)).json()) as { data: string[] };
+      const [, selector = '', label] = /^label_values\((\w+(?:\{[^}]*\})?), (\w+)\)$/.exec(variable.definition ?? '') ?? [];
+      const response = (await (await fetch(`${p.url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(selector)}`)).json()) as { data: string[] };
       expect(response.data.length, `values of $${variable.name}`).toBeGreaterThan(0);
       values[variable.name] = `(${response.data.map(escapeRegex).join('|')})`;
     }
@@ -324,6 +325,17 @@ describe('stack: exporter + Prometheus + Alertmanager, end to end', () => {
     expect(['mfaEnforcedForAdmins', 'securityAlertsPromptlyResolved', 'mfaEnforcedForAdminsOfCustomers']).toContain(alert.labels.requirement_type);
     expect(alert.labels.action_url).toMatch(/^https:\/\/partner\.microsoft\.com\//);
     expect(alert.annotations.runbook).toContain(alert.labels.action_url);
+  });
+
+  it('delivers PartnerSecurityAuthorizationAtRisk for the demo tenant, naming each failing mandatory requirement, its Partner Center page and the time to the next validation', async () => {
+    const alert = await until('the authorization alert at the webhook', async () =>
+      received.find((a) => a.labels.alertname === 'PartnerSecurityAuthorizationAtRisk' && a.status === 'firing'),
+    );
+    expect(alert.labels).toMatchObject({ tenant_id: 'demo', severity: 'critical' });
+    // Prometheus ran the description's queries: the demo starts without admin MFA and with slow alert responses.
+    expect(alert.annotations.description).toMatch(
+      /Not met now: mfaEnforcedForAdmins \(https:\/\/partner\.microsoft\.com\/\S+#mfaEnforcedForAdmins\); securityAlertsPromptlyResolved \(https:\/\/partner\.microsoft\.com\/\S+#securityAlertsPromptlyResolved\); the next validation is in \d+d /,
+    );
   });
 
   it("fires PartnerSecurityScoreLow on the demo tenant's starting score of 20", async () => {

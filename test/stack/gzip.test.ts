@@ -10,6 +10,7 @@ import { createLogger, createRedactor } from '../../src/lib/log.js';
 import { initialSnapshot, POLICIES, type TenantSnapshot } from '../../src/snapshot.js';
 import { createApp } from '../../src/web/app.js';
 import { boundAddress, close, startWebServer } from '../../src/web/server.js';
+import { track } from '../helpers/children.js';
 import { INTEGRATION_TIMEOUT_MS, until } from '../helpers/exporter.js';
 
 let server: Server | undefined;
@@ -133,10 +134,12 @@ describe('gzip of the demo exporter', () => {
 
   it('serves the demo tenant in at most 1/8 of the bytes, decoding to the same text', { timeout: INTEGRATION_TIMEOUT_MS }, async () => {
     const main = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
-    const child = spawn(process.execPath, [main, '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = track(
+      spawn(process.execPath, [main, '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     children.push(child);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {

@@ -13,7 +13,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,9 +34,30 @@ import {
 } from '../../scripts/kubernetes.js';
 import { DEFAULT_PORT, FLAGS } from '../../src/config/flags.js';
 import { parseConfig } from '../../src/config/parse.js';
-import { CLIENT_ID, CLIENT_SECRET, INTEGRATION_TIMEOUT_MS, killExporters, sampleValue, startExporter, TENANT_ID, until } from '../helpers/exporter.js';
+import { shardOf } from '../../src/config/shard.js';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  INTEGRATION_TIMEOUT_MS,
+  killExporters,
+  sampleValue,
+  startExporter,
+  TENANT_ID,
+  tenantIds,
+  until,
+} from '../helpers/exporter.js';
 import { closeFakeClouds, FIXTURE_SCORE, startFakeCloud, unsignedJwt } from '../helpers/fake-cloud.js';
-import { type Container, containerProcess, mountVolumes, mutateWorkloadIdentity, only, type PodSpec, podTemplate, WEBHOOK } from '../helpers/kubelet.js';
+import {
+  type Container,
+  containerProcess,
+  mountVolumes,
+  mutateWorkloadIdentity,
+  only,
+  type PodSpec,
+  podLabels,
+  podTemplate,
+  WEBHOOK,
+} from '../helpers/kubelet.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,7 +78,7 @@ const VARIANTS: readonly { name: string; components: readonly string[] }[] = [
   { name: 'base + azure-monitor', components: ['azure-monitor'] },
 ];
 
-/** What the user puts where the manifests say <...> (the README's overlay, the tenants file, the image). */
+/** What the user puts where the manifests say <...> (the overlay of docs/kubernetes.md, the tenants file, the image). */
 const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '<application-client-id>': CLIENT_ID,
   '<partner-tenant-id>': TENANT_ID,
@@ -79,16 +100,32 @@ afterAll(async () => {
 });
 
 let overlays = 0;
-/** A throw-away overlay (relative paths: kustomize refuses absolute ones) with the given components. */
-function overlay(components: readonly string[]): string {
+/**
+ * A throw-away overlay (relative paths: kustomize refuses absolute ones) with the given components,
+ * and parameters as the example overlay gives them (a local-config ConfigMap the components read).
+ */
+function overlay(components: readonly string[], parameters: Readonly<Record<string, string>> = {}): string {
   const dir = join(workDir, `overlay-${++overlays}`);
   mkdirSync(dir, { recursive: true });
+  const literals = Object.entries(parameters).map(([k, v]) => `      - ${k}=${v}`);
   const lines = [
     'apiVersion: kustomize.config.k8s.io/v1beta1',
     'kind: Kustomization',
     'resources:',
     `  - ${relative(dir, BASE_DIR)}`,
     ...(components.length > 0 ? ['components:', ...components.map((c) => `  - ${relative(dir, join(COMPONENTS_DIR, c))}`)] : []),
+    ...(literals.length > 0
+      ? [
+          'configMapGenerator:',
+          '  - name: partner-security-score-exporter-parameters',
+          '    literals:',
+          ...literals,
+          '    options:',
+          '      disableNameSuffixHash: true',
+          '      annotations:',
+          '        config.kubernetes.io/local-config: "true"',
+        ]
+      : []),
   ];
   writeFileSync(join(dir, 'kustomization.yaml'), `${lines.join('\n')}\n`);
   return dir;
@@ -109,6 +146,14 @@ function filledExample(prometheusNamespace?: string): string {
   return dir;
 }
 
+/** The filled-in example overlay with some of its optional components turned on. */
+function exampleWith(components: readonly string[]): string {
+  const dir = filledExample();
+  const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8');
+  writeFileSync(join(dir, 'kustomization.yaml'), `${text}components:\n${components.map((c) => `  - ${relative(dir, join(COMPONENTS_DIR, c))}\n`).join('')}`);
+  return dir;
+}
+
 /** Replaces every placeholder in every string of the objects, as the user's overlay would. */
 function fillIn(objects: readonly KubeObject[]): KubeObject[] {
   let text = JSON.stringify(objects);
@@ -123,6 +168,7 @@ const MODELS: Readonly<Record<string, new (data: never) => { validate(): void }>
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
   'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
@@ -159,7 +205,7 @@ function problems(object: KubeObject): string[] {
     if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value))
       found.push(`${where}: label ${key}: ${JSON.stringify(value)} is not a label value`);
   }
-  if (object.kind === 'Deployment') found.push(...podProblems(podTemplate(object).spec).map((p) => `${where}: ${p}`));
+  if (object.kind === 'Deployment' || object.kind === 'StatefulSet') found.push(...podProblems(podTemplate(object).spec).map((p) => `${where}: ${p}`));
   return found;
 }
 
@@ -235,7 +281,7 @@ describe.concurrent('deploy/kubernetes', () => {
       const source = parse(readFileSync(ALERTS_FILE, 'utf8')) as { groups: unknown[] };
       expect(Object.keys(source)).toEqual(['groups']);
       expect((rule.spec as { groups: unknown[] }).groups).toEqual(source.groups);
-      expect((rule.spec as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules)).toHaveLength(10);
+      expect((rule.spec as { groups: { rules: unknown[] }[] }).groups.flatMap((g) => g.rules)).toHaveLength(12);
     });
 
     it('one sidecar ConfigMap per Grafana dashboard, holding the JSON file byte for byte', () => {
@@ -494,7 +540,7 @@ describe.concurrent('deploy/kubernetes', () => {
       const kind = components.includes('client-secret') ? 'clientSecret' : 'workloadIdentity';
       const tenants = components.includes('tenants-file') ? [PLACEHOLDERS['<partner-tenant-id-a>'], PLACEHOLDERS['<partner-tenant-id-b>']] : [TENANT_ID];
       expect(parsed.config.tenants.map((t) => [t.tenantId, t.credential.kind])).toEqual(tenants.map((t) => [t, kind]));
-      expect(parsed.config.listen).toEqual({ port: DEFAULT_PORT });
+      expect(parsed.config.listen).toEqual([{ port: DEFAULT_PORT }]);
       expect(parsed.config.webConfigFile !== undefined).toBe(components.includes('web-config'));
     });
 
@@ -563,6 +609,125 @@ describe.concurrent('deploy/kubernetes', () => {
     );
   });
 
+  describe('the sharded component', () => {
+    const SHARDS = 3;
+    const TENANTS = ['<partner-tenant-id-a>', '<partner-tenant-id-b>'].map((p) => PLACEHOLDERS[p] ?? p);
+    const render = (shards = SHARDS, components: readonly string[] = ['tenants-file', 'sharded']) =>
+      renderKustomization(overlay(components, { shards: String(shards) }));
+    type SetSpec = {
+      replicas: number;
+      serviceName: string;
+      podManagementPolicy?: string;
+      strategy?: unknown;
+      selector: { matchLabels: Record<string, string> };
+    };
+
+    it('turns the one pod into a StatefulSet of `shards` pods, selected and scraped as the one pod was, all else unchanged', () => {
+      const objects = render();
+      expect(objects.flatMap(problems)).toEqual([]);
+      expect(objects.filter((o) => o.kind === 'Deployment')).toEqual([]);
+      const set = only(objects, 'StatefulSet', APP_NAME);
+      const spec = set.spec as SetSpec;
+      expect({ replicas: spec.replicas, podManagementPolicy: spec.podManagementPolicy, strategy: spec.strategy }).toEqual({
+        replicas: SHARDS,
+        podManagementPolicy: 'Parallel',
+        strategy: undefined,
+      });
+      const service = only(objects, 'Service');
+      expect(spec.serviceName).toBe(service.metadata.name);
+      const labels = podLabels(set, 0);
+      expect(matches(spec.selector.matchLabels, labels)).toBe(true);
+      expect(matches((service.spec as { selector: Record<string, string> }).selector, labels)).toBe(true);
+      expect(matches((only(objects, 'NetworkPolicy').spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels, labels)).toBe(
+        true,
+      );
+      // One ServiceMonitor, the base's: the Service's endpoints are every pod, each a target of its own.
+      expect(
+        matches((only(objects, 'ServiceMonitor').spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, service.metadata.labels),
+      ).toBe(true);
+      // The pod is the one-pod variant's, plus the two variables; every other object is the same.
+      const single = renderKustomization(overlay(['tenants-file']));
+      const template = structuredClone(podTemplate(set));
+      const exporter = template.spec.containers[0] as Container;
+      expect(exporter.env?.map((e) => e.name)).toEqual(['POD_INDEX', 'PSS_TENANTS_SHARD']);
+      exporter.env = [];
+      expect(template).toEqual(podTemplate(only(single, 'Deployment')));
+      const others = (list: KubeObject[]) => list.filter((o) => o.kind !== 'Deployment' && o.kind !== 'StatefulSet');
+      expect(others(objects)).toEqual(others(single));
+    });
+
+    it('gives pod K its shard K/N from its ordinal, so the pods together poll every tenant once', () => {
+      for (const shards of [1, 2, 3]) {
+        const objects = mutateWorkloadIdentity(fillIn(render(shards)));
+        const set = only(objects, 'StatefulSet');
+        const taken: string[] = [];
+        for (let k = 0; k < shards; k++) {
+          const chroot = mountVolumes(objects, set, join(workDir, `shard-${++overlays}`), {
+            tokens: { [WEBHOOK.volumeName]: unsignedJwt({ sub: 'system:serviceaccount:partner-security:partner-security-score-exporter' }) },
+          });
+          const { args, env } = containerProcess(set, chroot, podLabels(set, k));
+          expect(env.PSS_TENANTS_SHARD).toBe(`${k}/${shards}`);
+          const parsed = parseConfig([...args, '--config.check'], env);
+          expect(parsed.action === 'fail' ? parsed.errors : []).toEqual([]);
+          if (parsed.action !== 'check') throw new Error(`unexpected ${parsed.action}`);
+          expect(parsed.config.shard).toEqual({ index: k, count: shards, configuredTenants: TENANTS.length });
+          const ids = parsed.config.tenants.map((t) => t.tenantId ?? '');
+          expect(ids).toEqual(TENANTS.filter((t) => shardOf(t, shards) === k));
+          taken.push(...ids);
+        }
+        expect(taken.sort()).toEqual([...TENANTS].sort());
+      }
+    });
+
+    it('refuses to start in a pod without the ordinal label (Kubernetes before 1.28), instead of polling every tenant', () => {
+      const objects = mutateWorkloadIdentity(fillIn(render()));
+      const set = only(objects, 'StatefulSet');
+      const chroot = mountVolumes(objects, set, join(workDir, `shard-${++overlays}`), { tokens: { [WEBHOOK.volumeName]: 'a.b.c' } });
+      const { args, env } = containerProcess(set, chroot, podTemplate(set).metadata.labels ?? {});
+      expect(parseConfig(args, env)).toEqual({
+        action: 'fail',
+        errors: ['PSS_TENANTS_SHARD: "/3" is not a shard K/N (0-based K of N shards: 0 <= K < N <= 1000, e.g. 0/3, 1/3, 2/3)'],
+      });
+    });
+
+    it("takes N from the overlay's shards parameter alone, for the replicas and the flag, and does not render without it", () => {
+      const set = only(render(5), 'StatefulSet');
+      expect((set.spec as SetSpec).replicas).toBe(5);
+      expect(container(set).env?.find((e) => e.name === 'PSS_TENANTS_SHARD')?.value).toBe('$(POD_INDEX)/5');
+      expect(() => renderKustomization(overlay(['tenants-file', 'sharded']))).toThrow(
+        /replacement source ConfigMap partner-security-score-exporter-parameters matches 0 objects/,
+      );
+      // The example overlay has the parameter: turning the component on there is all it takes.
+      expect((only(renderKustomization(exampleWith(['tenants-file', 'sharded'])), 'StatefulSet').spec as SetSpec).replicas).toBe(2);
+    });
+
+    it(
+      'runs each pod as the exporter: every shard serves its own tenants, together each tenant once',
+      async ({ onTestFinished }) => {
+        const cloud = await startFakeCloud({ onTestFinished });
+        const shards = 2;
+        const objects = mutateWorkloadIdentity(fillIn(render(shards)), { authorityHost: `${cloud.url}/` });
+        const set = only(objects, 'StatefulSet');
+        const served = await Promise.all(
+          Array.from({ length: shards }, async (_, k) => {
+            const chroot = mountVolumes(objects, set, join(workDir, `shard-pod-${++overlays}`), {
+              tokens: { [WEBHOOK.volumeName]: unsignedJwt({ sub: 'x' }) },
+            });
+            const { args, env } = containerProcess(set, chroot, podLabels(set, k));
+            const exporter = await startExporter({ cloud, onTestFinished, args: args.filter((a) => !a.startsWith('--web.listen-address=')), env });
+            await until(async () => (await exporter.get('/readyz')).status === 200, 15_000, `shard ${k} ready`);
+            return tenantIds(await exporter.samples()).sort();
+          }),
+        );
+        served.forEach((ids, k) => {
+          expect(ids).toEqual(TENANTS.filter((t) => shardOf(t, shards) === k).sort());
+        });
+        expect(served.flat().sort()).toEqual([...TENANTS].sort());
+      },
+      INTEGRATION_TIMEOUT_MS,
+    );
+  });
+
   describe('the web-config component', () => {
     it('names the Service it is reached by as the TLS server name Prometheus verifies', () => {
       const objects = renderKustomization(overlay(['web-config']));
@@ -602,6 +767,8 @@ describe.concurrent('deploy/kubernetes', () => {
   describe.skipIf(!kubectl)('kubectl kustomize (where kubectl is installed)', () => {
     const dirs = () => [
       ...VARIANTS.map((v) => ({ name: v.name, dir: overlay(v.components) })),
+      { name: 'base + tenants-file + web-config + sharded', dir: overlay(['tenants-file', 'web-config', 'sharded'], { shards: '3' }) },
+      { name: 'example overlay with tenants-file and sharded', dir: exampleWith(['tenants-file', 'sharded']) },
       { name: 'example overlay', dir: filledExample() },
       { name: 'example overlay, Prometheus in another namespace', dir: filledExample('observability') },
       { name: 'base itself', dir: BASE_DIR },

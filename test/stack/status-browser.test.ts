@@ -225,6 +225,23 @@ describe('status page in Chromium', () => {
 
     expect(await page.locator('h1').textContent()).toBe('Partner security score exporter');
     expect(await page.title()).toBe(`${score} / 100 · Partner security score`);
+
+    // First on the page: whether the authorization is at risk, in words and colour, as /api/status says it.
+    const authorization = tenant?.authorization;
+    const word = { at_risk: '✗ Authorization at risk:', not_at_risk: '✓ Authorization not at risk:', unknown: '? Authorization risk unknown:' }[
+      authorization?.state ?? 'unknown'
+    ];
+    expect(await page.locator('main > :first-child').getAttribute('class')).toBe('verdicts');
+    expect(await attributes(page, '.verdict', 'data-state')).toEqual([authorization?.state]);
+    expect(await texts(page, '.verdict .word')).toEqual([word]);
+    expect(await texts(page, '.verdict')).toEqual([`${word?.slice(0, 1)} ${authorization?.sentence.replace(/ \(https:[^)]*\)/g, '')}`]);
+    expect(await attributes(page, '.verdict a.failing', 'href')).toEqual(authorization?.failing.map((f) => f.actionLink));
+    const verdictBox = await page.locator('.verdict').boundingBox();
+    const tenantBox = await page.locator('.tenant h2').boundingBox();
+    expect(verdictBox?.y ?? Number.NaN).toBeLessThan(tenantBox?.y ?? Number.NaN);
+    // The colour says it too: red, green or amber edge.
+    const edge = await page.locator('.verdict').evaluate((e) => e.ownerDocument.defaultView?.getComputedStyle(e).borderLeftColor);
+    expect(edge).toBe({ at_risk: 'rgb(207, 34, 46)', not_at_risk: 'rgb(26, 127, 55)', unknown: 'rgb(191, 135, 0)' }[authorization?.state ?? 'unknown']);
     expect(await attributes(page, 'svg.gauge', 'data-score')).toEqual([String(score)]);
     expect(await texts(page, '.score-text')).toEqual([`${score} / 100`]);
 
@@ -291,6 +308,9 @@ describe('status page in Chromium', () => {
     expect(await attributes(page, 'svg.gauge', 'data-score')).toEqual(['42.5']);
     expect(await texts(page, '.score-text')).toEqual(['42.5 / 100']);
     expect(await page.locator('.score-card').textContent()).toContain('2 of 3 requirements compliant, 1 to fix');
+    // The fake sends no security contact requirement, and its alert-response one is in preview: unknown, never "not at risk".
+    expect(await attributes(page, '.verdict', 'data-state')).toEqual(['unknown']);
+    expect(await page.locator('.verdict .why').textContent()).toContain("Graph's answer lacks the mandatory requirement Security contact provided");
     // Non-compliant first; the hostile type is shown as sent, as text.
     expect(await texts(page, '.requirement-title')).toEqual([IMG, 'MFA for partner admins', 'Security alerts resolved within 24 hours']);
     expect(await attributes(page, 'tr[data-requirement-type]', 'data-requirement-type')).toEqual([

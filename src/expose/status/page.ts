@@ -6,7 +6,17 @@
 import { createHash } from 'node:crypto';
 import { html, Markup } from './html.js';
 import { band, bar, gauge, historyChart, longDate, responseTimeChart } from './svg.js';
-import { type Count, formatNumber, type Moment, type RequirementView, type StatusView, type TenantView } from './view.js';
+import {
+  AUTHORIZATION_LEADS,
+  type Count,
+  formatNumber,
+  type Moment,
+  monthOf,
+  PARTNER_TYPE_NAMES,
+  type RequirementView,
+  type StatusView,
+  type TenantView,
+} from './view.js';
 
 export interface StatusPageOptions {
   /** Reload the page every this many seconds (a meta refresh, for wall screens); off when undefined. */
@@ -41,6 +51,12 @@ main{max-width:90rem;margin:0 auto;padding:1rem clamp(1rem,3vw,2rem) 2rem}
 .grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,20rem),1fr));margin-bottom:1rem}
 .card{background:var(--surface);border:1px solid var(--border);border-radius:.5rem;padding:1rem;min-width:0}
 .requirements-card{margin-bottom:1rem}.wide{grid-column:span 2}@media (max-width:44rem){.wide{grid-column:auto}}
+.verdicts{margin:0 0 1rem}.verdict{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:baseline;margin:0 0 .5rem;padding:.75rem 1rem;
+border-radius:.5rem;border:1px solid var(--border);border-left-width:6px;font-size:1.125rem}
+.verdict.at-risk{border-left-color:var(--graphic-bad);background:var(--bad-bg)}.verdict.not-at-risk{border-left-color:var(--graphic-ok);background:var(--ok-bg)}
+.verdict.unknown{border-left-color:var(--graphic-warn);background:var(--warn-bg)}
+.verdict .word{font-weight:700;white-space:nowrap}.verdict.at-risk .word{color:var(--bad)}.verdict.not-at-risk .word{color:var(--ok)}.verdict.unknown .word{color:var(--warn)}
+.verdict .why{flex:1 1 30rem}.verdict .whose{flex:0 0 100%;font-size:.875rem}
 .notice{border-left:4px solid var(--graphic-bad);background:var(--bad-bg);padding:.75rem 1rem;border-radius:.25rem;margin-bottom:1rem}
 .notice p{margin:0}
 .gauge{display:block;width:100%;max-width:16rem;margin:0 auto}
@@ -144,7 +160,8 @@ ${options.refreshSeconds === undefined ? '' : html`<meta http-equiv="refresh" co
 <nav aria-label="Exporter endpoints">${nav}</nav>
 </header>
 <main>
-${view.tenants.length === 0 ? html`<p>No partner tenant is configured.</p>` : view.tenants.map((tenant, i) => tenantSection(tenant, i))}
+${view.tenants.length === 0 ? html`<p>No partner tenant is configured.</p>` : verdicts(view.tenants)}
+${view.tenants.map((tenant, i) => tenantSection(tenant, i))}
 ${healthSection(view)}
 </main>
 <footer class="small muted">
@@ -205,6 +222,50 @@ export function relative(moment: Moment): string {
 function when(moment: Moment | null, unknown = 'unknown'): Markup {
   if (moment === null) return html`<span class="muted">${unknown}</span>`;
   return html`<time datetime="${moment.at}">${dateTime(moment.at)}</time> <span class="muted">(${relative(moment)})</span>`;
+}
+
+const VERDICT = {
+  at_risk: { tone: 'at-risk', mark: '✗' },
+  not_at_risk: { tone: 'not-at-risk', mark: '✓' },
+  unknown: { tone: 'unknown', mark: '?' },
+} as const;
+
+/**
+ * The first thing on the page: for each tenant, one sentence in colour and words saying whether its
+ * CSP authorization is at risk, why (each failing mandatory requirement linking to its action page),
+ * and when Microsoft next validates; or why that is not known.
+ */
+function verdicts(tenants: readonly TenantView[]): Markup {
+  const many = tenants.length > 1;
+  return html`<section class="verdicts" aria-label="CSP authorization">${tenants.map((t, i) => {
+    const a = t.authorization;
+    const v = VERDICT[a.state];
+    const whose = many ? html`<a class="whose" href="#tenant-${i + 1}"><code>${t.tenantId}</code></a>` : '';
+    return html`<p class="verdict ${v.tone}" data-state="${a.state}" data-tenant-id="${t.tenantId}">${whose}<strong class="word">${v.mark} ${AUTHORIZATION_LEADS[a.state]}</strong> <span class="why">${verdictText(t)}</span></p>`;
+  })}</section>`;
+}
+
+/** The sentence of one tenant, as authorizationSentence() writes it, with the action pages as links. */
+function verdictText(t: TenantView): Markup {
+  const a = t.authorization;
+  const kind = PARTNER_TYPE_NAMES[a.partnerType];
+  const validation =
+    a.nextValidation === null
+      ? html`<span class="muted small">The validation month is not configured (<code>validation_month</code>, <code>--partner.validation-month</code>).</span>`
+      : a.nextValidation.ageSeconds >= 0
+        ? html`Microsoft validates the requirements this month (<time datetime="${a.nextValidation.at}">${monthOf(a.nextValidation.at)}</time>).`
+        : html`Next validation: <time datetime="${a.nextValidation.at}">${monthOf(a.nextValidation.at)}</time>, in ${Math.ceil(-a.nextValidation.ageSeconds / 86_400)} days.`;
+  if (a.state === 'at_risk') {
+    const n = a.failing.length;
+    const list = a.failing.map(
+      (f, i) =>
+        html`${i > 0 ? ', ' : ''}${f.actionLink ? html`<a class="failing" href="${f.actionLink}" rel="noopener noreferrer" target="_blank">${f.title}</a>` : html`<span class="failing">${f.title}</span>`}`,
+    );
+    const also = a.unknown.length === 0 ? '' : html` <span class="small">Not known: ${a.unknown.join('; ')}.</span>`;
+    return html`${n} mandatory ${n === 1 ? 'requirement is' : 'requirements are'} not met: ${list}.${also} ${validation}`;
+  }
+  if (a.state === 'not_at_risk') return html`all ${a.mandatory.length} requirements mandatory for ${kind} are met. ${validation}`;
+  return html`${a.unknown.join('; ')}. ${validation}`;
 }
 
 function tenantSection(t: TenantView, index: number): Markup {

@@ -3,19 +3,22 @@
  * data (null for "not known", never undefined), so the page and the API cannot disagree.
  */
 
+import { type AuthorizationAssessment, assessAuthorization, type UnknownReason } from '../../collect/authorization.js';
 import { ALERT_RESPONSE_LIMIT_SECONDS, OLDEST_OPEN_KEPT, summarizeAlerts } from '../../collect/security-alerts.js';
 import { NAME } from '../../lib/name.js';
 import { boundText } from '../../lib/text.js';
 import {
   FAILURE_REASONS,
   type FailureReason,
-  MANDATORY_REQUIREMENTS,
+  isMandatory,
+  type PartnerType,
   POLICIES,
   type Policy,
   RELATIONS,
   type Relation,
   type Requirement,
   requirementDetails,
+  requirementTypeOf,
   type TenantSnapshot,
 } from '../../snapshot.js';
 
@@ -151,9 +154,40 @@ export interface HealthView {
   readonly relations: Readonly<Record<Relation, string | null>>;
 }
 
+/** A mandatory requirement that is not met, with where to fix it. */
+export interface FailingRequirementView {
+  readonly type: string;
+  readonly title: string;
+  readonly actionUrl: string | null;
+  /** The action URL when it is a usable http(s) URL, else null: only this becomes a link. */
+  readonly actionLink: string | null;
+}
+
+/**
+ * Is the partner's CSP authorization at risk: the first thing the page says, in one sentence.
+ * "unknown" is never shown as "not at risk": the sentence says why it is unknown.
+ */
+export interface AuthorizationView {
+  readonly state: 'at_risk' | 'not_at_risk' | 'unknown';
+  /** The whole sentence as plain text (the page shows it with links). */
+  readonly sentence: string;
+  readonly partnerType: PartnerType;
+  /** The requirement types mandatory for this partner type. */
+  readonly mandatory: readonly string[];
+  /** The mandatory requirements not met now. */
+  readonly failing: readonly FailingRequirementView[];
+  /** Why the state is unknown (or, beside "at_risk", what else is), in words. */
+  readonly unknown: readonly string[];
+  /** The configured anniversary month (1-12). */
+  readonly validationMonth: number | null;
+  /** The start of the anniversary month of the next validation; in the past while that month is under way. */
+  readonly nextValidation: Moment | null;
+}
+
 export interface TenantView {
   readonly tenantId: string;
   readonly labels: Readonly<Record<string, string>>;
+  readonly authorization: AuthorizationView;
   readonly score: {
     readonly current: number;
     readonly max: number | null;
@@ -191,6 +225,10 @@ export interface StatusViewOptions {
   nowMs: number;
   version: string;
   telemetryPath: string;
+  /** --poll.max-staleness: requirements older than this make the authorization unknown (0 or absent: never). */
+  /** The monotonic clock the poller measures on (performance.now): requirements age on it. */
+  monoNowMs?: number;
+  maxStalenessMs?: number;
   /** Removes secrets from every text shown (the exporter's redactor); none by default. */
   redact?: (text: string) => string;
 }
@@ -200,7 +238,7 @@ export function statusView(snapshots: readonly TenantSnapshot[], options: Status
   return {
     exporter: { name: NAME, version: options.version, telemetryPath: options.telemetryPath },
     generatedAt: new Date(options.nowMs).toISOString(),
-    tenants: snapshots.map((snapshot) => tenantView(snapshot, options.nowMs, shownText(options.redact ?? ((text) => text)))),
+    tenants: snapshots.map((snapshot) => tenantView(snapshot, options, shownText(options.redact ?? ((text) => text)))),
   };
 }
 
@@ -210,14 +248,16 @@ function shownText(redact: (text: string) => string): Shown {
   return (text) => boundText(redact(text), MAX_SHOWN_CHARS);
 }
 
-function tenantView(t: TenantSnapshot, nowMs: number, shown: Shown): TenantView {
+function tenantView(t: TenantSnapshot, options: StatusViewOptions, shown: Shown): TenantView {
+  const { nowMs, maxStalenessMs = 0 } = options;
   const moment = (ms: number | undefined): Moment | null => (ms === undefined ? null : momentOf(ms, nowMs));
   const seconds = (s: number | undefined) => moment(s === undefined ? undefined : s * 1000);
-  const requirements = t.relations.requirements?.map((r) => requirementView(r, nowMs, shown)).sort(byUrgency);
+  const requirements = t.relations.requirements?.map((r) => requirementView(r, t.partner.type, nowMs, shown)).sort(byUrgency);
   const score = t.score;
   return {
     tenantId: shown(t.tenantId),
     labels: Object.fromEntries(Object.entries(t.labels).map(([name, value]) => [shown(name), shown(value)])),
+    authorization: authorizationView(assessAuthorization(t, nowMs, maxStalenessMs, options.monoNowMs), t.partner.validationMonth, nowMs, shown),
     score:
       score === undefined
         ? null
@@ -276,12 +316,17 @@ function momentOf(ms: number, nowMs: number): Moment {
   return { at: new Date(ms).toISOString(), ageSeconds: Math.round((nowMs - ms) / 1000) };
 }
 
-function requirementView(r: Requirement, nowMs: number, shown: Shown): RequirementView {
+/** A requirement type in words: its title, or the type as sent; a renamed duplicate ("<type>:<id>") by its sent type's title. */
+function titleOf(r: Requirement, shown: Shown): string {
+  return REQUIREMENT_TITLES[requirementTypeOf(r)] ?? shown(r.type);
+}
+
+function requirementView(r: Requirement, partnerType: PartnerType, nowMs: number, shown: Shown): RequirementView {
   const type = shown(r.type);
   return {
     type,
-    title: REQUIREMENT_TITLES[r.type] ?? type,
-    state: r.state === undefined ? null : r.state === 'active' ? (MANDATORY_REQUIREMENTS.includes(r.type) ? 'mandatory' : 'recommended') : shown(r.state),
+    title: titleOf(r, shown),
+    state: r.state === undefined ? null : r.state === 'active' ? (isMandatory(r, partnerType) ? 'mandatory' : 'recommended') : shown(r.state),
     compliance: r.compliant === undefined ? 'unknown' : r.compliant ? 'compliant' : 'non-compliant',
     score: r.score ?? null,
     maxScore: r.maxScore ?? null,
@@ -292,6 +337,94 @@ function requirementView(r: Requirement, nowMs: number, shown: Shown): Requireme
     updated: r.updatedTimestamp === undefined ? null : momentOf(r.updatedTimestamp * 1000, nowMs),
     detail: requirementDetail(r),
   };
+}
+
+/** The partner types in words, with their article. */
+export const PARTNER_TYPE_NAMES: Readonly<Record<PartnerType, string>> = {
+  direct: 'a direct partner',
+  indirect_provider: 'an indirect provider',
+  indirect_reseller: 'an indirect reseller',
+};
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** "March 2027" for a moment (UTC). */
+export function monthOf(at: string): string {
+  return `${MONTHS[Number(at.slice(5, 7)) - 1] ?? at.slice(5, 7)} ${at.slice(0, 4)}`;
+}
+
+function authorizationView(a: AuthorizationAssessment, validationMonth: number | undefined, nowMs: number, shown: Shown): AuthorizationView {
+  const failing = a.failing.map((r) => ({
+    type: shown(r.type),
+    title: titleOf(r, shown),
+    actionUrl: r.actionUrl === undefined ? null : shown(r.actionUrl),
+    actionLink: webLink(r.actionUrl),
+  }));
+  const nextValidation = a.nextValidationMs === undefined ? null : momentOf(a.nextValidationMs, nowMs);
+  const unknown = a.unknown.map((reason) => unknownText(reason, nowMs, shown));
+  const view = {
+    state: a.state,
+    partnerType: a.partnerType,
+    mandatory: a.mandatory,
+    failing,
+    unknown,
+    validationMonth: validationMonth ?? null,
+    nextValidation,
+  };
+  return { ...view, sentence: authorizationSentence(view) };
+}
+
+/** Why the signal is unknown, in words. */
+function unknownText(reason: UnknownReason, nowMs: number, shown: Shown): string {
+  const titles = (types: readonly string[]) => types.map((t) => REQUIREMENT_TITLES[t] ?? shown(t)).join(', ');
+  switch (reason.kind) {
+    case 'not_polled':
+      return 'no poll of Microsoft Graph has succeeded yet';
+    case 'not_read':
+      return reason.status === 'disabled'
+        ? 'reading the requirements is turned off (--no-collector.requirements)'
+        : reason.status === 'unavailable'
+          ? 'Graph does not offer the requirements for this tenant'
+          : 'the requirements could not be read';
+    case 'stale':
+      return `the requirements were last read ${formatNumber((nowMs - reason.readMs) / 3_600_000)} h ago, longer ago than --poll.max-staleness`;
+    case 'missing':
+      return `Graph's answer lacks the mandatory ${reason.types.length === 1 ? 'requirement' : 'requirements'} ${titles(reason.types)}`;
+    case 'compliance_unknown':
+      return `Graph does not say whether ${titles(reason.types)} ${reason.types.length === 1 ? 'is' : 'are'} compliant`;
+  }
+}
+
+/** "March 2027 (in 3 months)", "March 2027, under way", or the hint to configure it. */
+function validationText(v: Pick<AuthorizationView, 'nextValidation' | 'validationMonth'>): string {
+  if (v.nextValidation === null) return 'The validation month is not configured (validation_month, --partner.validation-month).';
+  const month = monthOf(v.nextValidation.at);
+  if (v.nextValidation.ageSeconds >= 0) return `Microsoft validates the requirements this month (${month}).`;
+  return `Next validation: ${month}, in ${Math.ceil(-v.nextValidation.ageSeconds / 86_400)} days.`;
+}
+
+/** How the sentence starts for each state: the words the page puts in colour. */
+export const AUTHORIZATION_LEADS: Readonly<Record<AuthorizationView['state'], string>> = {
+  at_risk: 'Authorization at risk:',
+  not_at_risk: 'Authorization not at risk:',
+  unknown: 'Authorization risk unknown:',
+};
+
+/** The sentence the page opens with, as plain text. */
+export function authorizationSentence(v: Omit<AuthorizationView, 'sentence'>): string {
+  const kind = PARTNER_TYPE_NAMES[v.partnerType];
+  const alsoUnknown = v.unknown.length === 0 ? '' : ` Not known: ${v.unknown.join('; ')}.`;
+  switch (v.state) {
+    case 'at_risk': {
+      const n = v.failing.length;
+      const list = v.failing.map((f) => `${f.title}${f.actionUrl === null ? '' : ` (${f.actionUrl})`}`).join(', ');
+      return `${AUTHORIZATION_LEADS.at_risk} ${n} mandatory ${n === 1 ? 'requirement is' : 'requirements are'} not met: ${list}.${alsoUnknown} ${validationText(v)}`;
+    }
+    case 'not_at_risk':
+      return `${AUTHORIZATION_LEADS.not_at_risk} all ${v.mandatory.length} requirements mandatory for ${kind} are met. ${validationText(v)}`;
+    case 'unknown':
+      return `${AUTHORIZATION_LEADS.unknown} ${v.unknown.join('; ')}. ${validationText(v)}`;
+  }
 }
 
 const URGENCY = { 'non-compliant': 0, unknown: 1, compliant: 2 } as const;

@@ -3,9 +3,11 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTenantPoll, type PollResult } from '../../../src/collect/poll-tenant.js';
-import { SECURITY_SCORE_PATH } from '../../../src/collect/relations.js';
+import { SECURITY_ALERTS_PATH, SECURITY_SCORE_PATH } from '../../../src/collect/relations.js';
 import type { CollectorsConfig } from '../../../src/config/parse.js';
 import { createGraphClient } from '../../../src/graph/client.js';
+import { GraphError } from '../../../src/graph/errors.js';
+import { SECURITY_ALERT_PROPERTIES } from '../../../src/graph/parse.js';
 import type { TokenSource } from '../../../src/graph/token.js';
 import { createLogger, createRedactor } from '../../../src/lib/log.js';
 
@@ -14,8 +16,8 @@ const SCORE = (fixture('securityScore.json') as { value: Record<string, unknown>
 const REQUIREMENTS = [fixture('adminsMfaRequirement.json'), ...(fixture('requirements.json').value as object[])];
 const HISTORY = fixture('history.json').value as object[];
 
-/** The fake Graph's routes for one test: path (with query) -> [status, body]. */
-type Route = (url: URL) => [number, unknown] | undefined;
+/** The fake Graph's routes for one test: path (with query) -> [status, body], or 'hang' (no answer until the client gives up). */
+type Route = (url: URL) => [number, unknown] | 'hang' | undefined;
 let route: Route = () => undefined;
 let seen: string[] = [];
 let server: Server;
@@ -25,7 +27,9 @@ beforeAll(async () => {
   server = createServer({ cert: readFileSync('test/fixtures/tls/server.pem'), key: readFileSync('test/fixtures/tls/server-key.pem') }, (req, res) => {
     const url = new URL(req.url ?? '/', endpoint);
     seen.push(`${url.pathname}${url.search}`);
-    const [status, body] = route(url) ?? [404, { error: { code: 'ResourceNotFound', message: 'not here' } }];
+    const answer = route(url);
+    if (answer === 'hang') return;
+    const [status, body] = answer ?? [404, { error: { code: 'ResourceNotFound', message: 'not here' } }];
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   });
@@ -33,6 +37,7 @@ beforeAll(async () => {
   endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(() => {
+  server.closeAllConnections();
   server.close();
 });
 beforeEach(() => {
@@ -47,7 +52,7 @@ function tenantPoll(collectors: Partial<CollectorsConfig> = {}) {
   const graph = createGraphClient({ endpoint, timeoutMs: 5000, tokens, userAgent: 'test' });
   const logger = createLogger({ level: 'info', format: 'logfmt', redact: createRedactor(), write: (l) => lines.push(l) });
   const poll = createTenantPoll({ graph, collectors: { ...ALL, ...collectors }, tenantOfToken: () => undefined, logger });
-  return { poll: () => poll(new AbortController().signal), lines };
+  return { poll: (signal = new AbortController().signal) => poll(signal), lines };
 }
 
 function data(result: PollResult) {
@@ -183,6 +188,45 @@ describe('tenant poll', () => {
     });
   });
 
+  describe('at the poll deadline', () => {
+    const DEADLINE = new GraphError('timeout', 'the poll did not finish within --poll.timeout (1s); what it had not read by then keeps its last data');
+
+    it('keeps the score and what was read, and reports every relation it had not finished as failed with the reason', async () => {
+      // The second page of customer insights never comes; the security alerts are not asked for yet.
+      route = (url) => {
+        if (url.pathname === SECURITY_SCORE_PATH) return [200, { ...SCORE, requirements: REQUIREMENTS, history: HISTORY }];
+        if (url.pathname !== `${SECURITY_SCORE_PATH}/customerInsights`) return undefined;
+        if (url.searchParams.has('$skiptoken')) return 'hang';
+        return [200, { value: [{ tenantId: 'c-1' }], '@odata.nextLink': `${endpoint}${SECURITY_SCORE_PATH}/customerInsights?$skiptoken=2` }];
+      };
+      const controller = new AbortController();
+      const pending = tenantPoll({ customerInsights: true, securityAlerts: true }).poll(controller.signal);
+      while (!seen.some((s) => s.includes('$skiptoken=2'))) await new Promise((resolve) => setTimeout(resolve, 5));
+      controller.abort(DEADLINE);
+      const result = await pending;
+      const d = data(result);
+      expect(d.score.currentScore).toBe(14.29);
+      expect(d.relationStatus).toEqual({ requirements: 'ok', history: 'ok', customerInsights: 'failed', securityAlerts: 'failed' });
+      expect(d.relationErrors).toEqual({ customerInsights: DEADLINE.message, securityAlerts: DEADLINE.message });
+      // The page that never came was a request without an answer; nothing was sent after the deadline.
+      expect(result.requests).toEqual(['200', '200', 'none']);
+      expect(seen.some((s) => s.startsWith(SECURITY_ALERTS_PATH))).toBe(false);
+    });
+
+    it('fails the poll with the reason when the score was not read by then', async () => {
+      route = () => 'hang';
+      const controller = new AbortController();
+      const pending = tenantPoll().poll(controller.signal);
+      while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      controller.abort(DEADLINE);
+      const result = await pending;
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.error.reason).toBe('timeout');
+      expect(result.error.message).toBe(DEADLINE.message);
+    });
+  });
+
   it('fails the poll when the score itself cannot be read, with the Graph ids', async () => {
     route = (url) => (url.pathname === SECURITY_SCORE_PATH ? [200, { value: { maxScore: 100 } }] : undefined);
     const result = await tenantPoll().poll();
@@ -192,5 +236,47 @@ describe('tenant poll', () => {
     expect(result.error.message).toBe('cannot read the answer from Graph: partnerSecurityScore.currentScore is missing, expected a finite number');
     expect(result.error.clientRequestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(result.requests).toEqual(['200']);
+  });
+
+  describe('$select on the security alerts', () => {
+    const ALERTS = '/beta/security/partner/securityAlerts';
+    const alertsOnly = { requirements: false, history: false, securityAlerts: true };
+    const alert = { id: 'a1', alertType: 'x', status: 'active', severity: 'high' };
+    const refused: [number, unknown] = [400, { error: { code: 'BadRequest', message: "Query option 'Select' is not allowed." } }];
+
+    it('falls back to the plain request when the first request is refused, says so once, and keeps the plain request', async () => {
+      route = (url) => {
+        if (url.pathname === SECURITY_SCORE_PATH) return [200, { value: SCORE }];
+        if (url.pathname === ALERTS) return url.searchParams.has('$select') ? refused : [200, { value: [alert] }];
+        return undefined;
+      };
+      const { poll, lines } = tenantPoll(alertsOnly);
+      const first = data(await poll());
+      const second = data(await poll());
+      expect(first.relationStatus.securityAlerts).toBe('ok');
+      expect(first.relations.securityAlerts?.seen).toBe(1);
+      expect(second.relationStatus.securityAlerts).toBe('ok');
+      expect(seen.filter((p) => p.startsWith(ALERTS))).toEqual([`${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`, ALERTS, ALERTS]);
+      expect(lines.filter((l) => l.includes('Graph refused $select'))).toHaveLength(1);
+    });
+
+    it('does not fall back when a later page is refused: that is a failure of the relation, and $select stays', async () => {
+      route = (url) => {
+        if (url.pathname === SECURITY_SCORE_PATH) return [200, { value: SCORE }];
+        if (url.pathname !== ALERTS) return undefined;
+        if (url.searchParams.get('$skiptoken') === 'p2') return refused;
+        return [200, { value: [alert], '@odata.nextLink': `${endpoint}${ALERTS}?$select=id&$skiptoken=p2` }];
+      };
+      const { poll, lines } = tenantPoll(alertsOnly);
+      const first = data(await poll());
+      expect(first.relationStatus.securityAlerts).toBe('failed');
+      expect(first.relationErrors.securityAlerts).toMatch(/^Graph answered 400 BadRequest/);
+      await poll();
+      expect(seen.filter((p) => p.startsWith(ALERTS) && !p.includes('skiptoken'))).toEqual([
+        `${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`,
+        `${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`,
+      ]);
+      expect(lines.filter((l) => l.includes('Graph refused $select'))).toEqual([]);
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PollResult } from '../../../src/collect/poll-tenant.js';
-import { BACKOFF_BASE_MS, createPoller, nextDelayMs, THROTTLED_BACKOFF_MAX_MS } from '../../../src/collect/poller.js';
+import { BACKOFF_BASE_MS, createPoller, nextDelayMs, POLL_ABORT_GRACE_MS, THROTTLED_BACKOFF_MAX_MS } from '../../../src/collect/poller.js';
 import { GraphError } from '../../../src/graph/errors.js';
+import { createLimit } from '../../../src/lib/limit.js';
 import { createLogger, createRedactor } from '../../../src/lib/log.js';
 
 const INTERVAL = 60_000;
@@ -14,25 +15,39 @@ const ok = (currentScore: number, tenantId?: string): PollResult => ({
 const fail = (error: GraphError, requests = ['none']): PollResult => ({ ok: false, error, requests });
 const throttled = (retryAfterMs?: number) => new GraphError('throttled', 'slow down', { status: 429, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 
-function setup(results: PollResult[], options: { tenantId?: string; durationMs?: number } = {}) {
+function setup(
+  results: PollResult[],
+  options: { tenantId?: string; durationMs?: number; timeoutMs?: number; limit?: <T>(task: () => Promise<T>) => Promise<T>; ignoreAbort?: boolean } = {},
+) {
   const lines: string[] = [];
   const calls: number[] = [];
+  const mono: number[] = [];
   const poll = vi.fn(async (signal: AbortSignal): Promise<PollResult> => {
     calls.push(Date.now());
+    mono.push(performance.now());
     if (options.durationMs) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, options.durationMs);
-        signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        });
+        if (!options.ignoreAbort)
+          signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            resolve();
+          });
       });
     }
     return results.shift() ?? ok(1);
   });
   const logger = createLogger({ level: 'debug', format: 'logfmt', redact: createRedactor(), write: (l) => lines.push(l) });
-  const poller = createPoller({ poll, intervalMs: INTERVAL, logger, random: () => 1, ...(options.tenantId ? { tenantId: options.tenantId } : {}) });
-  return { poller, poll, calls, lines, start: Date.now() };
+  const poller = createPoller({
+    poll,
+    intervalMs: INTERVAL,
+    logger,
+    random: () => 1,
+    ...(options.tenantId ? { tenantId: options.tenantId } : {}),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
+  });
+  return { poller, poll, calls, mono, lines, start: Date.now() };
 }
 
 describe('poller', () => {
@@ -107,6 +122,42 @@ describe('poller', () => {
     expect(nextDelayMs(fail(throttled(10 * 24 * 3600_000)), 1, INTERVAL, () => 1)).toBe(24 * 3600_000);
   });
 
+  it('never lets the jitter cut a wait below Retry-After, whatever random() draws', () => {
+    for (const draw of [0, 0.1, 0.5, 0.9, 0.999_999, 1]) {
+      const random = () => draw;
+      // Retry-After longer than any jittered step: it is the wait, to the millisecond.
+      expect(nextDelayMs(fail(throttled(90_000)), 1, INTERVAL, random)).toBe(90_000);
+      expect(nextDelayMs(fail(new GraphError('unavailable', 'x', { status: 503, retryAfterMs: 45_000 })), 3, INTERVAL, random)).toBe(45_000);
+      // Retry-After shorter than the jittered step: the step, jittered between half and all of it.
+      expect(nextDelayMs(fail(throttled(1000)), 3, INTERVAL, random)).toBe(Math.max(1000, Math.round(4 * BACKOFF_BASE_MS * (0.5 + draw / 2))));
+      // A relation's Retry-After after a successful poll: no jitter at all.
+      const read = ok(1);
+      const relationThrottled: PollResult = read.ok ? { ...read, data: { ...read.data, retryAfterMs: 2 * INTERVAL } } : read;
+      expect(nextDelayMs(relationThrottled, 0, INTERVAL, random)).toBe(2 * INTERVAL);
+    }
+  });
+
+  it('a poller drawing random() = 0 still waits the whole Retry-After', async () => {
+    const calls: number[] = [];
+    const results = [fail(throttled(90_000), ['429']), ok(5)];
+    const poller = createPoller({
+      poll: async () => {
+        calls.push(performance.now());
+        return results.shift() ?? ok(1);
+      },
+      intervalMs: INTERVAL,
+      logger: createLogger({ level: 'error', format: 'logfmt', redact: createRedactor(), write: () => {} }),
+      random: () => 0,
+    });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(89_999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    expect((calls[1] ?? 0) - (calls[0] ?? 0)).toBe(90_000);
+    await poller.stop();
+  });
+
   it('keeps the last good score through failures, counts them, and logs one line per failure', async () => {
     const { poller, lines } = setup(
       [
@@ -146,12 +197,139 @@ describe('poller', () => {
     await poller.stop();
   });
 
+  it('keeps when each relation was read: a relation that fails keeps its data and its read time, a new read renews both', async () => {
+    const requirements = [{ type: 'securityContactProvided', compliant: true }];
+    const withRequirements = (status: 'ok' | 'failed'): PollResult => ({
+      ok: true,
+      data: {
+        score: { currentScore: 1 },
+        relations: status === 'ok' ? { requirements } : {},
+        relationStatus: { requirements: status, history: 'ok' },
+        relationErrors: {},
+      },
+      requests: ['200'],
+    });
+    const { poller, start } = setup([withRequirements('ok'), withRequirements('failed'), withRequirements('failed'), withRequirements('ok')]);
+    poller.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(poller.snapshot().relationsReadMs).toEqual({ requirements: start });
+    await vi.advanceTimersByTimeAsync(2 * INTERVAL);
+    expect(poller.snapshot()).toMatchObject({ relations: { requirements }, relationsReadMs: { requirements: start }, lastSuccessMs: start + 2 * INTERVAL });
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(poller.snapshot().relationsReadMs).toEqual({ requirements: start + 3 * INTERVAL });
+    await poller.stop();
+  });
+
+  it('starts the snapshot with the partner program it is given, direct by default', () => {
+    expect(setup([]).poller.snapshot().partner).toEqual({ type: 'direct' });
+    const logger = createLogger({ level: 'error', format: 'logfmt', redact: createRedactor(), write: () => {} });
+    const poller = createPoller({ poll: async () => ok(1), intervalMs: INTERVAL, logger, partner: { type: 'indirect_reseller', validationMonth: 4 } });
+    expect(poller.snapshot().partner).toEqual({ type: 'indirect_reseller', validationMonth: 4 });
+  });
+
   it('logs recovery once', async () => {
     const { poller, lines } = setup([fail(new GraphError('network', 'x')), ok(1)]);
     poller.start();
     await vi.advanceTimersByTimeAsync(INTERVAL);
     expect(lines.filter((l) => l.includes('poll succeeded again'))).toHaveLength(1);
     await poller.stop();
+  });
+
+  it('a wall-clock step of an hour back or forward changes no duration and no schedule', async () => {
+    for (const stepMs of [-3600_000, 3600_000]) {
+      const { poller, mono } = setup([], { durationMs: 20_000 });
+      const origin = performance.now();
+      poller.start();
+      await vi.advanceTimersByTimeAsync(10_000);
+      // The wall clock steps while the poll is in flight; timers and the monotonic clock do not.
+      vi.setSystemTime(Date.now() + stepMs);
+      await vi.advanceTimersByTimeAsync(10_000);
+      const s = poller.snapshot();
+      expect(s.lastPoll?.durationMs).toBe(20_000);
+      // The next poll is due one interval after the first started, on the stepped wall clock too.
+      expect(s.nextPollMs).toBe(Date.now() + INTERVAL - 20_000);
+      await vi.advanceTimersByTimeAsync(INTERVAL);
+      expect(mono.map((t) => t - origin)).toEqual([0, INTERVAL]);
+      await poller.stop();
+    }
+  });
+
+  describe('the deadline of a poll (--poll.timeout)', () => {
+    it('aborts a poll still running at the deadline, with the reason, and records what it returns', async () => {
+      const { poller, poll } = setup([], { durationMs: 10 * INTERVAL, timeoutMs: 20_000 });
+      poller.start();
+      await vi.advanceTimersByTimeAsync(19_999);
+      const signal = poll.mock.calls[0]?.[0];
+      expect(signal?.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(signal?.aborted).toBe(true);
+      expect(signal?.reason).toBeInstanceOf(GraphError);
+      expect(signal?.reason).toMatchObject({ reason: 'timeout', message: expect.stringContaining('--poll.timeout (20s)') });
+      // The poll returned what it had (here a success): recorded at once, the next one on schedule.
+      expect(poller.snapshot()).toMatchObject({ polls: 1, lastPoll: { ok: true, durationMs: 20_000 } });
+      await vi.advanceTimersByTimeAsync(INTERVAL - 20_000);
+      expect(poll).toHaveBeenCalledTimes(2);
+      await poller.stop();
+    });
+
+    it('frees the slot at the deadline: a tenant waiting behind a stuck one polls then', async () => {
+      const limit = createLimit(1);
+      const stuck = setup([], { durationMs: 100 * INTERVAL, timeoutMs: 30_000, limit });
+      const healthy = setup([], { limit });
+      stuck.poller.start();
+      healthy.poller.start();
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(healthy.poll).not.toHaveBeenCalled();
+      expect(healthy.poller.snapshot().lastPoll).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(healthy.poll).toHaveBeenCalledTimes(1);
+      expect(healthy.poller.snapshot().lastPoll?.ok).toBe(true);
+      await Promise.all([stuck.poller.stop(), healthy.poller.stop()]);
+    });
+
+    it('gives up on a poll that does not stop when aborted: counted as a timeout, its slot freed', async () => {
+      const limit = createLimit(1);
+      const deaf = setup([], { durationMs: 100 * INTERVAL, timeoutMs: 30_000, limit, ignoreAbort: true });
+      const healthy = setup([], { limit });
+      deaf.poller.start();
+      healthy.poller.start();
+      await vi.advanceTimersByTimeAsync(30_000 + POLL_ABORT_GRACE_MS - 1);
+      expect(deaf.poller.snapshot().lastPoll).toBeUndefined();
+      expect(healthy.poll).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(deaf.poller.snapshot()).toMatchObject({ polls: 1, lastPoll: { ok: false, reason: 'timeout', durationMs: 30_000 + POLL_ABORT_GRACE_MS } });
+      expect(deaf.poller.snapshot().lastPoll?.message).toContain('did not stop within 1s of --poll.timeout (30s)');
+      expect(healthy.poll).toHaveBeenCalledTimes(1);
+      await healthy.poller.stop();
+    });
+
+    it('is counted from when the poll has a slot, not from when it was due', async () => {
+      const limit = createLimit(1);
+      const first = setup([], { durationMs: 25_000, limit });
+      const second = setup([], { durationMs: 100 * INTERVAL, timeoutMs: 30_000, limit });
+      first.poller.start();
+      second.poller.start();
+      // The second waits 25 s for the slot, then has its whole 30 s.
+      await vi.advanceTimersByTimeAsync(25_000 + 29_999);
+      expect(second.poll.mock.calls[0]?.[0].aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(second.poll.mock.calls[0]?.[0].aborted).toBe(true);
+      await Promise.all([first.poller.stop(), second.poller.stop()]);
+    });
+  });
+
+  it('a wall-clock step during a failing poll leaves the backoff as it is', async () => {
+    for (const stepMs of [-3600_000, 3600_000]) {
+      const { poller, mono } = setup([fail(new GraphError('network', 'ECONNRESET'))], { durationMs: 20_000 });
+      const origin = performance.now();
+      poller.start();
+      await vi.advanceTimersByTimeAsync(10_000);
+      vi.setSystemTime(Date.now() + stepMs);
+      await vi.advanceTimersByTimeAsync(10_000 + BACKOFF_BASE_MS);
+      expect(poller.snapshot().lastPoll).toMatchObject({ ok: false, durationMs: 20_000 });
+      expect(mono.map((t) => t - origin)).toEqual([0, 20_000 + BACKOFF_BASE_MS]);
+      await poller.stop();
+    }
   });
 
   it('stop() aborts a poll in flight and schedules nothing more', async () => {

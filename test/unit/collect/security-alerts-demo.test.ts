@@ -39,6 +39,9 @@ describe('demo security alerts', () => {
       expect(start.summary.open).toEqual([{ status: 'active', severity: 'low', alertType: 'unusualSignInActivity', count: 1 }]);
       expect([...start.summary.testOpen]).toEqual([['high', 1]]);
       expect(start.summary.resolvedInWindow).toBe(7);
+      expect(Object.fromEntries(start.summary.resolvedByReason)).toEqual({ legitimate: 5, ignore: 1, fraud: 1, other: 0 });
+      // Detected in the last 7 days: the open one and the two resolved 2 and 5 days ago.
+      expect(Object.fromEntries(start.summary.detectedLast7Days)).toEqual({ informational: 0, low: 2, medium: 1, high: 0 });
 
       const crossing = await at(9);
       const age = now / 1000 - (crossing.summary.oldestOpenBySeverity.get('high') ?? Number.NaN);

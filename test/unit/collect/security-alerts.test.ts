@@ -1,153 +1,114 @@
 /**
- * The alerts are added up as the pages come (alertAggregator) instead of being kept one object each:
- * for any alerts, caps and clock, what the metrics and the status page read must be what adding up
- * the kept alerts all at once gives (the reference below is how the exporter did it before).
+ * The bounds on alert labels: status and severity keep the documented members and a few others,
+ * alert types and customers give way until every alert family fits in MAX_ALERT_SERIES series.
  */
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALERT_WINDOW_SECONDS, aggregateAlerts, OLDEST_OPEN_KEPT, OTHER_ALERT_TYPE, summarizeAlerts } from '../../../src/collect/security-alerts.js';
-import type { CustomerOpenAlerts, SecurityAlert } from '../../../src/snapshot.js';
+import { aggregateAlerts, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_ALERT_VALUE, summarizeAlerts } from '../../../src/collect/security-alerts.js';
+import { createMetrics } from '../../../src/expose/metrics.js';
+import { ALERT_SEVERITIES, ALERT_STATUSES, initialSnapshot, type SecurityAlert, type TenantSnapshot } from '../../../src/snapshot.js';
+import { parseSamples } from '../../helpers/exporter.js';
 
 const NOW = 1_800_000_000;
-const DAY = 86_400;
 
-/** The alerts kept under the cap (every open one first, then the newest resolved), as a poll kept them before. */
-function keptAlerts(alerts: readonly SecurityAlert[], max: number): SecurityAlert[] {
-  const open = alerts.filter((a) => a.open).slice(0, max);
-  const resolved = alerts.filter((a) => !a.open).sort((a, b) => (b.resolvedTimestamp ?? 0) - (a.resolvedTimestamp ?? 0));
-  return [...open, ...resolved.slice(0, Math.max(0, max - open.length))];
+function open(i: number, fields: Partial<SecurityAlert> = {}): SecurityAlert {
+  return { id: `a${i}`, alertType: 't', status: 'active', severity: 'high', detectedTimestamp: NOW - i, isTest: false, open: true, ...fields };
 }
 
-/** The kept alerts added up all at once. */
-function reference(all: readonly SecurityAlert[], max: number, maxAlertTypes: number, maxCustomers: number, nowSeconds: number) {
-  const alerts = keptAlerts(all, max);
-  const live = alerts.filter((a) => !a.isTest);
-  const openAlerts = live.filter((a) => a.open);
-  const counts = new Map<string, number>();
-  for (const a of openAlerts) counts.set(a.alertType, (counts.get(a.alertType) ?? 0) + 1);
-  const ranked = [...counts.entries()].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).map(([type]) => type);
-  const kept = new Set(ranked.slice(0, maxAlertTypes));
-  const typeOf = (type: string) => (kept.has(type) ? type : OTHER_ALERT_TYPE);
-  const open = new Map<string, { status: string; severity: string; alertType: string; count: number }>();
-  const oldestOpenBySeverity = new Map<string, number>();
-  for (const alert of openAlerts) {
-    const alertType = typeOf(alert.alertType);
-    const key = JSON.stringify([alert.status, alert.severity, alertType]);
-    const entry = open.get(key) ?? { status: alert.status, severity: alert.severity, alertType, count: 0 };
-    entry.count++;
-    open.set(key, entry);
-    if (alert.detectedTimestamp !== undefined) {
-      const oldest = oldestOpenBySeverity.get(alert.severity);
-      if (oldest === undefined || alert.detectedTimestamp < oldest) oldestOpenBySeverity.set(alert.severity, alert.detectedTimestamp);
-    }
-  }
-  const testOpen = new Map<string, number>();
-  for (const alert of alerts) if (alert.isTest && alert.open) testOpen.set(alert.severity, (testOpen.get(alert.severity) ?? 0) + 1);
-  const windowStart = nowSeconds - ALERT_WINDOW_SECONDS;
-  const resolved = live.filter((a) => !a.open && a.resolvedTimestamp !== undefined && a.resolvedTimestamp > windowStart && a.resolvedTimestamp <= nowSeconds);
-  const timed = resolved.flatMap((a) =>
-    a.detectedTimestamp === undefined || a.resolvedTimestamp === undefined ? [] : [Math.max(0, a.resolvedTimestamp - a.detectedTimestamp)],
-  );
-  const byCustomer = new Map<string, Map<string, CustomerOpenAlerts>>();
-  for (const alert of openAlerts) {
-    if (alert.customerTenantId === undefined) continue;
-    const groups = byCustomer.get(alert.customerTenantId) ?? new Map<string, CustomerOpenAlerts>();
-    byCustomer.set(alert.customerTenantId, groups);
-    const alertType = typeOf(alert.alertType);
-    const key = JSON.stringify([alertType, alert.severity]);
-    const before = groups.get(key);
-    const candidates = [before?.oldestDetectedTimestamp, alert.detectedTimestamp].filter((t): t is number => t !== undefined);
-    const oldest = candidates.length === 0 ? undefined : Math.min(...candidates);
-    groups.set(key, {
-      customerTenantId: alert.customerTenantId,
-      alertType,
-      severity: alert.severity,
-      count: (before?.count ?? 0) + 1,
-      ...(oldest === undefined ? {} : { oldestDetectedTimestamp: oldest }),
-    });
-  }
-  const oldestOf = (groups: Map<string, CustomerOpenAlerts>) =>
-    Math.min(...[...groups.values()].map((g) => g.oldestDetectedTimestamp ?? Number.POSITIVE_INFINITY));
-  const chosen = [...byCustomer.entries()].sort(([a, ga], [b, gb]) => oldestOf(ga) - oldestOf(gb) || (a < b ? -1 : a > b ? 1 : 0)).slice(0, maxCustomers);
-  return {
-    open: [...open.values()],
-    testOpen,
-    oldestOpenBySeverity,
-    oldestOpen: openAlerts
-      .filter((a) => a.detectedTimestamp !== undefined)
-      .sort((a, b) => (a.detectedTimestamp ?? 0) - (b.detectedTimestamp ?? 0))
-      .slice(0, OLDEST_OPEN_KEPT),
-    foldedTypes: ranked.length - kept.size,
-    resolvedInWindow: resolved.length,
-    ...(timed.length === 0 ? {} : { averageResponseSeconds: timed.reduce((sum, t) => sum + t, 0) / timed.length }),
-    customers: chosen.flatMap(([, groups]) => [...groups.values()]),
-    customersWithOpenAlerts: byCustomer.size,
-  };
+const summary = (alerts: SecurityAlert[], bounds: { maxAlertTypes?: number; maxCustomers?: number } = {}) =>
+  summarizeAlerts(aggregateAlerts(alerts, alerts.length, { maxAlertTypes: bounds.maxAlertTypes ?? 50, maxCustomers: bounds.maxCustomers ?? 0 }), NOW);
+
+/** n values Graph does not document, each on one alert more than the next, so their rank is known. */
+function undocumented(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(2, '0')}`);
 }
 
-// Often the same few times, so that ties (and their order) are tried too.
-const time = fc.option(fc.oneof(fc.constantFrom(NOW - 31 * DAY, NOW - 2 * DAY, NOW - DAY, NOW), fc.integer({ min: NOW - 40 * DAY, max: NOW + DAY })), {
-  nil: undefined,
-});
-const alertArb = fc
-  .record({
-    id: fc.string({ maxLength: 3 }),
-    alertType: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
-    status: fc.constantFrom('active', 'investigating', 'resolved', 'unknownFutureValue'),
-    severity: fc.constantFrom('high', 'medium', 'low'),
-    customerTenantId: fc.option(fc.constantFrom('c1', 'c2', 'c3', 'c4'), { nil: undefined }),
-    detectedTimestamp: time,
-    resolvedTimestamp: time,
-    isTest: fc.boolean(),
-  })
-  .map(
-    ({ customerTenantId, detectedTimestamp, resolvedTimestamp, ...a }): SecurityAlert => ({
-      ...a,
-      open: a.status !== 'resolved',
-      ...(customerTenantId === undefined ? {} : { customerTenantId }),
-      ...(detectedTimestamp === undefined ? {} : { detectedTimestamp }),
-      ...(resolvedTimestamp === undefined ? {} : { resolvedTimestamp }),
-    }),
-  );
+function alertsWith(field: 'status' | 'severity', values: readonly string[]): SecurityAlert[] {
+  return values.flatMap((value, rank) => Array.from({ length: values.length - rank }, (_, k) => open(rank * 100 + k, { [field]: value })));
+}
 
-describe('security alerts added up as they are read', () => {
-  it('show what the kept alerts added up at once show, for any alerts, caps and clock', () => {
-    fc.assert(
-      fc.property(
-        fc.array(alertArb, { maxLength: 60 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 0, max: 6 }),
-        fc.integer({ min: 0, max: 5 }),
-        fc.integer({ min: NOW - DAY, max: NOW + 40 * DAY }),
-        (alerts, max, maxAlertTypes, maxCustomers, now) => {
-          const data = aggregateAlerts(alerts, max, { maxAlertTypes, maxCustomers });
-          expect(summarizeAlerts(data, now)).toEqual(reference(alerts, max, maxAlertTypes, maxCustomers, now));
-          expect(data.kept).toBe(keptAlerts(alerts, max).length);
-          expect(data.seen).toBe(alerts.length);
-        },
-      ),
-      { numRuns: 500 },
-    );
+describe.each([
+  ['status', ALERT_STATUSES.filter((s) => s !== 'resolved'), 'foldedStatuses'],
+  ['severity', ALERT_SEVERITIES, 'foldedSeverities'],
+] as const)('%s', (field, documented, folded) => {
+  const labels = (s: ReturnType<typeof summary>) => new Set(s.open.map((o) => o[field]));
+
+  it(`keeps the documented members, "unknown" and ${MAX_OTHER_ALERT_VALUES} others: at the bound nothing folds`, () => {
+    const others = undocumented('x', MAX_OTHER_ALERT_VALUES);
+    const s = summary(alertsWith(field, [...documented, 'unknown', ...others]));
+    expect(s[folded]).toBe(0);
+    expect(labels(s)).toEqual(new Set([...documented, 'unknown', ...others]));
   });
 
-  it('keeps a handful of numbers per resolved alert and no alert object beyond the oldest open few', () => {
-    const alerts: SecurityAlert[] = Array.from({ length: 10_000 }, (_, i) => ({
-      id: `a${i}`,
-      alertType: `t${i % 7}`,
-      status: i % 10 === 0 ? 'active' : 'resolved',
-      severity: 'high',
-      customerTenantId: `c${i % 1000}`,
-      detectedTimestamp: NOW - i,
-      ...(i % 10 === 0 ? {} : { resolvedTimestamp: NOW - i + 60 }),
-      isTest: false,
-      open: i % 10 === 0,
-    }));
-    const data = aggregateAlerts(alerts, 10_000, { maxAlertTypes: 50, maxCustomers: 0 });
-    expect(data.oldestOpen).toHaveLength(OLDEST_OPEN_KEPT);
-    expect(data.resolved.resolvedAt).toBeInstanceOf(Float64Array);
-    expect(data.resolved.resolvedAt.length).toBe(9000);
-    expect(data.customers).toEqual([]);
-    expect(data.customersWithOpenAlerts).toBe(100);
-    expect(data.open.reduce((n, o) => n + o.count, 0)).toBe(1000);
+  it('folds the others on the fewest open alerts into "other" beyond the bound, and counts them', () => {
+    const others = undocumented('x', MAX_OTHER_ALERT_VALUES + 2);
+    const s = summary(alertsWith(field, [...documented, ...others]));
+    expect(s[folded]).toBe(2);
+    expect(labels(s)).toEqual(new Set([...documented, ...others.slice(0, MAX_OTHER_ALERT_VALUES), OTHER_ALERT_VALUE]));
+    const other = s.open.filter((o) => o[field] === OTHER_ALERT_VALUE).reduce((n, o) => n + o.count, 0);
+    // The last two values sit on 2 and 1 alerts.
+    expect(other).toBe(3);
+  });
+
+  it('compares nothing but the value: documented members never fold, however many others there are', () => {
+    const s = summary(alertsWith(field, [...undocumented('y', 40), ...documented]));
+    for (const member of documented) expect(labels(s)).toContain(member);
+    expect(s[folded]).toBe(40 - MAX_OTHER_ALERT_VALUES);
+  });
+});
+
+describe(`at most ${MAX_ALERT_SERIES} series per alert family`, () => {
+  it('names every type while partner_security_alerts_open fits, and folds types beyond it', () => {
+    const types = (n: number) => Array.from({ length: n }, (_, i) => open(i, { alertType: `type${String(i).padStart(5, '0')}` }));
+    const atBound = summary(types(MAX_ALERT_SERIES), { maxAlertTypes: 5000 });
+    expect(atBound.open).toHaveLength(MAX_ALERT_SERIES);
+    expect(atBound.foldedTypes).toBe(0);
+    const beyond = summary(types(MAX_ALERT_SERIES + 1), { maxAlertTypes: 5000 });
+    expect(beyond.open).toHaveLength(MAX_ALERT_SERIES);
+    // 999 types keep their name and two share "other".
+    expect(beyond.foldedTypes).toBe(2);
+    expect(beyond.open.find((o) => o.alertType === 'other')?.count).toBe(2);
+  });
+
+  it('leaves customers out of the per-customer series once they would pass the bound, and says so at once', () => {
+    const customers = (n: number) => Array.from({ length: n }, (_, i) => open(i, { customerTenantId: `c${i}` }));
+    const atBound = summary(customers(MAX_ALERT_SERIES), { maxCustomers: 5000 });
+    expect(atBound.customers).toHaveLength(MAX_ALERT_SERIES);
+    expect(atBound.customersKept).toBe(MAX_ALERT_SERIES);
+    const beyond = summary(customers(MAX_ALERT_SERIES + 1), { maxCustomers: 5000 });
+    expect(beyond.customers).toHaveLength(MAX_ALERT_SERIES);
+    expect(beyond.customersKept).toBe(MAX_ALERT_SERIES);
+    expect(beyond.customersWithOpenAlerts).toBe(MAX_ALERT_SERIES + 1);
+    // The oldest open alerts go first: the newest customer (c0, detected last) is the one left out.
+    expect(beyond.customers.some((c) => c.customerTenantId === 'c0')).toBe(false);
+  });
+
+  it('holds for every family of /metrics whatever Graph sends: 10,000 alerts, each with its own status, severity, type and customer', async () => {
+    const long = (what: string, i: number) => `${what}-${String(i).padStart(5, '0')}-${'z'.repeat(190)}`;
+    const alerts = Array.from({ length: 10_000 }, (_, i) =>
+      open(i, { status: long('s', i), severity: long('v', i), alertType: long('t', i), customerTenantId: long('c', i), isTest: i % 10 === 0 }),
+    );
+    const snapshot: TenantSnapshot = {
+      ...initialSnapshot('t1'),
+      score: { currentScore: 1 },
+      lastSuccessMs: NOW * 1000,
+      relations: { securityAlerts: aggregateAlerts(alerts, alerts.length, { maxAlertTypes: 10_000, maxCustomers: 1_000_000 }) },
+      relationStatus: { securityAlerts: 'ok' },
+    };
+    const text = await createMetrics({
+      snapshots: () => [snapshot],
+      build: { version: 'v', nodeVersion: 'n' },
+      maxStalenessMs: 0,
+      now: () => NOW * 1000,
+      processMetrics: false,
+    }).render();
+    const perFamily = new Map<string, number>();
+    for (const sample of parseSamples(text)) perFamily.set(sample.name, (perFamily.get(sample.name) ?? 0) + 1);
+    const alertFamilies = [...perFamily].filter(([name]) => /alerts/.test(name));
+    expect(alertFamilies.length).toBeGreaterThanOrEqual(8);
+    for (const [name, series] of alertFamilies) expect(series, name).toBeLessThanOrEqual(MAX_ALERT_SERIES);
+    expect(perFamily.get('partner_security_customer_alerts_oldest_open_detected_timestamp_seconds')).toBe(MAX_ALERT_SERIES);
+    const value = (name: string) => parseSamples(text).find((s) => s.name === name)?.value;
+    expect(value('partner_security_alerts_folded_statuses')).toBe(9000 - MAX_OTHER_ALERT_VALUES);
+    expect(value('partner_security_customer_alerts_truncated')).toBe(1);
   });
 });

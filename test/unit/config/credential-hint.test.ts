@@ -22,7 +22,7 @@ function only(list: readonly TenantConfig[]): TenantConfig {
   return tenant;
 }
 
-const IDS = { AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_CLIENT_ID: 'app' };
+const IDS = { AZURE_TENANT_ID: 'contoso.onmicrosoft.com', AZURE_CLIENT_ID: '3c9e7a15-2b4d-4f68-8e1a-5d7c9b3f2e40' };
 
 describe('credentialHint', () => {
   it.each([
@@ -52,7 +52,7 @@ describe('credentialHint', () => {
     ],
     [
       'a user-assigned managed identity',
-      { AZURE_CLIENT_ID: 'mi' },
+      { AZURE_CLIENT_ID: IDS.AZURE_CLIENT_ID },
       'The token was rejected: check AZURE_CLIENT_ID, and that the managed identity is assigned to this host',
       "This host's managed identity (AZURE_CLIENT_ID) needs",
     ],
@@ -66,17 +66,24 @@ describe('credentialHint', () => {
     const tenant = only(tenants(env));
     expect(credentialHint(tenant, 401)).toBe(unauthorized);
     expect(credentialHint(tenant, 403)).toBe(
-      `${forbidden} the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant`,
+      `${forbidden} the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant, to read the partner security score`,
+    );
+  });
+
+  it('names what Graph refused: the score, or the relation it is about', () => {
+    const tenant = only(tenants({ ...IDS, AZURE_CLIENT_SECRET: 's3cret' }));
+    expect(credentialHint(tenant, 403, 'the securityAlerts relation')).toBe(
+      'The app registration (AZURE_CLIENT_ID) needs the PartnerSecurity.Read.All application permission with admin consent, in a Partner Center partner tenant, to read the securityAlerts relation',
     );
   });
 
   it("names the keys of the tenant's entry in the tenants file, and the variables it took from the environment", () => {
     const yaml = `
 tenants:
-  - { tenant_id: a.example.com, client_id: app-a, client_secret_file: /run/secrets/a }
-  - { tenant_id: b.example.com, client_id: app-b, client_secret_env: SECRET_B }
-  - { tenant_id: c.example.com, client_id: app-c, client_certificate_path: /certs/c.pem }
-  - { tenant_id: d.example.com, client_id: app-d, auth: workload_identity }
+  - { tenant_id: a.example.com, client_id: aaaaaaaa-0000-4000-8000-00000000000a, client_secret_file: /run/secrets/a }
+  - { tenant_id: b.example.com, client_id: bbbbbbbb-0000-4000-8000-00000000000b, client_secret_env: SECRET_B }
+  - { tenant_id: c.example.com, client_id: cccccccc-0000-4000-8000-00000000000c, client_certificate_path: /certs/c.pem }
+  - { tenant_id: d.example.com, client_id: dddddddd-0000-4000-8000-00000000000d, auth: workload_identity }
   - { auth: managed_identity }
 `;
     // The AZURE_* ids of the environment are not this tenant's: only the inherited token file is named.
@@ -98,12 +105,16 @@ tenants:
   });
 
   it('never quotes a secret, a tenant id or a path the credential reads', () => {
-    const [file] = tenants({ S: 'shh-secret-value' }, 'tenants:\n  - { tenant_id: t.example.com, client_id: app-x, client_secret_env: S }\n');
+    const [file] = tenants(
+      { S: 'shh-secret-value' },
+      'tenants:\n  - { tenant_id: t.example.com, client_id: eeeeeeee-0000-4000-8000-00000000000e, client_secret_env: S }\n',
+    );
     const [env] = tenants({ ...IDS, AZURE_CLIENT_SECRET: 'shh-secret-value' });
     for (const tenant of [file, env]) {
       if (tenant === undefined) throw new Error('no tenant');
       const text = `${credentialHint(tenant, 401)} ${credentialHint(tenant, 403)}`;
-      for (const value of ['shh-secret-value', 'app-x', 't.example.com', 'contoso.onmicrosoft.com']) expect(text).not.toContain(value);
+      for (const value of ['shh-secret-value', 'eeeeeeee-0000-4000-8000-00000000000e', 't.example.com', 'contoso.onmicrosoft.com'])
+        expect(text).not.toContain(value);
     }
   });
 });

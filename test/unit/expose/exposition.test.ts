@@ -81,7 +81,7 @@ describe('the data part written as text', () => {
           labels: ['a', 'b'],
           samples: (t) => (f.perTenant[tenants.indexOf(t)] ?? []).map(([a, b, v]) => [{ a, b }, v] as const),
         }));
-        const input: RenderInput = { snapshots: tenants, ctx: { nowMs: 0, maxStalenessMs: 0 } };
+        const input: RenderInput = { snapshots: tenants, ctx: { nowMs: 0, monoNowMs: 0, maxStalenessMs: 0 } };
         const expected = await throughPromClient(fixed, tenants, ['partner']);
         // prom-client writes NaN as "Nan"; no sample of the exporter is NaN (fc.double above excludes it).
         expect(render(input, specs, ['partner'], chunkBytes)).toBe(expected);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateAlerts } from '../../../src/collect/security-alerts.js';
 import { createMetrics, type MetricsOptions, metricFamilies, TENANT_METRICS } from '../../../src/expose/metrics.js';
 import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../../../src/expose/process-metrics.js';
-import { initialSnapshot, type TenantSnapshot } from '../../../src/snapshot.js';
+import { initialSnapshot, type Requirement, type TenantSnapshot } from '../../../src/snapshot.js';
 import { parseSamples } from '../../helpers/exporter.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
@@ -16,6 +16,19 @@ const build = { version: '1.2.3', nodeVersion: 'v24.0.0' };
  */
 const DAY = 86_400;
 const nowS = NOW / 1000;
+/**
+ * Seven open alerts of statuses and severities Graph does not document: six other statuses (one
+ * folded into "other") and seven other severities (two folded), beyond MAX_OTHER_ALERT_VALUES.
+ */
+const UNDOCUMENTED = Array.from({ length: 7 }, (_, i) => ({
+  id: `u${i + 1}`,
+  alertType: 'newType',
+  status: `s${Math.min(i + 1, 6)}`,
+  severity: `v${i + 1}`,
+  detectedTimestamp: nowS - (100 + i) * 60,
+  isTest: false,
+  open: true,
+}));
 /** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
 const GOLDEN_ALERTS = aggregateAlerts(
   [
@@ -56,6 +69,7 @@ const GOLDEN_ALERTS = aggregateAlerts(
       severity: 'low',
       detectedTimestamp: nowS - 2 * DAY,
       resolvedTimestamp: nowS - 2 * DAY + 2 * 3600,
+      resolvedReason: 'fraud',
       isTest: false,
       open: false,
     },
@@ -66,6 +80,8 @@ const GOLDEN_ALERTS = aggregateAlerts(
       severity: 'low',
       detectedTimestamp: nowS - 3 * DAY,
       resolvedTimestamp: nowS - 3 * DAY + 10 * 3600,
+      // Enum values in any case count as Graph's.
+      resolvedReason: 'Legitimate',
       isTest: false,
       open: false,
     },
@@ -79,13 +95,15 @@ const GOLDEN_ALERTS = aggregateAlerts(
       isTest: false,
       open: false,
     },
+    ...UNDOCUMENTED,
   ],
   10_000,
   { maxAlertTypes: 50, maxCustomers: 1 },
 );
 
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
-  const base = initialSnapshot(tenantId);
+  // Validated every March: the next validation is 2027-03-01 (NOW is in November 2026).
+  const base = initialSnapshot(tenantId, {}, { type: 'direct', validationMonth: 3 });
   return {
     ...base,
     score: { id: 'x', currentScore, maxScore: 100, lastRefreshTimestamp: 1_709_078_400, updatedTimestamp: 1_705_449_600 },
@@ -176,11 +194,17 @@ function failing(previous: TenantSnapshot, lastSuccessMs: number): TenantSnapsho
 const web = {
   healthy: {
     webConfigStatus: () => ({ ok: true, lastSuccessMs: NOW - 7_200_000 }),
-    webCounters: () => ({ authRejected: { unauthorized: 6, queue_full: 2 }, connectionsDropped: 9 }),
+    webCounters: () => ({
+      authRejected: { unauthorized: 6, queue_full: 2 },
+      connectionsDropped: { max_connections: 9, max_connections_per_address: 4, unauthenticated_idle: 12, client_certificate_rejected: 1 },
+    }),
   },
   failing: {
     webConfigStatus: () => ({ ok: false, lastSuccessMs: NOW - 86_400_000 }),
-    webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: 0 }),
+    webCounters: () => ({
+      authRejected: { unauthorized: 0, queue_full: 0 },
+      connectionsDropped: { max_connections: 0, max_connections_per_address: 0, unauthenticated_idle: 0, client_certificate_rejected: 0 },
+    }),
   },
 } satisfies Record<string, Partial<MetricsOptions>>;
 
@@ -231,7 +255,7 @@ describe('metrics', () => {
   });
 
   it('gives every sample only the labels its family declares (prom-client refused any other)', () => {
-    const ctx = { nowMs: NOW, maxStalenessMs: 0 };
+    const ctx = { nowMs: NOW, monoNowMs: 0, maxStalenessMs: 0 };
     for (const tenant of [healthy('t1', 14.29), failing(healthy('t1', 55), NOW - 600_000)]) {
       for (const spec of TENANT_METRICS) {
         for (const [labels] of spec.samples(tenant, ctx))
@@ -255,6 +279,78 @@ describe('metrics', () => {
     expect(kept).toMatch(/^partner_security_admins_mfa_enabled\{tenant_id="t1"\} 37$/m);
     expect(kept).toMatch(/^partner_security_history_requirements\{tenant_id="t1"\} 11$/m);
     expect(kept).toMatch(/^partner_security_customer_users\{tenant_id="t1",customer_tenant_id="c-two"\} 333$/m);
+  });
+
+  it('exports whether the authorization is at risk: 1 or 0, absent while not known, never a reassuring 0 without data', async () => {
+    const met = [
+      { type: 'mfaEnforcedForAdmins', compliant: true, state: 'active' },
+      { type: 'securityContactProvided', compliant: true, state: 'active' },
+      { type: 'securityAlertsPromptlyResolved', compliant: true, state: 'active' },
+    ];
+    const withRequirements = (requirements: readonly Requirement[], tenantId: string, type: 'direct' | 'indirect_reseller' = 'direct'): TenantSnapshot => ({
+      ...healthy(tenantId, 50),
+      partner: { type },
+      relations: { requirements },
+    });
+    const text = await render([
+      withRequirements(met, 'met'),
+      // Graph sent mfaEnforcedForAdmins twice: told apart by id, and the failing one still counts.
+      withRequirements(
+        [
+          ...met,
+          { type: 'mfaEnforcedForAdmins:dup', sentType: 'mfaEnforcedForAdmins', compliant: false, state: 'active' },
+          { type: 'mfaEnforcedForAdminsOfCustomers', compliant: false, state: 'active' },
+        ],
+        'twice',
+      ),
+      withRequirements(met.slice(0, 2), 'missing'),
+      withRequirements([...met.slice(0, 2), { type: 'securityAlertsPromptlyResolved', compliant: false, state: 'active' }], 'reseller', 'indirect_reseller'),
+      { ...healthy('stale', 50), relations: { requirements: met }, lastSuccessMs: NOW - 3 * 3600_000 - 1 },
+      initialSnapshot('never'),
+    ]);
+    const samples = parseSamples(text);
+    const value = (name: string, tenant_id: string) => samples.find((x) => x.name === name && x.labels.tenant_id === tenant_id)?.value;
+    const row = (tenant: string) => [
+      value('partner_security_authorization_at_risk', tenant),
+      value('partner_security_mandatory_requirements_noncompliant', tenant),
+    ];
+    expect(row('met')).toEqual([0, 0]);
+    expect(row('twice')).toEqual([1, 1]);
+    expect(row('missing')).toEqual([undefined, undefined]);
+    expect(row('reseller')).toEqual([0, 0]);
+    expect(row('stale')).toEqual([undefined, undefined]);
+    expect(row('never')).toEqual([undefined, undefined]);
+    const mandatory = (tenant: string) =>
+      samples
+        .filter((x) => x.name === 'partner_security_requirement_mandatory' && x.labels.tenant_id === tenant)
+        .map((x) => [x.labels.requirement_type, x.value]);
+    expect(mandatory('twice')).toEqual([
+      ['mfaEnforcedForAdmins', 1],
+      ['securityContactProvided', 1],
+      ['securityAlertsPromptlyResolved', 1],
+      ['mfaEnforcedForAdmins:dup', 1],
+      ['mfaEnforcedForAdminsOfCustomers', 0],
+    ]);
+    expect(mandatory('reseller')).toEqual([
+      ['mfaEnforcedForAdmins', 1],
+      ['securityContactProvided', 1],
+      ['securityAlertsPromptlyResolved', 0],
+    ]);
+    // The validation month is configuration, not data: it stays while the data is stale, and is absent when not configured.
+    expect(value('partner_security_next_validation_timestamp_seconds', 'stale')).toBe(Date.UTC(2027, 2, 1) / 1000);
+    expect(value('partner_security_next_validation_timestamp_seconds', 'never')).toBeUndefined();
+  });
+
+  it('drops the authorization signal when the requirements go stale between polls, though the score is fresh', async () => {
+    // The requirements relation failed at the last polls: its data is kept, read two hours before the last success.
+    const snapshot = { ...healthy('t1', 10), lastSuccessMs: NOW - 60_000, relationsReadMs: { requirements: NOW - 2 * 3600_000 } };
+    let now = NOW;
+    const metrics = createMetrics({ snapshots: () => [snapshot], build, maxStalenessMs: 3 * 3600_000, now: () => now, processMetrics: false });
+    expect(await metrics.render()).toMatch(/^partner_security_authorization_at_risk\{tenant_id="t1"\} 1$/m);
+    now = NOW + 3600_000 + 1;
+    const later = await metrics.render();
+    expect(later).toMatch(/^partner_security_score_current\{tenant_id="t1"\} 10$/m);
+    expect(later).not.toMatch(/^partner_security_authorization_at_risk\{/m);
   });
 
   it('renders each scrape from the snapshots of that moment, so vanished tenants vanish', async () => {
@@ -281,6 +377,32 @@ describe('metrics', () => {
     now = NOW + 2 * 3_600_000;
     expect(await metrics.render()).not.toMatch(/^partner_security_score_current/m);
     expect(counts.renders).toBe(3);
+  });
+
+  it('partner_security_relation_up: 1 for a relation read, 0 for one Graph answered 404 for (unavailable) or that failed, absent when turned off', async () => {
+    const t: TenantSnapshot = {
+      ...healthy('t1', 10),
+      relationStatus: { requirements: 'ok', history: 'failed', customerInsights: 'unavailable', securityAlerts: 'disabled' },
+    };
+    const samples = (await render([t]))
+      .split('\n')
+      .filter((line) => line.startsWith('partner_security_relation_up{'))
+      .sort();
+    expect(samples).toEqual([
+      'partner_security_relation_up{tenant_id="t1",relation="customerInsights"} 0',
+      'partner_security_relation_up{tenant_id="t1",relation="history"} 0',
+      'partner_security_relation_up{tenant_id="t1",relation="requirements"} 1',
+    ]);
+  });
+
+  it('ages the score on the monotonic clock: a wall-clock step neither drops a fresh score nor keeps a stale one', async () => {
+    const snapshots = [{ ...healthy('t1', 10), lastSuccessMs: NOW, lastSuccessMonoMs: 5000 }];
+    const render = (wallMs: number, monoMs: number) =>
+      createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => wallMs, monoNow: () => monoMs, processMetrics: false }).render();
+    // The wall clock stepped four hours forward, one minute after the poll.
+    expect(await render(NOW + 4 * 3_600_000, 5000 + 60_000)).toContain('partner_security_score_current{tenant_id="t1"} 10');
+    // The wall clock stepped an hour back, two hours after the poll.
+    expect(await render(NOW - 3_600_000, 5000 + 2 * 3_600_000)).not.toMatch(/^partner_security_score_current/m);
   });
 
   it('serves the same exposition as bytes for HTTP, encoded once per render and shared until the next poll', async () => {
@@ -339,7 +461,7 @@ describe('metrics', () => {
       maxStalenessMs: 0,
       now: () => NOW,
       processMetrics: false,
-      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: 0 }),
+      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
       families,
     });
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 0');

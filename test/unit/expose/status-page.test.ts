@@ -194,6 +194,80 @@ describe('statusView', () => {
     });
   });
 
+  it('says whether the authorization is at risk, why, where to act and when Microsoft validates next', () => {
+    const a = statusView([polled({ partner: { type: 'direct', validationMonth: 3 } })], OPTIONS).tenants[0]?.authorization;
+    expect(a).toMatchObject({
+      state: 'at_risk',
+      partnerType: 'direct',
+      failing: [
+        {
+          type: 'mfaEnforcedForAdmins',
+          title: 'MFA for partner admins',
+          actionUrl: 'https://partner.microsoft.com/mfa',
+          actionLink: 'https://partner.microsoft.com/mfa',
+        },
+      ],
+      unknown: [],
+      validationMonth: 3,
+      nextValidation: { at: '2026-03-01T00:00:00.000Z', ageSeconds: -(Date.parse('2026-03-01T00:00:00Z') - NOW) / 1000 },
+    });
+    expect(a?.sentence).toBe(
+      'Authorization at risk: 1 mandatory requirement is not met: MFA for partner admins (https://partner.microsoft.com/mfa). Next validation: March 2026, in 92 days.',
+    );
+  });
+
+  it.each([
+    [
+      'every mandatory requirement met',
+      { requirements: ['compliant', 'compliant', 'compliant'] },
+      'not_at_risk',
+      'Authorization not at risk: all 3 requirements mandatory for a direct partner are met.',
+    ],
+    [
+      'one missing from Graph',
+      { requirements: ['compliant', 'compliant'] },
+      'unknown',
+      "Authorization risk unknown: Graph's answer lacks the mandatory requirement Security alerts resolved within 24 hours.",
+    ],
+    [
+      'one without a status',
+      { requirements: ['compliant', 'compliant', undefined] },
+      'unknown',
+      'Authorization risk unknown: Graph does not say whether Security alerts resolved within 24 hours is compliant.',
+    ],
+    ['requirements turned off', { off: true }, 'unknown', 'Authorization risk unknown: reading the requirements is turned off (--no-collector.requirements).'],
+    [
+      'requirements stale',
+      { requirements: ['compliant', 'compliant', 'compliant'], readHoursAgo: 4 },
+      'unknown',
+      'Authorization risk unknown: the requirements were last read 4 h ago, longer ago than --poll.max-staleness.',
+    ],
+  ] as const)('never says "not at risk" without the data for it: %s', (_name, setup, state, start) => {
+    const types = ['mfaEnforcedForAdmins', 'securityContactProvided', 'securityAlertsPromptlyResolved'];
+    const given = 'requirements' in setup ? setup.requirements : [];
+    const requirements = given.map((c, i) => requirement({ type: types[i] ?? '', ...(c === undefined ? {} : { compliant: c === 'compliant' }) }));
+    const snapshot = polled({
+      relations: 'off' in setup ? {} : { requirements },
+      relationStatus: { requirements: 'off' in setup ? 'disabled' : 'ok' },
+      ...('readHoursAgo' in setup ? { relationsReadMs: { requirements: NOW - setup.readHoursAgo * 3600_000 } } : {}),
+    });
+    const a = statusView([snapshot], { ...OPTIONS, maxStalenessMs: 3 * 3600_000 }).tenants[0]?.authorization;
+    expect(a?.state).toBe(state);
+    expect(a?.sentence).toBe(`${start} The validation month is not configured (validation_month, --partner.validation-month).`);
+  });
+
+  it('calls a mandatory requirement Graph sent twice "mandatory" under its told-apart name, and exempts an indirect reseller from alert response', () => {
+    const twice = statusView(
+      [polled({ relations: { requirements: [requirement({ type: 'mfaEnforcedForAdmins:second', sentType: 'mfaEnforcedForAdmins', compliant: false })] } })],
+      OPTIONS,
+    ).tenants[0];
+    expect(twice?.requirements?.[0]).toMatchObject({ type: 'mfaEnforcedForAdmins:second', title: 'MFA for partner admins', state: 'mandatory' });
+    expect(twice?.authorization.failing.map((f) => f.type)).toEqual(['mfaEnforcedForAdmins:second']);
+    const reseller = statusView([polled({ partner: { type: 'indirect_reseller' } })], OPTIONS).tenants[0];
+    expect(reseller?.requirements?.find((r) => r.type === 'securityAlertsPromptlyResolved')?.state).toBe('recommended');
+    expect(reseller?.authorization.mandatory).toEqual(['mfaEnforcedForAdmins', 'securityContactProvided']);
+  });
+
   it('is plain JSON with null for what is not known, before the first poll too', () => {
     const view = statusView([polled(), initialSnapshot('new')], OPTIONS);
     expect(JSON.parse(JSON.stringify(view))).toEqual(view);
@@ -240,6 +314,44 @@ describe('statusPage', () => {
     expect(html).toContain('<dd>5 of 6</dd>');
   });
 
+  it('opens with the authorization sentence of each tenant, in colour and words, before anything else', () => {
+    const met = ['mfaEnforcedForAdmins', 'securityContactProvided', 'securityAlertsPromptlyResolved'].map((type) => requirement({ type, compliant: true }));
+    const snapshots = [
+      polled({ partner: { type: 'direct', validationMonth: 11 } }),
+      polled({ tenantId: 'tenant-b', relations: { requirements: met } }),
+      initialSnapshot('tenant-c'),
+    ];
+    const view = statusView(snapshots, OPTIONS);
+    const html = statusPage(view);
+    const main = html.split('<main>')[1] ?? '';
+    expect(main.trimStart().startsWith('<section class="verdicts" aria-label="CSP authorization">')).toBe(true);
+    const verdicts = [
+      ...main.matchAll(
+        /<p class="verdict ([a-z-]+)" data-state="([a-z_]+)" data-tenant-id="([^"]+)">(?:<a [^>]+><code>[^<]+<\/code><\/a>)?<strong class="word">([^<]+)<\/strong>/g,
+      ),
+    ].map((m) => m.slice(1));
+    expect(verdicts).toEqual([
+      ['at-risk', 'at_risk', 'tenant-a', '✗ Authorization at risk:'],
+      ['not-at-risk', 'not_at_risk', 'tenant-b', '✓ Authorization not at risk:'],
+      ['unknown', 'unknown', 'tenant-c', '? Authorization risk unknown:'],
+    ]);
+    // In words, the same sentence as /api/status (whose action URLs are links here), after the mark and the tenant.
+    const text = (tenant: string) =>
+      (new RegExp(`data-tenant-id="${tenant}">(.*?)</span></p>`).exec(main)?.[1] ?? '')
+        .replace(/<a class="whose"[^>]*>.*?<\/a>/, '')
+        .replace(/<[^>]+>/g, '')
+        .trim();
+    const marks = { at_risk: '✗', not_at_risk: '✓', unknown: '?' };
+    view.tenants.forEach((t) => {
+      expect(text(t.tenantId)).toBe(`${marks[t.authorization.state]} ${t.authorization.sentence.replace(/ \(https:[^)]*\)/g, '')}`);
+    });
+    expect(text('tenant-a')).toContain('Microsoft validates the requirements this month (November 2025).');
+    expect(text('tenant-c')).toContain('no poll of Microsoft Graph has succeeded yet');
+    expect(main).toContain('<a class="failing" href="https://partner.microsoft.com/mfa" rel="noopener noreferrer" target="_blank">MFA for partner admins</a>');
+    // With several tenants, each sentence names its tenant and links to its section.
+    expect(main).toContain('<a class="whose" href="#tenant-2"><code>tenant-b</code></a>');
+  });
+
   it('leaves out the chart points of history entries without a score', () => {
     const history = [
       { createdTimestamp: NOW / 1000 - DAY, score: 10 },
@@ -268,7 +380,9 @@ describe('statusPage', () => {
           relations: {
             requirements: [
               requirement({ type: IMG, actionUrl: 'javascript:alert(1)', helpUrl: hostileUrl, state: `"><b>x</b>` }),
-              requirement({ type: 'mfaEnforcedForAdmins', actionUrl: hostileUrl }),
+              // Failing mandatory requirements: the verdict at the top links to the first and shows the second as text.
+              requirement({ type: 'mfaEnforcedForAdmins', actionUrl: hostileUrl, compliant: false }),
+              requirement({ type: 'securityContactProvided', actionUrl: 'javascript:alert(2)', compliant: false }),
             ],
           },
           lastPoll: { startedMs: NOW, durationMs: 1, ok: false, reason: 'http_error', message: `Graph said ${HOSTILE}` },
@@ -284,6 +398,9 @@ describe('statusPage', () => {
     expect(html).not.toMatch(/href="\s*javascript:/i);
     expect(html).toContain('<code class="unlinked-url">javascript:alert(1)</code>');
     expect(html).toContain('href="https://example.com/%22%3E%3Cscript%3Ealert(1)%3C/script%3E"');
+    expect(html).toContain(
+      '<a class="failing" href="https://example.com/%22%3E%3Cscript%3Ealert(1)%3C/script%3E" rel="noopener noreferrer" target="_blank">MFA for partner admins</a>, <span class="failing">Security contact provided</span>',
+    );
     // Every link is a path on the exporter, an http(s) URL, or the inline icon.
     for (const [, href] of html.matchAll(/href="([^"]*)"/g)) expect(href).toMatch(/^(\/|https?:\/\/|data:image\/svg\+xml,)/);
   });

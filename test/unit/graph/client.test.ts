@@ -153,3 +153,82 @@ describe('Graph client', () => {
     expect(error.message).toMatch(/could not reach Graph at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
   });
 });
+
+/** The 403 SDK users report on securityAlerts with an app-only token (msgraph-beta-sdk-dotnet issue 1083). */
+const MISSING_MFA = readFileSync('test/fixtures/graph/error-403-missing-mfa.json', 'utf8');
+
+describe('Graph error bodies', () => {
+  it.each([
+    ['lower case', '{"error":{"code":"Forbidden","message":"said","innerError":{"request-id":"r-1"}}}', 'r-1'],
+    ['upper case', '{"Error":{"Code":"Forbidden","Message":"said","InnerError":{"Request-Id":"r-2"}}}', 'r-2'],
+    ['mixed case', '{"ERROR":{"cODE":"Forbidden","MESSAGE":"said","innererror":{"requestId":"r-3"}}}', 'r-3'],
+    ['inner_error', '{"error":{"Code":"Forbidden","message":"said","inner_error":{"request-id":"r-4"}}}', 'r-4'],
+  ])('reads code, message and request-id in %s', async (_case, body, requestId) => {
+    reply = { status: 403, body };
+    const error = await failure(client().graph.get('/beta/x', signal()));
+    expect(error.code).toBe('Forbidden');
+    expect(error.requestId).toBe(requestId);
+    expect(error.message).toMatch(/^Graph answered 403 Forbidden: said\. /);
+  });
+
+  it('reads the request-id of a nested inner error, and the inner code when the outer one is missing', async () => {
+    reply = { status: 500, body: '{"error":{"message":"m","innerError":{"innerError":{"code":"Deep","request-id":"r-deep"}}}}' };
+    const error = await failure(client().graph.get('/beta/x', signal()));
+    expect(error).toMatchObject({ code: 'Deep', requestId: 'r-deep' });
+  });
+
+  it('gives a 403 whose code says MFA is missing its own reason and says what is known, not to add the permission', async () => {
+    reply = { status: 403, body: MISSING_MFA };
+    const error = await failure(client().graph.get('/beta/security/partner/securityAlerts', signal(), 'securityAlerts'));
+    expect(error.reason).toBe('mfa_required');
+    expect(error.code).toBe('Unauthorized_MissingMFA');
+    expect(error.message).toMatch(/^Graph answered 403 Unauthorized_MissingMFA: MFA is required for this request\. The provided authentication token/);
+    expect(error.message).toContain('Graph asks for an MFA claim to read the securityAlerts relation, and app-only tokens');
+    expect(error.message).toContain('never carry one');
+    expect(error.message).toContain('the score and the other relations keep working');
+    expect(error.message).toContain('--no-collector.security-alerts');
+    expect(error.message).toContain('Microsoft support case');
+    expect(error.message).not.toContain('needs the PartnerSecurity.Read.All');
+    expect(error.transient).toBe(false);
+  });
+
+  it('finds the MFA code in an inner error too; on the score it does not promise that anything keeps working', async () => {
+    reply = { status: 403, body: '{"error":{"code":"Forbidden","message":"m","innerError":{"code":"Unauthorized_MissingMFA"}}}' };
+    const error = await failure(client().graph.get('/beta/security/partner/securityScore', signal()));
+    expect(error.reason).toBe('mfa_required');
+    expect(error.code).toBe('Forbidden');
+    expect(error.message).toContain('nothing can be read until Graph stops asking');
+    expect(error.message).not.toContain('--no-collector');
+  });
+
+  it('names the relation a 403 or a 404 is about, and keeps the score texts for the score', async () => {
+    reply = { status: 404, body: '{"error":{"code":"ResourceNotFound","message":"nope"}}' };
+    const relation404 = await failure(client().graph.get('/beta/x', signal(), 'customerInsights'));
+    expect(relation404.reason).toBe('not_found');
+    expect(relation404.message).toContain('Graph does not serve the customerInsights relation for this tenant');
+    expect(relation404.message).not.toContain('partner security score is served only by the global cloud');
+    const score404 = await failure(client().graph.get('/beta/x', signal()));
+    expect(score404.message).toContain('The partner security score is served only by the global cloud');
+
+    reply = { status: 403, body: '{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges."}}' };
+    const relation403 = await failure(client().graph.get('/beta/x', signal(), 'history'));
+    expect(relation403.reason).toBe('forbidden');
+    expect(relation403.message).toMatch(/PartnerSecurity\.Read\.All application permission .* to read the history relation$/);
+    const hinted: string[] = [];
+    const tokens: TokenSource = { get: async () => ({ token: 't' }), invalidate: () => {}, lastTenantId: () => undefined };
+    const withHint = createGraphClient({
+      endpoint,
+      timeoutMs: 5000,
+      tokens,
+      userAgent: 'ua',
+      credentialHint: (status, subject) => {
+        hinted.push(`${status} ${subject}`);
+        return `configured hint about ${subject}`;
+      },
+    });
+    const configured = await failure(withHint.get('/beta/x', signal(), 'securityAlerts'));
+    expect(configured.message).toMatch(/\. configured hint about the securityAlerts relation$/);
+    await failure(withHint.get('/beta/x', signal()));
+    expect(hinted).toEqual(['403 the securityAlerts relation', '403 the partner security score']);
+  });
+});

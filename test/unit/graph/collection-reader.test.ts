@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createCollectionReader, MAX_DEPTH } from '../../../src/graph/collection-reader.js';
+import { createCollectionReader } from '../../../src/graph/collection-reader.js';
+import { JsonShapeError, MAX_JSON_DEPTH } from '../../../src/graph/json-shape.js';
 import { GraphParseError, parseCollection } from '../../../src/graph/parse.js';
 
 /** Reads text cut at the given places; the items and the page, or the error. */
@@ -22,7 +23,7 @@ function read(text: string, cuts: readonly number[]): { items: unknown[]; nextLi
     const page = reader.end();
     return page.nextLink === undefined ? { items } : { items, nextLink: page.nextLink };
   } catch (error) {
-    if (error instanceof GraphParseError) return { error: error.message };
+    if (error instanceof GraphParseError || error instanceof JsonShapeError) return { error: error.message };
     throw error;
   }
 }
@@ -121,7 +122,7 @@ describe('a collection page read item by item', () => {
     ['{"value":[1],"value":[2]}', /"value" given twice/],
     ['{"value":[1]', /ends inside a value/],
     ['{"value":[1]}}', /a closing bracket without an opening one/],
-    [`{"value":[${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}]}`, /nested deeper than 512 levels/],
+    [`{"value":[${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}]}`, /^nested deeper than 64 levels$/],
   ])('refuses %.40s', (text, message) => {
     const result = read(text, []);
     expect('error' in result ? result.error : 'read').toMatch(message);

@@ -1,19 +1,23 @@
 /**
- * The Grafana dashboards and their provisioning, without a Grafana: the committed JSON is what
- * dashboards/*.ts renders, every dashboard is well-formed and goes through the datasource variable,
- * and the provisioning files point where deploy/docker-compose.yml mounts things. (That every panel
- * query returns data from a real Prometheus is test/stack/e2e.test.ts.)
+ * The Grafana dashboards and their provisioning, without a Grafana: the committed mixin templates are
+ * what dashboards/*.ts renders and every query in them names the mixin's selector, every dashboard is
+ * well-formed and goes through the datasource variable, and the provisioning files point where
+ * deploy/docker-compose.yml mounts things. (That grafana/dashboards/ is what the mixin renders from
+ * the templates is test/stack/mixin.test.ts; that every panel query returns data from a real
+ * Prometheus is test/stack/e2e.test.ts.)
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DATASOURCE_UID } from '../../../dashboards/common.js';
-import { DASHBOARDS, DASHBOARDS_DIR, renderDashboards } from '../../../dashboards/generate.js';
+import { DATASOURCE_UID, SELECTOR } from '../../../dashboards/common.js';
+import { DASHBOARDS, DASHBOARDS_DIR, renderDashboards, TEMPLATES_DIR } from '../../../dashboards/generate.js';
 
 /** The datasource variable as Grafana writes it: `${datasource}`. */
 const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
+/** The environment variable the provisioned data source's URL is read from: `${PROMETHEUS_URL}`. */
+const PROMETHEUS_URL_VARIABLE = ['$', '{PROMETHEUS_URL}'].join('');
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 
@@ -69,11 +73,37 @@ function overlaps(a: NonNullable<PanelJson['gridPos']>, b: NonNullable<PanelJson
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
+/** Every PromQL text of a dashboard: panel queries and variable queries. */
+function queries(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(queries);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, v]) => [...((key === 'expr' || key === 'definition') && typeof v === 'string' ? [v] : []), ...queries(v)]);
+}
+
 describe('generated dashboards', () => {
-  it('are committed exactly as dashboards/*.ts renders them (run npm run dashboards after a change)', () => {
+  it('are committed as mixin templates exactly as dashboards/*.ts renders them (run npm run dashboards after a change)', () => {
     const rendered = renderDashboards();
+    expect(
+      readdirSync(TEMPLATES_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).toEqual([...rendered.keys()].sort());
     expect(files.sort()).toEqual([...rendered.keys()].sort());
-    for (const [file, text] of rendered) expect(readFileSync(join(DASHBOARDS_DIR, file), 'utf8'), `${file} differs from its source`).toBe(text);
+    for (const [file, text] of rendered) expect(readFileSync(join(TEMPLATES_DIR, file), 'utf8'), `${file} differs from its source`).toBe(text);
+  });
+
+  it.each(DASHBOARDS.map((d) => d.file))("%s: every series selector of every query names the mixin's selector", (file) => {
+    const template = JSON.parse(readFileSync(join(TEMPLATES_DIR, file), 'utf8')) as unknown;
+    const exprs = queries(template);
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) {
+      // Metric names: the exporter's, and the scrape's own up and process_* series.
+      for (const m of expr.matchAll(/\b(?:partner_security_[a-z0-9_]+|up|process_[a-z0-9_]+)\b(?![a-z0-9_(])/g)) {
+        const rest = expr.slice((m.index ?? 0) + m[0].length);
+        const matchers = /^\{([^}]*)\}/.exec(rest)?.[1] ?? '';
+        expect(matchers.split(', '), `${m[0]} in ${expr}`).toContain(SELECTOR);
+      }
+    }
   });
 
   it('include the overview and the exporter health dashboards, with distinct uids', () => {
@@ -116,7 +146,7 @@ describe.each(dashboards)('$file', ({ json }) => {
   it('has a multi-select tenant_id variable queried through the datasource variable', () => {
     const tenant = variable('tenant_id');
     expect(tenant).toMatchObject({ type: 'query', multi: true, includeAll: true, datasource: { type: 'prometheus', uid: DATASOURCE_VARIABLE } });
-    expect(JSON.stringify(tenant?.query)).toContain('label_values(partner_security_up, tenant_id)');
+    expect(JSON.stringify(tenant?.query)).toContain('label_values(partner_security_up{job=\\"partner-security-score\\"}, tenant_id)');
   });
 
   it('queries only through the datasource variable, never a fixed data source', () => {
@@ -152,7 +182,7 @@ describe.each(dashboards)('$file', ({ json }) => {
 
 describe('Grafana provisioning', () => {
   const compose = parse(readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { volumes?: string[]; environment?: Record<string, string> }>;
+    services: Record<string, { image?: string; volumes?: string[]; environment?: Record<string, string> }>;
   };
   /** Container path -> host path of the Grafana service's bind mounts. */
   const grafanaMounts = new Map(
@@ -174,15 +204,47 @@ describe('Grafana provisioning', () => {
     expect(provisioning).toBe(join(ROOT, 'grafana/provisioning'));
   });
 
+  const sourcesDir = join(ROOT, 'grafana/provisioning/datasources');
+  const sources = readdirSync(sourcesDir).flatMap(
+    (f) => (parse(readFileSync(join(sourcesDir, f), 'utf8')) as { apiVersion: number; datasources: Record<string, unknown>[] }).datasources,
+  );
+  const sourceUrl = String(sources[0]?.url ?? '');
+
   it('creates one Prometheus data source with the uid the dashboards default to', () => {
-    const dir = join(ROOT, 'grafana/provisioning/datasources');
-    const sources = readdirSync(dir).flatMap(
-      (f) => (parse(readFileSync(join(dir, f), 'utf8')) as { apiVersion: number; datasources: Record<string, unknown>[] }).datasources,
-    );
     expect(sources).toHaveLength(1);
-    expect(sources[0]).toMatchObject({ uid: DATASOURCE_UID, type: 'prometheus', access: 'proxy', url: 'http://prometheus:9090' });
-    // http://prometheus:9090 is the Compose service.
-    expect(Object.keys(compose.services)).toContain('prometheus');
+    expect(sources[0]).toMatchObject({ uid: DATASOURCE_UID, type: 'prometheus', access: 'proxy' });
+  });
+
+  it('takes the data source URL from the environment, which the compose stack sets to its Prometheus service', () => {
+    expect(sourceUrl).toBe(PROMETHEUS_URL_VARIABLE);
+    const url = new URL(grafanaInterpolate(sourceUrl, compose.services.grafana?.environment ?? {}));
+    expect(url.host).toBe('prometheus:9090');
+    expect(Object.keys(compose.services)).toContain(url.hostname);
+  });
+
+  describe.each(standaloneGrafanaCommands())('the standalone Grafana command of docs/grafana.md: %s', (command) => {
+    const run = dockerRun(command);
+    const url = new URL(grafanaInterpolate(sourceUrl, run.env));
+
+    it('mounts the provisioning and the dashboards where the compose stack does, and runs its image', () => {
+      expect(run.image).toBe(compose.services.grafana?.image);
+      for (const target of ['/etc/grafana/provisioning', '/etc/grafana/dashboards']) {
+        const source = run.volumes.find((v) => v.target === target)?.source.replace('$PWD/', '');
+        expect(source && join(ROOT, source), target).toBe(onHost(target));
+      }
+    });
+
+    it('gives Grafana a Prometheus URL its server can reach outside Compose', () => {
+      expect(Object.keys(compose.services), 'a Compose service name resolves only inside Compose').not.toContain(url.hostname);
+      if (run.network === 'host') {
+        expect(['localhost', '127.0.0.1']).toContain(url.hostname);
+        expect(run.env.GF_SERVER_HTTP_ADDR, 'with the host network -p does not apply').toBe('127.0.0.1');
+      } else {
+        expect(url.hostname, 'localhost in a container is the container').toBe('host.docker.internal');
+        expect(run.addHosts).toContain('host.docker.internal:host-gateway');
+        expect(run.ports.every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
+      }
+    });
   });
 
   it('loads the dashboards from the folder the generated JSON is mounted at', () => {
@@ -204,3 +266,50 @@ describe('Grafana provisioning', () => {
     expect((JSON.parse(readFileSync(file ?? '', 'utf8')) as DashboardJson).title).toBe('Partner security score overview');
   });
 });
+
+/** Grafana's provisioning interpolation: `$NAME` and `${NAME}` from its environment (unset is empty), `$$` a literal `$`. */
+function grafanaInterpolate(text: string, env: Record<string, string>): string {
+  return text
+    .split('$$')
+    .map((part) =>
+      part.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_all, braced?: string, bare?: string) => env[braced ?? bare ?? ''] ?? ''),
+    )
+    .join('$');
+}
+
+/** The `docker run` commands of docs/grafana.md that start Grafana, continuation lines joined. */
+function standaloneGrafanaCommands(): string[] {
+  const doc = readFileSync(join(ROOT, 'docs/grafana.md'), 'utf8');
+  return [...doc.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .map((m) => (m[1] ?? '').replace(/\\\n\s*/g, ' ').trim())
+    .filter((c) => c.startsWith('docker run') && c.includes('grafana/grafana'));
+}
+
+/** What a `docker run` command line asks for (double-quoted words unquoted). */
+function dockerRun(command: string) {
+  const words = [...command.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
+  const run = {
+    env: {} as Record<string, string>,
+    volumes: [] as { source: string; target: string }[],
+    addHosts: [] as string[],
+    ports: [] as string[],
+    network: '',
+    image: '',
+  };
+  for (let i = 2; i < words.length; i++) {
+    const word = words[i] ?? '';
+    const [flag = '', inline] = word.startsWith('--') && word.includes('=') ? [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)] : [word];
+    const value = () => inline ?? words[++i] ?? '';
+    if (flag === '-e' || flag === '--env') {
+      const assignment = value();
+      run.env[assignment.slice(0, assignment.indexOf('='))] = assignment.slice(assignment.indexOf('=') + 1);
+    } else if (flag === '-v' || flag === '--volume') {
+      const [source = '', target = ''] = value().split(':');
+      run.volumes.push({ source, target });
+    } else if (flag === '--add-host') run.addHosts.push(value());
+    else if (flag === '-p' || flag === '--publish') run.ports.push(value());
+    else if (flag === '--network') run.network = value();
+    else if (!flag.startsWith('-')) run.image = flag;
+  }
+  return run;
+}

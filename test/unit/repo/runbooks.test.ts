@@ -1,8 +1,9 @@
 /**
- * Every alert rule links to its runbook: a `runbook_url` whose anchor is a heading of the README
- * (GitHub's anchor rules), plus `summary` and `description`; and the README's alert table, the one
- * documented place for thresholds and `for:` durations, says what each rule does. Checked for the
- * rule file Prometheus loads and for the PrometheusRule generated from it for Kubernetes.
+ * Every alert rule links to its runbook: a `runbook_url` on the project's home (package.json's
+ * `repository`) whose anchor, the alert name in lower case, is a heading of docs/alerts.md (GitHub's
+ * anchor rules), plus `summary` and `description`; and the alert table of docs/alerts.md,
+ * the one documented place for thresholds and `for:` durations, says what each rule does. Checked
+ * for the rule file Prometheus loads and for the PrometheusRule generated from it for Kubernetes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ALERTS_FILE, BASE_DIR, loadObjects, renderPrometheusRule } from '../../../scripts/kubernetes.js';
+import { projectHome } from '../../../scripts/project-home.js';
+import { githubAnchors } from '../../helpers/markdown.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** Where the runbooks are: the alert table and one section per alert. */
+const ALERTS_DOC = readFileSync(join(ROOT, 'docs/alerts.md'), 'utf8');
 
 interface Rule {
   alert?: string;
@@ -34,38 +38,11 @@ const SOURCES: readonly { name: string; rules: Rule[] }[] = [
   { name: 'renderPrometheusRule()', rules: rulesOf((parse(renderPrometheusRule()) as { spec: { groups: { rules: Rule[] }[] } }).spec.groups) },
 ];
 
-/**
- * The anchor GitHub gives a heading: inline markup dropped, lower case, every character that is not a
- * letter, digit, space, hyphen or underscore removed, spaces to hyphens; repeats get -1, -2, ...
- */
-function githubAnchors(markdown: string): Set<string> {
-  const anchors = new Set<string>();
-  const seen = new Map<string, number>();
-  let fenced = false;
-  for (const line of markdown.split('\n')) {
-    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
-    const heading = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!heading) continue;
-    const text = (heading[1] ?? '')
-      .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
-      .replace(/<[^>]+>/g, '')
-      .replace(/[`*]/g, '');
-    const base = text
-      .toLowerCase()
-      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-      .replace(/\s/g, '-');
-    const count = seen.get(base) ?? 0;
-    seen.set(base, count + 1);
-    anchors.add(count === 0 ? base : `${base}-${count}`);
-  }
-  return anchors;
-}
+const anchors = githubAnchors(ALERTS_DOC);
 
-const anchors = githubAnchors(README);
-
-/** The README's alert table: alert name -> its cells. */
+/** The alert table of docs/alerts.md: alert name -> its cells. */
 function alertTable(): Map<string, { threshold: string; for: string; runbook: string }> {
-  const section = README.split('\n### Alert rules\n')[1]?.split('\n### ')[0] ?? '';
+  const section = ALERTS_DOC.split('\n## Alert rules\n')[1]?.split('\n## ')[0] ?? '';
   const rows = new Map<string, { threshold: string; for: string; runbook: string }>();
   for (const line of section.split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
@@ -76,41 +53,30 @@ function alertTable(): Map<string, { threshold: string; for: string; runbook: st
   return rows;
 }
 
-describe('githubAnchors', () => {
-  it.each([
-    ['## Prometheus, alert rules and Grafana', 'prometheus-alert-rules-and-grafana'],
-    ['### 1. Register an application', '1-register-an-application'],
-    ['#### `PartnerSecurityScoreLow`', 'partnersecurityscorelow'],
-    ['## Flags', 'flags'],
-  ])('%s -> #%s', (heading, anchor) => {
-    expect([...githubAnchors(`${heading}\n`)]).toEqual([anchor]);
-  });
-
-  it('numbers repeated headings and ignores fenced code', () => {
-    expect([...githubAnchors('## Usage\n```sh\n# not a heading\n```\n### Usage\n')]).toEqual(['usage', 'usage-1']);
-  });
-});
-
 describe.each(SOURCES)('alert rules in $name', ({ rules }) => {
   it('are all there', () => {
     expect(rules.length).toBeGreaterThanOrEqual(8);
   });
 
-  it.each(rules.map((r) => [r.alert ?? '', r] as const))('%s links to a README runbook section and says what it means', (_name, rule) => {
+  it.each(rules.map((r) => [r.alert ?? '', r] as const))('%s links to its runbook section in docs/alerts.md and says what it means', (name, rule) => {
     const url = rule.annotations?.runbook_url ?? '';
-    const match = /^https:\/\/github\.com\/[^/]+\/partner-security-score-exporter\/blob\/main\/README\.md#([a-z0-9_-]+)$/.exec(url);
+    const match = /^(.*)\/blob\/main\/docs\/alerts\.md#([a-z0-9_-]+)$/.exec(url);
     expect(match, `runbook_url ${url}`).not.toBeNull();
-    expect(anchors.has(match?.[1] ?? ''), `README has no heading for #${match?.[1]}`).toBe(true);
+    // On the project's home, as package.json's repository names it.
+    expect(match?.[1]).toBe(projectHome().url);
+    expect(anchors.has(match?.[2] ?? ''), `docs/alerts.md has no heading for #${match?.[2]}`).toBe(true);
+    // Its own section, not another alert's.
+    expect(match?.[2]).toBe(name.toLowerCase());
     for (const key of ['summary', 'description']) expect(rule.annotations?.[key]?.length ?? 0, key).toBeGreaterThan(20);
   });
 
-  it('all link to the same README', () => {
+  it('all link into the same file', () => {
     const bases = new Set(rules.map((r) => (r.annotations?.runbook_url ?? '').split('#')[0]));
     expect(bases.size).toBe(1);
   });
 });
 
-describe('the README alert table (thresholds and for: in one place)', () => {
+describe('the alert table of docs/alerts.md (thresholds and for: in one place)', () => {
   const rules = SOURCES[0]?.rules ?? [];
   const table = alertTable();
 
@@ -124,14 +90,5 @@ describe('the README alert table (thresholds and for: in one place)', () => {
     expect(row?.threshold.length ?? 0).toBeGreaterThan(5);
     const anchor = (rule.annotations?.runbook_url ?? '').split('#')[1];
     expect(row?.runbook).toBe(`[runbook](#${anchor})`);
-  });
-});
-
-describe('links into the README from SECURITY.md and the README itself', () => {
-  it('point at headings that exist', () => {
-    const security = readFileSync(join(ROOT, 'SECURITY.md'), 'utf8');
-    const targets = [...[...security.matchAll(/\]\(README\.md#([^)]+)\)/g)].map((m) => m[1]), ...[...README.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1])];
-    expect(targets.length).toBeGreaterThan(5);
-    expect(targets.filter((t) => !anchors.has(t ?? ''))).toEqual([]);
   });
 });

@@ -24,6 +24,8 @@ beforeAll(async () => {
     healthzWithoutAuth: false,
     logger,
     timeouts: { headersTimeout: 500, requestTimeout: 1000 },
+    // 200 connections at once from one address below: more than one address may hold by default.
+    maxConnectionsPerAddress: 256,
   });
   [host, port] = [boundAddress(web.server as Server).split(':')[0] ?? '127.0.0.1', Number(boundAddress(web.server as Server).split(':')[1])];
 });
