@@ -222,8 +222,13 @@ export async function startScaleCloud(shape: ScaleShape) {
     const nowMs = Date.now();
     const skip = skipOf(request.query);
     const end = Math.min(shape.alerts, skip + ALERTS_PER_PAGE);
-    const value = Array.from({ length: Math.max(0, end - skip) }, (_, k) => alert(tenant, skip + k, shape.customers, nowMs));
-    const next = end < shape.alerts ? { '@odata.nextLink': `${origin}${SECURITY_ALERTS_PATH}?$skiptoken=${end}` } : {};
+    // $select, as Graph honours it: only the properties asked for (the exporter asks for those it reads).
+    const select = new URLSearchParams(request.query).get('$select')?.split(',');
+    const value = Array.from({ length: Math.max(0, end - skip) }, (_, k) => {
+      const full = alert(tenant, skip + k, shape.customers, nowMs);
+      return select === undefined ? full : Object.fromEntries(Object.entries(full).filter(([key]) => select.includes(key)));
+    });
+    const next = end < shape.alerts ? { '@odata.nextLink': `${origin}${SECURITY_ALERTS_PATH}?$skiptoken=${end}${select ? `&$select=${select.join(',')}` : ''}` } : {};
     return { body: { '@odata.context': 'https://graph.microsoft.com/beta/$metadata#security/partner/securityAlerts', value, ...next } };
   };
   return cloud;

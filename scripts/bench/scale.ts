@@ -35,6 +35,8 @@ export interface ScaleCase {
   /** The exporter's main.js and the node flags to run it with. */
   readonly exporter: string;
   readonly nodeFlags: readonly string[];
+  /** --poll.interval (default 1s: every tenant polled again as soon as its poll ends). */
+  readonly pollInterval?: string;
   /** Extra exporter flags (a memory budget, say). */
   readonly extraArgs?: readonly string[];
 }
@@ -131,7 +133,7 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
   try {
     const file = join(work, 'tenants.yml');
     const lines = ['tenants:'];
-    for (let i = 1; i <= c.tenants; i++) lines.push(`  - { tenant_id: ${scaleTenantId(i)}, client_id: scale-app, client_secret_env: SCALE_SECRET }`);
+    for (let i = 1; i <= c.tenants; i++) lines.push(`  - { tenant_id: ${scaleTenantId(i)}, client_id: 5ca1ea00-0000-4000-8000-000000000001, client_secret_env: SCALE_SECRET }`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     const args = [
       ...c.nodeFlags,
@@ -141,7 +143,7 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       `--graph.endpoint=${cloud.url}`,
       '--web.listen-address=127.0.0.1:0',
       '--log.format=json',
-      '--poll.interval=1s',
+      `--poll.interval=${c.pollInterval ?? '1s'}`,
       '--collector.customer-insights',
       `--collector.customer-insights.max-customers=${c.perCustomer ? 1000 : 0}`,
       ...(c.perCustomer ? ['--collector.security-alerts.customers'] : []),
@@ -289,6 +291,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       exporter: { type: 'string', default: join(ROOT, 'dist/main.js') },
       flags: { type: 'string', default: '--max-semi-space-size=2 --max-old-space-size=192' },
       arg: { type: 'string', multiple: true, default: [] },
+      interval: { type: 'string', default: '1s' },
     },
   });
   const point = await scaleRun({
@@ -300,6 +303,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     exporter: v.exporter ?? '',
     nodeFlags: (v.flags ?? '').split(' ').filter((f) => f !== ''),
     extraArgs: v.arg ?? [],
+    pollInterval: v.interval ?? '1s',
   });
   process.stdout.write(`${JSON.stringify(point)}\n`);
   process.exit(0);

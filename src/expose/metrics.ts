@@ -13,9 +13,10 @@ import {
   requirementDetails,
   type TenantSnapshot,
 } from '../snapshot.js';
-import { createPartDeflater, type DeflatedPart, deflateFinal, gzipChunks } from './gzip.js';
+import { createDataPartCache, type DataRender } from './data-part.js';
+import { deflateFinal, gzipOfSegments } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
-import { type BuildInfo, type DataPart, dataChunks, type MetricSpec, type RenderContext, type RenderInput, type Sample } from './render.js';
+import type { BuildInfo, MetricSpec, RenderContext, Sample } from './render.js';
 
 type Labels = Record<string, string>;
 
@@ -537,13 +538,16 @@ export interface MetricsOptions {
   /** The per-tenant families (default TENANT_METRICS). */
   families?: readonly MetricSpec[];
   /**
-   * The largest data part kept as plain text between polls (default DEFAULT_MAX_PLAIN_BYTES); a
-   * bigger one is kept deflated only, and a plain scrape gets it rendered again, chunk by chunk.
+   * The largest data part rendered whole and kept as plain text between polls (default
+   * DEFAULT_MAX_PLAIN_BYTES); a bigger one is kept in deflated segments per tenant (src/expose/data-part.ts).
    */
   maxPlainBytes?: number;
 }
 
-/** Data parts up to this size are kept as plain text too: the demo's is 0.2 MB, 50 tenants of 1,000 customers 70 MB. */
+/**
+ * Data parts up to this size are rendered whole and kept as plain text too (the demo's is 0.2 MB);
+ * bigger ones are kept in deflated segments per tenant (50 tenants of 1,000 customers: 70 MB of text).
+ */
 export const DEFAULT_MAX_PLAIN_BYTES = 4 * 1024 * 1024;
 
 /** A gzip answer is joined into one buffer below this size of its deflated data part (the demo's is 11 KB). */
@@ -573,14 +577,6 @@ export interface Metrics {
   renderGzipChunks(): Promise<readonly Buffer[]>;
 }
 
-/** One render of the data part: its input, and its text kept plain (when small enough) and deflated. */
-interface DataRender {
-  /** What the text depends on: the snapshot objects (replaced whole on every poll) and which of them are fresh. */
-  readonly key: readonly unknown[];
-  readonly input: RenderInput;
-  readonly result: Promise<{ readonly plain: Buffer | undefined; readonly deflated: DeflatedPart }>;
-}
-
 /**
  * Creates the metrics. Two parts make one exposition:
  * - the data part (every tenant series and the build info) changes only when a poll lands or a
@@ -593,54 +589,25 @@ interface DataRender {
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
   const monoNow = options.monoNow ?? (() => performance.now());
-  const part: DataPart = {
-    families: options.families ?? TENANT_METRICS,
-    tenantLabels: tenantLabeller(options.constantLabels ?? []),
-    build: options.build,
-  };
-  const maxPlainBytes = options.maxPlainBytes ?? DEFAULT_MAX_PLAIN_BYTES;
+  const data = createDataPartCache({
+    part: { families: options.families ?? TENANT_METRICS, tenantLabels: tenantLabeller(options.constantLabels ?? []), build: options.build },
+    maxPlainBytes: options.maxPlainBytes ?? DEFAULT_MAX_PLAIN_BYTES,
+    // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
+    keyOf: (t, ctx) => [freshScore(t, ctx) !== undefined, requirementsStale(t, ctx.nowMs, ctx.maxStalenessMs, ctx.monoNowMs)],
+  });
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
   const readProcess = () => processMetrics?.read() ?? noProcess;
-  let cached: DataRender | undefined;
   // The gzip answer, kept with the data render and the live part it was made from.
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
-  /** Writes the data part once: into the compressor, and kept as plain bytes while it stays small. */
-  const write = async (input: RenderInput): Promise<{ plain: Buffer | undefined; deflated: DeflatedPart }> => {
-    const deflater = createPartDeflater();
-    let plain: Buffer[] | undefined = [];
-    let length = 0;
-    for (const chunk of dataChunks(input, part)) {
-      length += chunk.length;
-      if (plain !== undefined && length > maxPlainBytes) plain = undefined;
-      // Each chunk is the render's one buffer, written over by the next: the kept text is a copy.
-      plain?.push(Buffer.from(chunk));
-      await deflater.write(chunk);
-    }
-    return { plain: plain === undefined ? undefined : Buffer.concat(plain, length), deflated: await deflater.end() };
-  };
-
-  const renderData = (): DataRender => {
-    const input: RenderInput = Object.freeze({
-      snapshots: options.snapshots(),
-      ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
-    });
-    // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
-    const key = [
-      ...input.snapshots,
-      ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined),
-      ...input.snapshots.map((t) => requirementsStale(t, input.ctx.nowMs, input.ctx.maxStalenessMs, input.ctx.monoNowMs)),
-    ];
-    if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
-    const render: DataRender = { key, input, result: write(input) };
-    // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
-    render.result.catch(() => {
-      if (cached === render) cached = undefined;
-    });
-    cached = render;
-    return render;
-  };
+  const renderData = (): DataRender =>
+    data.render(
+      Object.freeze({
+        snapshots: options.snapshots(),
+        ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
+      }),
+    );
 
   /**
    * The web server's part and the process metrics, as one buffer (the last part of the answer):
@@ -661,15 +628,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 
   const renderChunks = async (): Promise<Answer> => {
-    const data = renderData();
-    const { plain } = await data.result;
+    const render = renderData();
+    const result = await render.result;
     const rest = live();
-    if (plain !== undefined) return { length: plain.length + rest.length, chunks: rest.length > 0 ? [plain, rest] : [plain] };
-    // Too big to keep: the same input written again, chunk by chunk, as the answer is sent.
+    if (result.plain !== undefined) return { length: result.plain.length + rest.length, chunks: rest.length > 0 ? [result.plain, rest] : [result.plain] };
+    // Too big to keep plain: written as the answer is sent, chunk by chunk.
+    const text = data.plainChunks(render, result);
     return {
       length: undefined,
       chunks: (function* () {
-        yield* dataChunks(data.input, part);
+        yield* text;
         if (rest.length > 0) yield rest;
       })(),
     };
@@ -683,13 +651,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     renderChunks,
     renderGzipChunks: async () => {
-      const data = renderData();
-      const { deflated } = await data.result;
+      const render = renderData();
+      const { parts } = await render.result;
       const rest = live();
-      if (gzipped?.data !== data || gzipped.live !== rest) {
+      if (gzipped?.data !== render || gzipped.live !== rest) {
         // One buffer is written fastest; a big deflated part is not copied again every time the live part changes.
-        const chunks = gzipChunks(deflated, deflateFinal(rest));
-        gzipped = { data, live: rest, answer: deflated.deflated.length > JOIN_GZIP_BELOW_BYTES ? chunks : [Buffer.concat(chunks)] };
+        const chunks = gzipOfSegments(parts, deflateFinal(rest));
+        const size = chunks.reduce((n, c) => n + c.length, 0);
+        gzipped = { data: render, live: rest, answer: size > JOIN_GZIP_BELOW_BYTES ? chunks : [Buffer.concat(chunks, size)] };
       }
       return gzipped.answer;
     },

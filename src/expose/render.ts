@@ -57,6 +57,51 @@ export interface DataPart {
 
 const BUILD_INFO_HELP = 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.';
 
+/** Snapshots that carry the same labels, in the order first met, with their label text (tenant_id, constant labels). */
+export interface TenantGroup {
+  readonly prefix: string;
+  readonly tenants: readonly TenantSnapshot[];
+}
+
+/**
+ * The snapshots grouped by their labels. Snapshots that carry the same labels (one tenant
+ * configured twice in effect, say) share their lines, as one registry would: Prometheus refuses a
+ * whole scrape that holds a series twice.
+ */
+export function tenantGroups(snapshots: readonly TenantSnapshot[], part: DataPart): TenantGroup[] {
+  const groups = new Map<string, TenantSnapshot[]>();
+  for (const tenant of snapshots) {
+    const prefix = formatLabels(part.tenantLabels(tenant.tenantId, tenant.labels));
+    const group = groups.get(prefix);
+    if (group === undefined) groups.set(prefix, [tenant]);
+    else group.push(tenant);
+  }
+  return [...groups].map(([prefix, tenants]) => ({ prefix, tenants }));
+}
+
+/** One family's HELP and TYPE lines, after the blank line that separates it from the one before (none for the first). */
+export function familyHead(spec: Pick<MetricSpec, 'name' | 'type' | 'help'>, first: boolean): string {
+  return `${first ? '' : '\n'}${familyHeader(spec.name, spec.type, spec.help)}`;
+}
+
+/** The build info family, the last of the data part. */
+export function buildInfoText(build: BuildInfo): string {
+  const labels = formatLabels({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion });
+  return `${familyHead({ name: 'partner_security_build_info', type: 'gauge', help: BUILD_INFO_HELP }, false)}partner_security_build_info{${labels}} 1\n`;
+}
+
+/** The sample lines of one family for one group of snapshots, each ending in a newline. */
+export function familyLines(spec: MetricSpec, group: TenantGroup, ctx: RenderContext): Generator<string, void, undefined> {
+  const lines = new SampleLines(escapeHelp(spec.name), spec.type === 'counter');
+  for (const tenant of group.tenants) {
+    for (const [labels, value] of spec.samples(tenant, ctx)) {
+      const own = formatLabels(labels);
+      lines.add(own === '' ? group.prefix : `${group.prefix},${own}`, value);
+    }
+  }
+  return lines.lines();
+}
+
 /**
  * The data part as UTF-8 chunks of about CHUNK_CHARS, in order. Lazy: each chunk is written when
  * asked for, into the same buffer as the one before, so it is valid only until the next is asked
@@ -64,36 +109,19 @@ const BUILD_INFO_HELP = 'A metric with a constant 1 value labelled by the versio
  */
 export function* dataChunks(input: RenderInput, part: DataPart, chunkChars?: number): Generator<Buffer, void, undefined> {
   const writer = new ChunkWriter(chunkChars);
-  // Snapshots that carry the same labels (one tenant configured twice in effect, say) share their
-  // lines, as one registry would: Prometheus refuses a whole scrape that holds a series twice.
-  const groups = new Map<string, TenantSnapshot[]>();
-  for (const tenant of input.snapshots) {
-    const prefix = formatLabels(part.tenantLabels(tenant.tenantId, tenant.labels));
-    const group = groups.get(prefix);
-    if (group === undefined) groups.set(prefix, [tenant]);
-    else group.push(tenant);
-  }
+  const groups = tenantGroups(input.snapshots, part);
   let first = true;
   for (const spec of part.families) {
-    writer.write(`${first ? '' : '\n'}${familyHeader(spec.name, spec.type, spec.help)}`);
+    writer.write(familyHead(spec, first));
     first = false;
-    for (const [prefix, tenants] of groups) {
-      const lines = new SampleLines(escapeHelp(spec.name), spec.type === 'counter');
-      for (const tenant of tenants) {
-        for (const [labels, value] of spec.samples(tenant, input.ctx)) {
-          const own = formatLabels(labels);
-          lines.add(own === '' ? prefix : `${prefix},${own}`, value);
-        }
-      }
-      for (const line of lines.lines()) {
+    for (const group of groups) {
+      for (const line of familyLines(spec, group, input.ctx)) {
         writer.write(line);
         if (writer.full()) yield writer.take() as Buffer;
       }
     }
   }
-  const { build } = part;
-  const buildLabels = formatLabels({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion });
-  writer.write(`${first ? '' : '\n'}${familyHeader('partner_security_build_info', 'gauge', BUILD_INFO_HELP)}partner_security_build_info{${buildLabels}} 1\n`);
+  writer.write(first ? buildInfoText(part.build).slice(1) : buildInfoText(part.build));
   const last = writer.take();
   if (last !== undefined) yield last;
 }

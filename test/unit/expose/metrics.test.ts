@@ -439,6 +439,49 @@ describe('metrics', () => {
     expect(counts.renders).toBe(4);
   });
 
+  it('keeps a big data part in segments per tenant: a poll that lands renders its tenant again, and every answer reads as one render would', async () => {
+    let snapshots = [healthy('t1', 10), healthy('t2', 20), healthy('t3', 30)];
+    const whole = (s: readonly TenantSnapshot[]) =>
+      createMetrics({ snapshots: () => s, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false }).render();
+    const rendered: string[] = [];
+    const families = TENANT_METRICS.map((spec) => ({
+      ...spec,
+      samples: (...args: Parameters<typeof spec.samples>) => {
+        if (spec === TENANT_METRICS[0]) rendered.push(args[0].tenantId);
+        return spec.samples(...args);
+      },
+    }));
+    const metrics = createMetrics({
+      snapshots: () => snapshots,
+      build,
+      maxStalenessMs: 0,
+      now: () => NOW,
+      processMetrics: false,
+      families,
+      maxPlainBytes: 2000,
+    });
+    // The first render is whole (and too big to keep plain); from then on, by tenant.
+    expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toBe(await whole(snapshots));
+    snapshots = [snapshots[0] as TenantSnapshot, healthy('t2', 21), snapshots[2] as TenantSnapshot];
+    rendered.length = 0;
+    const gzip = gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8');
+    expect(rendered).toEqual(['t1', 't2', 't3']);
+    expect(gzip).toBe(await whole(snapshots));
+    snapshots = [snapshots[0] as TenantSnapshot, snapshots[1] as TenantSnapshot, healthy('t3', 31)];
+    rendered.length = 0;
+    expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toBe(await whole(snapshots));
+    // Only the tenant whose poll landed.
+    expect(rendered).toEqual(['t3']);
+    // A plain scrape inflates the segments as it writes them: no render, the same text.
+    const answer = await metrics.renderChunks();
+    expect(answer.length).toBeUndefined();
+    expect(Array.from(answer.chunks, (c) => c.toString('utf8')).join('')).toBe(await whole(snapshots));
+    expect(rendered).toEqual(['t3']);
+    // A tenant gone is gone.
+    snapshots = [snapshots[0] as TenantSnapshot, snapshots[2] as TenantSnapshot];
+    expect(await metrics.render()).toBe(await whole(snapshots));
+  });
+
   it('compresses once per poll for gzip and serves the same answer in between', async () => {
     let snapshots = [healthy('t1', 10)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
