@@ -11,7 +11,16 @@
 
 import type { TenantSnapshot } from '../snapshot.js';
 import { ChunkWriter } from './exposition.js';
-import { createPartDeflater, type DeflatedPart, deflateSegment, inflateSegment, joinedPart } from './gzip.js';
+import {
+  createPartDeflater,
+  type DeflatedChunks,
+  type DeflatedPart,
+  deflateSegment,
+  inflateSegments,
+  joinedPart,
+  joinSegments,
+  type PartDeflater,
+} from './gzip.js';
 import {
   buildInfoText,
   type DataPart,
@@ -56,7 +65,7 @@ export interface DataPartCache {
   /** The render of the data part for this input: the kept one when nothing it depends on changed. */
   render(input: RenderInput): DataRender;
   /** The text of a render, chunk by chunk (each valid until the next is asked for). */
-  plainChunks(render: DataRender, result: DataResult): Iterable<Buffer>;
+  plainChunks(render: DataRender, result: DataResult): Iterable<Buffer> | AsyncIterable<Buffer>;
 }
 
 /** Creates the cache: no render until asked for one. */
@@ -87,25 +96,39 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
     return { plain: plain === undefined ? undefined : Buffer.concat(plain, length), parts: [deflated], segmented: false, length };
   };
 
-  /** One tenant's (group's) lines, a segment per family, from one compressor cut after each family. */
-  const renderGroup = async (group: TenantGroup, input: RenderInput): Promise<readonly DeflatedPart[]> => {
-    const deflater = createPartDeflater();
-    try {
-      const writer = new ChunkWriter();
-      const segments: DeflatedPart[] = [];
-      for (const spec of part.families) {
-        for (const line of familyLines(spec, group, input.ctx)) {
-          writer.write(line);
-          if (writer.full()) await deflater.write(writer.take() as Buffer);
+  // One compressor for every tenant's segments, kept: a compressor made and freed per tenant and
+  // poll leaves the allocator's heap fragmented (hundreds of kilobytes each). Tenants take turns on it.
+  let shared: PartDeflater | undefined;
+  let turn: Promise<unknown> = Promise.resolve();
+
+  /** One tenant's (group's) lines, a segment per family, cut from the shared compressor after each family. */
+  const renderGroup = (group: TenantGroup, input: RenderInput): Promise<readonly DeflatedPart[]> => {
+    const task = turn.then(async () => {
+      shared ??= createPartDeflater();
+      const deflater = shared;
+      try {
+        const writer = new ChunkWriter();
+        const segments: DeflatedChunks[] = [];
+        for (const spec of part.families) {
+          for (const line of familyLines(spec, group, input.ctx)) {
+            writer.write(line);
+            if (writer.full()) await deflater.write(writer.take() as Buffer);
+          }
+          const rest = writer.take();
+          if (rest !== undefined) await deflater.write(rest);
+          segments.push(await deflater.cut());
         }
-        const rest = writer.take();
-        if (rest !== undefined) await deflater.write(rest);
-        segments.push(await deflater.cut());
+        // One buffer per tenant, not one per family: what is kept between polls is a few allocations.
+        return joinSegments(segments);
+      } catch (error) {
+        // A compressor that failed (or a render that threw halfway) is not used again.
+        if (shared === deflater) shared = undefined;
+        deflater.close();
+        throw error;
       }
-      return segments;
-    } finally {
-      deflater.close();
-    }
+    });
+    turn = task.catch(() => {});
+    return task;
   };
 
   /** The tenants rendered again only where they changed, one after the other, then joined in the format's order. */
@@ -156,12 +179,7 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
     plainChunks(render, result) {
       if (result.plain !== undefined) return [result.plain];
       // Segments inflate one by one as they are asked for; a whole render too big to keep is written again from its input.
-      return result.segmented ? inflated(result.parts) : dataChunks(render.input, part);
+      return result.segmented ? inflateSegments(result.parts) : dataChunks(render.input, part);
     },
   };
-}
-
-/** The segments' text, one segment at a time. */
-function* inflated(parts: readonly DeflatedPart[]): Generator<Buffer, void, undefined> {
-  for (const part of parts) if (part.length > 0) yield inflateSegment(part);
 }

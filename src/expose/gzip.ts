@@ -5,7 +5,7 @@
  * that any gzip reader decodes: each piece ends on a byte boundary without a final block, none
  * refers back into another, and the trailer's CRC-32 is combined from the pieces'.
  */
-import { constants, crc32, createDeflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { constants, crc32, createDeflateRaw, createInflateRaw, deflateRawSync } from 'node:zlib';
 
 /** A piece of the answer, raw-deflated so that more deflate blocks may follow it. */
 export interface DeflatedPart {
@@ -20,6 +20,25 @@ export interface DeflatedPart {
 // ID1 ID2, CM = deflate, no flags, no modification time, no extra flags, OS = unknown.
 const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff]);
 
+/** A segment as the compressor handed it over. */
+export interface DeflatedChunks {
+  readonly chunks: readonly Buffer[];
+  readonly crc: number;
+  readonly length: number;
+}
+
+/** Segments packed into one buffer (one allocation kept, not one per segment), each a view of it. */
+export function joinSegments(segments: readonly DeflatedChunks[]): DeflatedPart[] {
+  const packed = Buffer.concat(segments.flatMap((s) => s.chunks));
+  let offset = 0;
+  return segments.map(({ chunks, crc, length }) => {
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    const deflated = packed.subarray(offset, offset + size);
+    offset += size;
+    return { deflated, crc, length };
+  });
+}
+
 /** Takes a part chunk by chunk: the whole part is never one buffer. */
 export interface PartDeflater {
   /** Deflates a chunk; resolves once the compressor is done with it (the chunk's buffer may then be used again). */
@@ -27,9 +46,10 @@ export interface PartDeflater {
   /**
    * Ends a segment: what was written since the last cut, deflated on its own (a full flush: nothing
    * after it refers back into it, nothing in it refers back before it), so segments can be joined
-   * in any order with others'.
+   * in any order with others'. Its deflated bytes come as zlib's chunks, to be copied (they are
+   * slices of larger buffers): joinSegments packs several into one buffer.
    */
-  cut(): Promise<DeflatedPart>;
+  cut(): Promise<DeflatedChunks>;
   /**
    * The deflated part, ending with a sync flush instead of a finish: an empty stored block,
    * byte-aligned and not final, so the next part's blocks can follow it directly.
@@ -55,12 +75,11 @@ export function createPartDeflater(): PartDeflater {
   stream.on('error', (error: Error) => {
     failure = error;
   });
-  const flush = async (kind: number): Promise<DeflatedPart> => {
+  const flush = async (kind: number): Promise<DeflatedChunks> => {
     if (failure) throw failure;
     await new Promise<void>((resolve) => stream.flush(kind, () => resolve()));
     if (failure) throw failure;
-    // Copied, also when one: zlib hands out slices of its 16 KiB output buffers, which a small segment would keep alive.
-    const part = { deflated: Buffer.concat(out), crc, length };
+    const part = { chunks: out, crc, length };
     out = [];
     crc = 0;
     length = 0;
@@ -76,7 +95,8 @@ export function createPartDeflater(): PartDeflater {
     cut: () => flush(constants.Z_FULL_FLUSH),
     async end() {
       try {
-        return await flush(constants.Z_SYNC_FLUSH);
+        const { chunks, crc: partCrc, length: partLength } = await flush(constants.Z_SYNC_FLUSH);
+        return { deflated: Buffer.concat(chunks), crc: partCrc, length: partLength };
       } finally {
         stream.close();
       }
@@ -94,10 +114,38 @@ export function deflateSegment(bytes: Buffer): DeflatedPart {
   };
 }
 
-/** The uncompressed bytes of a segment (it ends in a flush, not in a final block). */
-export function inflateSegment(part: DeflatedPart): Buffer {
-  return inflateRawSync(part.deflated, { finishFlush: constants.Z_SYNC_FLUSH });
+/**
+ * The uncompressed bytes of segments, in order, through one inflater (segments are independent:
+ * each can follow any other), as it produces them: about a tenth of a megabyte of deflated
+ * segments at a time, so the text is never whole.
+ */
+export async function* inflateSegments(parts: readonly DeflatedPart[]): AsyncGenerator<Buffer, void, undefined> {
+  const inflater = createInflateRaw();
+  const out: Buffer[] = [];
+  let failure: Error | undefined;
+  inflater.on('data', (chunk: Buffer) => out.push(chunk));
+  inflater.on('error', (error: Error) => {
+    failure = error;
+  });
+  try {
+    let batch = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as DeflatedPart;
+      await new Promise<void>((resolve, reject) => inflater.write(part.deflated, (error) => (error ? reject(error) : resolve())));
+      batch += part.deflated.length;
+      if (batch < INFLATE_BATCH_BYTES && i < parts.length - 1) continue;
+      batch = 0;
+      await new Promise<void>((resolve) => inflater.flush(constants.Z_SYNC_FLUSH, () => resolve()));
+      if (failure) throw failure;
+      yield* out.splice(0);
+    }
+  } finally {
+    inflater.close();
+  }
 }
+
+/** Deflated bytes inflated at a time for a plain answer: some megabytes of text. */
+const INFLATE_BATCH_BYTES = 128 * 1024;
 
 const CRC_POLY = 0xedb88320;
 

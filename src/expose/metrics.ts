@@ -558,7 +558,7 @@ export interface Answer {
   /** Undefined when the answer is rendered while it is written (sent chunked). */
   readonly length: number | undefined;
   /** Then each chunk is valid only until the next is asked for: write it (and wait until it is written) first. */
-  readonly chunks: Iterable<Buffer>;
+  readonly chunks: Iterable<Buffer> | AsyncIterable<Buffer>;
 }
 
 export interface Metrics {
@@ -636,7 +636,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const text = data.plainChunks(render, result);
     return {
       length: undefined,
-      chunks: (function* () {
+      chunks: (async function* () {
         yield* text;
         if (rest.length > 0) yield rest;
       })(),
@@ -646,8 +646,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     contentType: CONTENT_TYPE,
     render: async () => {
-      const { chunks } = await renderChunks();
-      return Array.from(chunks, (chunk) => chunk.toString('utf8')).join('');
+      let text = '';
+      for await (const chunk of (await renderChunks()).chunks) text += chunk.toString('utf8');
+      return text;
     },
     renderChunks,
     renderGzipChunks: async () => {

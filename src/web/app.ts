@@ -104,7 +104,7 @@ export function createApp(options: AppOptions): RequestListener {
         return;
       }
       // Rendered chunk by chunk into one buffer: the next one only once the last is written out.
-      for (const chunk of answer.chunks) if (!(await written(res, chunk))) return;
+      for await (const chunk of answer.chunks) if (!(await written(res, chunk))) return;
       res.end();
     } catch (error) {
       options.logger.error('rendering metrics failed', { err: error instanceof Error ? error.message : String(error) });

@@ -210,6 +210,13 @@ const web = {
 
 const GOLDEN = ['healthy.prom', 'failing.prom'].map((name) => new URL(`../../fixtures/golden/${name}`, import.meta.url));
 
+/** The chunks of an answer as text, each read before the next is asked for. */
+async function texts(chunks: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const chunk of chunks) out.push(chunk.toString('utf8'));
+  return out;
+}
+
 /** The families, with a count of the renders that read them (a render reads the score once per tenant). */
 function countedFamilies(options: { failOnce?: boolean } = {}) {
   const counts = { renders: 0 };
@@ -409,14 +416,15 @@ describe('metrics', () => {
     let snapshots = [healthy('t1', 10)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });
     const answer = await metrics.renderChunks();
-    const [data, processPart] = answer.chunks;
+    // A kept data part: the same buffers every time, with the answer's length.
+    const [data, processPart] = answer.chunks as readonly Buffer[];
     expect(answer.length).toBe((data?.length ?? 0) + (processPart?.length ?? 0));
     expect(processPart?.toString('utf8')).toContain('process_resident_memory_bytes');
     const text = await metrics.render();
     expect(text.startsWith(data?.toString('utf8') ?? 'no data chunk')).toBe(true);
-    expect([...(await metrics.renderChunks()).chunks][0]).toBe(data);
+    expect(((await metrics.renderChunks()).chunks as readonly Buffer[])[0]).toBe(data);
     snapshots = [healthy('t1', 11)];
-    const [next] = (await metrics.renderChunks()).chunks;
+    const [next] = (await metrics.renderChunks()).chunks as readonly Buffer[];
     expect(next).not.toBe(data);
     expect(next?.toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
   });
@@ -430,7 +438,7 @@ describe('metrics', () => {
     const answer = await big.renderChunks();
     expect(answer.length).toBeUndefined();
     // Each chunk is valid until the next is asked for.
-    const chunks = Array.from(answer.chunks, (chunk) => chunk.toString('utf8'));
+    const chunks = await texts(answer.chunks);
     expect(chunks.length).toBeGreaterThan(0);
     expect(chunks.join('')).toBe(expected);
     // One render for the cache (deflated), one more for this plain answer (each reads both tenants); gzip comes from the cache.
@@ -475,7 +483,7 @@ describe('metrics', () => {
     // A plain scrape inflates the segments as it writes them: no render, the same text.
     const answer = await metrics.renderChunks();
     expect(answer.length).toBeUndefined();
-    expect(Array.from(answer.chunks, (c) => c.toString('utf8')).join('')).toBe(await whole(snapshots));
+    expect((await texts(answer.chunks)).join('')).toBe(await whole(snapshots));
     expect(rendered).toEqual(['t3']);
     // A tenant gone is gone.
     snapshots = [snapshots[0] as TenantSnapshot, snapshots[2] as TenantSnapshot];
