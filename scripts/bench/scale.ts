@@ -133,7 +133,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
   try {
     const file = join(work, 'tenants.yml');
     const lines = ['tenants:'];
-    for (let i = 1; i <= c.tenants; i++) lines.push(`  - { tenant_id: ${scaleTenantId(i)}, client_id: 5ca1ea00-0000-4000-8000-000000000001, client_secret_env: SCALE_SECRET }`);
+    for (let i = 1; i <= c.tenants; i++)
+      lines.push(`  - { tenant_id: ${scaleTenantId(i)}, client_id: 5ca1ea00-0000-4000-8000-000000000001, client_secret_env: SCALE_SECRET }`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     const args = [
       ...c.nodeFlags,
@@ -229,7 +230,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       const steadyEnd = performance.now() + c.steadySeconds * 1000;
       let last = text;
       while (performance.now() < steadyEnd && alive()) {
-        if (steadyScrapes % 2 === 0) last = gunzipSync(await scrapeGzip()).toString('utf8');
+        // Prometheus asks for gzip; now and then someone asks for the plain text.
+        if (steadyScrapes % 5 !== 4) last = gunzipSync(await scrapeGzip()).toString('utf8');
         else last = await scrapePlain();
         steadyScrapes++;
         await new Promise((resolve) => setTimeout(resolve, 1000));
