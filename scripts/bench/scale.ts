@@ -252,6 +252,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
         .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const);
       if (own.length > 0) budget = Object.fromEntries(own);
     } catch (error) {
+      // A scrape cut off by the process dying (a heap abort, say) is the run's figure, not the bench's failure.
+      await until(async () => (alive() ? undefined : true), 5000, 'the exporter to exit').catch(() => {});
       if (alive()) throw error;
     }
     if (alive()) await stopChild(child, 10_000);
