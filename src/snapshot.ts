@@ -219,16 +219,72 @@ export interface SecurityAlert {
   readonly open: boolean;
 }
 
-/** The partner security alerts of one poll, within the page, byte and alert caps. */
+/** Open alerts sharing status, severity and (possibly folded) type. */
+export interface OpenAlertCount {
+  readonly status: string;
+  readonly severity: string;
+  readonly alertType: string;
+  readonly count: number;
+}
+
+/** One customer's open alerts of one type and severity. */
+export interface CustomerOpenAlerts {
+  readonly customerTenantId: string;
+  readonly alertType: string;
+  readonly severity: string;
+  readonly count: number;
+  /** detectedDateTime of the oldest of them, Unix seconds (absent when none says). */
+  readonly oldestDetectedTimestamp?: number;
+}
+
+/**
+ * The partner security alerts of one poll, within the page, byte and alert caps, added up as they
+ * were read (src/collect/security-alerts.ts): what the metrics and the status page show, not the
+ * alerts themselves (a tenant at the default cap reads 10,000 of them every poll). Labels are
+ * already bounded here (status, severity and type folded into "other", customers capped). Only
+ * the windows that end at the render move with the clock: for them, the dated alerts keep a few
+ * numbers each.
+ */
 export interface SecurityAlerts {
-  /** Open alerts first, then the most recently resolved, at most --collector.security-alerts.max-alerts. */
-  readonly alerts: readonly SecurityAlert[];
   /** Alerts read (distinct ids over the pages read). */
   readonly seen: number;
+  /** Alerts within --collector.security-alerts.max-alerts: every open one first, then the most recently resolved. */
+  readonly kept: number;
   /** alert_type values that get a label of their own (--collector.security-alerts.max-alert-types). */
   readonly maxAlertTypes: number;
   /** Customers that get per-customer series: 0 unless --collector.security-alerts.customers. */
   readonly maxCustomers: number;
+  /** Open non-test alerts by status, severity and type, labels bounded, in the order first read. */
+  readonly open: readonly OpenAlertCount[];
+  /** Open test alerts (isTest) by severity, in the order first read. */
+  readonly testOpen: readonly (readonly [severity: string, count: number])[];
+  /** Detection time of the oldest open non-test alert, by severity, in the order first read. */
+  readonly oldestOpenBySeverity: readonly (readonly [severity: string, timestamp: number])[];
+  /** Alert types, statuses and severities counted under "other". */
+  readonly foldedTypes: number;
+  readonly foldedStatuses: number;
+  readonly foldedSeverities: number;
+  /** The oldest open non-test alerts with a detection time, oldest first, labels bounded (a few, for the status page). */
+  readonly oldestOpen: readonly SecurityAlert[];
+  /** Per customer, type and severity, for the customers kept (those with the oldest open alerts first). */
+  readonly customers: readonly CustomerOpenAlerts[];
+  /** Customers in customers. */
+  readonly customersKept: number;
+  /** Customers with open non-test alerts, beyond the per-customer caps too. */
+  readonly customersWithOpenAlerts: number;
+  /**
+   * The kept non-test alerts that carry a date, in the order kept (open ones first, then resolved,
+   * newest first): detection and resolution times (NaN where none, or open), Unix seconds; the
+   * severity as sent (an index into severities) and the resolution reason (an index into
+   * ALERT_RESOLVED_REASONS, its length for any other).
+   */
+  readonly dated: {
+    readonly detectedAt: Float64Array;
+    readonly resolvedAt: Float64Array;
+    readonly severity: Uint32Array;
+    readonly reason: Uint8Array;
+    readonly severities: readonly string[];
+  };
 }
 
 /** The relations' data and how each fared. */

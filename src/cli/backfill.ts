@@ -90,16 +90,14 @@ async function readHistory(
   onPage: (pages: number, entries: number) => void,
 ): Promise<readonly HistoryEntry[]> {
   const items: Record<string, unknown>[] = [];
-  let pages = 0;
   await readPages(
-    (path) => graph.get(path, signal),
+    (path, reader) => graph.get(path, signal, 'history', reader),
     RELATION_TABLE.history.path,
     'securityScoreHistory',
     { maxPages, maxBytes: DEFAULT_MAX_BYTES },
-    (page) => {
-      items.push(...page);
-      onPage(++pages, items.length);
-    },
+    (read) => items.push(...read),
+    undefined,
+    (pages) => onPage(pages, items.length),
   );
   return parseHistory(items);
 }

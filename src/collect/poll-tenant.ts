@@ -2,7 +2,7 @@
 
 import { DEFAULT_MAX_BYTES } from '../config/caps.js';
 import type { CollectorsConfig } from '../config/parse.js';
-import type { GraphClient, GraphResponse } from '../graph/client.js';
+import type { BodyReader, GraphClient, GraphResponse } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
 import type { PageLimits } from '../graph/paging.js';
 import { GraphParseError, parseSecurityScore, scoreEntity } from '../graph/parse.js';
@@ -59,11 +59,11 @@ export function createTenantPoll(options: TenantPollOptions): PollOnce {
       const tenantId = options.tenantOfToken();
       return { ok: false, error, requests, ...(tenantId === undefined ? {} : { tenantId }) };
     };
-    const get = async (path: string, relation?: Relation): Promise<GraphResponse> => {
+    const get = async (path: string, relation?: Relation, reader?: BodyReader): Promise<GraphResponse> => {
       // Past the poll's deadline (or once stopping) nothing more is asked of Graph.
       if (signal.aborted) throw abortedBy(signal);
       try {
-        const response = await graph.get(path, signal, relation);
+        const response = await graph.get(path, signal, relation, reader);
         requests.push(String(response.status));
         return response;
       } catch (error) {

@@ -9,6 +9,7 @@
 
 import { DEFAULT_MAX_ALERT_TYPES, DEFAULT_MAX_ALERTS, DEFAULT_MAX_HISTORY_ENTRIES, DEFAULT_MAX_REQUIREMENTS } from '../config/caps.js';
 import type { CollectorsConfig } from '../config/parse.js';
+import type { BodyReader, GraphResponse } from '../graph/client.js';
 import { GraphError } from '../graph/errors.js';
 import { type Get, jsonBytes, type PageLimits, type Paging, readPages } from '../graph/paging.js';
 import {
@@ -34,10 +35,10 @@ import {
   type RelationsData,
   type RelationTruncation,
   type Requirement,
-  type SecurityAlert,
   type SecurityAlerts,
   type TenantSnapshot,
 } from '../snapshot.js';
+import { alertAggregator } from './security-alerts.js';
 
 /** The score; the relations under it are read from `<this>/<relation>` or expanded on it. */
 export const SECURITY_SCORE_PATH = '/beta/security/partner/securityScore';
@@ -219,19 +220,17 @@ function customerInsightsUpTo(max: number): Accumulator<CustomerInsights> {
 }
 
 /**
- * Alerts counted once each (by id) over all pages. At most max are kept: every open one first (they
- * page someone), then the most recently resolved (the 30-day window needs the newest).
+ * Alerts counted once each (by id) over all pages and added up as they come (alertAggregator):
+ * open ones first, then the most recently resolved, at most max of them.
  */
 function securityAlertsUpTo(
   max: number,
   bounds: Pick<SecurityAlerts, 'maxAlertTypes' | 'maxCustomers'>,
   { nowSeconds, noteOnce }: ReadContext,
 ): Accumulator<SecurityAlerts> {
-  const open: SecurityAlert[] = [];
-  let resolved: SecurityAlert[] = [];
+  const aggregator = alertAggregator(max, bounds);
   const ids = new Set<string>();
   let seen = 0;
-  const newestResolvedFirst = (a: SecurityAlert, b: SecurityAlert) => (b.resolvedTimestamp ?? 0) - (a.resolvedTimestamp ?? 0);
   // Said once per tenant, not per alert or poll: the value is read the same way every time.
   const quirk = (property: string, held: string) =>
     noteOnce(`securityAlerts.${property}`, `an alert's ${property} is unreadable; counting it as a real alert`, {
@@ -248,18 +247,12 @@ function securityAlertsUpTo(
           ids.add(alert.id);
         }
         seen++;
-        if (alert.open) {
-          if (open.length < max) open.push(alert);
-        } else {
-          resolved.push(alert);
-          // Trimmed now and then, not on every alert: at most twice the cap is ever held.
-          if (resolved.length >= 2 * max) resolved = resolved.sort(newestResolvedFirst).slice(0, max);
-        }
+        aggregator.add(alert);
       }
     },
     done: () => {
-      const alerts = [...open, ...resolved.sort(newestResolvedFirst).slice(0, Math.max(0, max - open.length))];
-      return { value: Object.freeze({ alerts: Object.freeze(alerts), seen, ...bounds }), seen, kept: alerts.length };
+      const value = aggregator.done(seen);
+      return { value, seen, kept: value.kept };
     },
   };
 }
@@ -290,7 +283,7 @@ export interface RelationsRead {
 /** What one poll reads the relations with. */
 export interface RelationsSource {
   /** A GET within this poll (its answer counted with the poll's requests). */
-  readonly get: Get;
+  readonly get: (path: string, relation?: Relation, reader?: BodyReader) => Promise<GraphResponse>;
   readonly collectors: CollectorsConfig;
   readonly limits: PageLimits;
   /** The score entity when it was read with $expand: the relations it carries inline are not read again. */
@@ -325,9 +318,9 @@ export async function readRelations(source: RelationsSource): Promise<RelationsR
     }
     // Every request of the relation names it, so a 403 or 404 says which relation it is about.
     let requests = 0;
-    const get: Get = (path) => {
+    const get: Get = (path, reader) => {
       requests++;
-      return source.get(path, name);
+      return source.get(path, name, reader);
     };
     try {
       const accumulator = spec.accumulate(source.collectors, { nowSeconds: source.nowMs / 1000, noteOnce: source.noteOnce });

@@ -6,8 +6,21 @@
  * overwriting each other, and no alert id ever becomes a label. Every label taken from an alert is
  * bounded: status and severity by their documented members and a few others, alert_type by
  * --collector.security-alerts.max-alert-types, and every family by MAX_ALERT_SERIES.
+ *
+ * The alerts are added up as the pages come (alertAggregator), not kept one object each: all but
+ * the windows that end at the render (30 days resolved, 7 days detected) is settled when the poll
+ * ends; for those, each dated alert keeps a few numbers (SecurityAlerts.dated).
  */
-import { ALERT_RESOLVED_REASONS, ALERT_SEVERITIES, ALERT_STATUSES, type SecurityAlert, type SecurityAlerts, UNKNOWN_ALERT_VALUE } from '../snapshot.js';
+import {
+  ALERT_RESOLVED_REASONS,
+  ALERT_SEVERITIES,
+  ALERT_STATUSES,
+  type CustomerOpenAlerts,
+  type OpenAlertCount,
+  type SecurityAlert,
+  type SecurityAlerts,
+  UNKNOWN_ALERT_VALUE,
+} from '../snapshot.js';
 
 /** The window Microsoft averages the response time over (securityAlertsPromptlyResolved). */
 export const ALERT_WINDOW_SECONDS = 30 * 24 * 3600;
@@ -35,23 +48,8 @@ export const MAX_OTHER_ALERT_VALUES = 5;
  */
 export const MAX_ALERT_SERIES = 1000;
 
-/** Open alerts sharing status, severity and (possibly folded) type. */
-export interface OpenAlertCount {
-  readonly status: string;
-  readonly severity: string;
-  readonly alertType: string;
-  readonly count: number;
-}
-
-/** One customer's open alerts of one type and severity. */
-export interface CustomerOpenAlerts {
-  readonly customerTenantId: string;
-  readonly alertType: string;
-  readonly severity: string;
-  readonly count: number;
-  /** detectedDateTime of the oldest of them, Unix seconds (absent when none says). */
-  readonly oldestDetectedTimestamp?: number;
-}
+/** How many of the oldest open alerts are kept by name (the status page lists them). */
+export const OLDEST_OPEN_KEPT = 5;
 
 /** The alerts of one snapshot, added up. Test alerts are only in testOpen. */
 export interface AlertSummary {
@@ -60,7 +58,7 @@ export interface AlertSummary {
   readonly testOpen: ReadonlyMap<string, number>;
   /** Detection time of the oldest open non-test alert, by severity. */
   readonly oldestOpenBySeverity: ReadonlyMap<string, number>;
-  /** Open non-test alerts with a detection time, oldest first. */
+  /** Open non-test alerts with a detection time, oldest first: at most OLDEST_OPEN_KEPT. */
   readonly oldestOpen: readonly SecurityAlert[];
   /** Alert types counted under "other" because of the type cap or the series bound. */
   readonly foldedTypes: number;
@@ -87,118 +85,277 @@ export interface AlertSummary {
   readonly customersWithOpenAlerts: number;
 }
 
-/** Adds up the alerts as of nowSeconds. */
+/** Adds up the alerts as of nowSeconds: the windows end now; the rest was added up when the poll ended. */
 export function summarizeAlerts(data: SecurityAlerts, nowSeconds: number): AlertSummary {
-  // Status and severity are folded first, over the open alerts that carry them as labels: status
-  // only labels non-test alerts, severity test alerts too (partner_security_alerts_test_open).
-  const allOpen = data.alerts.filter((a) => a.open);
-  const statusOf = valueLabeller(
-    allOpen.filter((a) => !a.isTest),
-    (a) => a.status,
-    ALERT_STATUSES,
-  );
-  const severityOf = valueLabeller(allOpen, (a) => a.severity, ALERT_SEVERITIES);
-  const labelled = data.alerts.map((a) => (a.open ? { ...a, status: statusOf(a.status), severity: severityOf(a.severity) } : a));
-  const live = labelled.filter((a) => !a.isTest);
-  const openAlerts = live.filter((a) => a.open);
-  const typeOf = typeLabeller(openAlerts, data.maxAlertTypes, MAX_ALERT_SERIES);
-
-  const open = new Map<string, { status: string; severity: string; alertType: string; count: number }>();
-  const oldestOpenBySeverity = new Map<string, number>();
-  for (const alert of openAlerts) {
-    const alertType = typeOf(alert.alertType);
-    const key = JSON.stringify([alert.status, alert.severity, alertType]);
-    const entry = open.get(key) ?? { status: alert.status, severity: alert.severity, alertType, count: 0 };
-    entry.count++;
-    open.set(key, entry);
-    if (alert.detectedTimestamp !== undefined) {
-      const oldest = oldestOpenBySeverity.get(alert.severity);
-      if (oldest === undefined || alert.detectedTimestamp < oldest) oldestOpenBySeverity.set(alert.severity, alert.detectedTimestamp);
+  const { detectedAt, resolvedAt, severity, reason, severities } = data.dated;
+  // Resolved within the 30 days before now, as Microsoft's window counts them; by reason, so the
+  // fraud rate can be read (a reason Microsoft adds, or none, is "other").
+  const windowStart = nowSeconds - ALERT_WINDOW_SECONDS;
+  const reasons = [...ALERT_RESOLVED_REASONS, OTHER_RESOLVED_REASON];
+  const resolvedByReason = new Map<string, number>(reasons.map((r) => [r, 0]));
+  let resolvedInWindow = 0;
+  let timed = 0;
+  let total = 0;
+  // Detected in the 7 days before now, open or not: Partner Center's "new this week".
+  const detectedCounts = new Map<number, number>();
+  const detectedOrder: number[] = [];
+  for (let i = 0; i < detectedAt.length; i++) {
+    const resolved = resolvedAt[i] ?? Number.NaN;
+    const detected = detectedAt[i] ?? Number.NaN;
+    if (resolved > windowStart && resolved <= nowSeconds) {
+      resolvedInWindow++;
+      const by = reasons[reason[i] ?? reasons.length - 1] ?? OTHER_RESOLVED_REASON;
+      resolvedByReason.set(by, (resolvedByReason.get(by) ?? 0) + 1);
+      if (!Number.isNaN(detected)) {
+        timed++;
+        total += Math.max(0, resolved - detected);
+      }
+    }
+    if (detected > nowSeconds - DETECTED_WINDOW_SECONDS && detected <= nowSeconds) {
+      const s = severity[i] ?? 0;
+      if (!detectedCounts.has(s)) detectedOrder.push(s);
+      detectedCounts.set(s, (detectedCounts.get(s) ?? 0) + 1);
     }
   }
-
-  const testOpen = new Map<string, number>();
-  for (const alert of labelled) if (alert.isTest && alert.open) testOpen.set(alert.severity, (testOpen.get(alert.severity) ?? 0) + 1);
-
-  // Resolved within the 30 days before now, as Microsoft's window counts them.
-  const windowStart = nowSeconds - ALERT_WINDOW_SECONDS;
-  const resolved = live.filter((a) => !a.open && a.resolvedTimestamp !== undefined && a.resolvedTimestamp > windowStart && a.resolvedTimestamp <= nowSeconds);
-  const timed = resolved.flatMap((a) =>
-    a.detectedTimestamp === undefined || a.resolvedTimestamp === undefined ? [] : [Math.max(0, a.resolvedTimestamp - a.detectedTimestamp)],
-  );
-  const averageResponseSeconds = timed.length === 0 ? undefined : timed.reduce((sum, t) => sum + t, 0) / timed.length;
-  // By reason, so the fraud rate can be read; a reason Microsoft adds, or none, is "other".
-  const resolvedByReason = new Map<string, number>([...ALERT_RESOLVED_REASONS, OTHER_RESOLVED_REASON].map((r) => [r, 0]));
-  for (const alert of resolved) {
-    const reason = ALERT_RESOLVED_REASONS.find((r) => r.toLowerCase() === alert.resolvedReason?.toLowerCase()) ?? OTHER_RESOLVED_REASON;
-    resolvedByReason.set(reason, (resolvedByReason.get(reason) ?? 0) + 1);
-  }
-
-  // Detected in the 7 days before now, open or not: Partner Center's "new this week". Severities
-  // are bounded as for the open alerts (the documented ones, "unknown", a few others, "other").
-  const detected = data.alerts.filter(
-    (a) => !a.isTest && a.detectedTimestamp !== undefined && a.detectedTimestamp > nowSeconds - DETECTED_WINDOW_SECONDS && a.detectedTimestamp <= nowSeconds,
-  );
-  const detectedSeverityOf = valueLabeller(detected, (a) => a.severity, ALERT_SEVERITIES);
+  // Severities bounded as for the open alerts (the documented ones, "unknown", a few others, "other").
+  const detectedSeverityOf = valueLabeller(new Map(detectedOrder.map((s) => [severities[s] ?? '', detectedCounts.get(s) ?? 0])), ALERT_SEVERITIES);
   const detectedLast7Days = new Map<string, number>(COUNTED_SEVERITIES.map((s) => [s, 0]));
-  for (const alert of detected) {
-    const severity = detectedSeverityOf(alert.severity);
-    detectedLast7Days.set(severity, (detectedLast7Days.get(severity) ?? 0) + 1);
+  for (const s of detectedOrder) {
+    const label = detectedSeverityOf(severities[s] ?? '');
+    detectedLast7Days.set(label, (detectedLast7Days.get(label) ?? 0) + (detectedCounts.get(s) ?? 0));
   }
-
-  const byCustomer = new Map<string, Map<string, CustomerOpenAlerts>>();
-  for (const alert of openAlerts) {
-    if (alert.customerTenantId === undefined) continue;
-    const groups = byCustomer.get(alert.customerTenantId) ?? new Map<string, CustomerOpenAlerts>();
-    byCustomer.set(alert.customerTenantId, groups);
-    const alertType = typeOf(alert.alertType);
-    const key = JSON.stringify([alertType, alert.severity]);
-    const before = groups.get(key);
-    const oldest = minDefined(before?.oldestDetectedTimestamp, alert.detectedTimestamp);
-    groups.set(key, {
-      customerTenantId: alert.customerTenantId,
-      alertType,
-      severity: alert.severity,
-      count: (before?.count ?? 0) + 1,
-      ...(oldest === undefined ? {} : { oldestDetectedTimestamp: oldest }),
-    });
-  }
-  const oldestOf = (groups: Map<string, CustomerOpenAlerts>) =>
-    Math.min(...[...groups.values()].map((g) => g.oldestDetectedTimestamp ?? Number.POSITIVE_INFINITY));
-  const ranked = [...byCustomer.entries()].sort(([a, ga], [b, gb]) => oldestOf(ga) - oldestOf(gb) || (a < b ? -1 : a > b ? 1 : 0));
-  // Customers in that order while they fit: at most maxCustomers, and at most MAX_ALERT_SERIES groups in all.
-  const chosen: (typeof ranked)[number][] = [];
-  let series = 0;
-  for (const entry of ranked) {
-    if (chosen.length >= data.maxCustomers || series + entry[1].size > MAX_ALERT_SERIES) break;
-    chosen.push(entry);
-    series += entry[1].size;
-  }
-
   return {
-    open: [...open.values()],
-    testOpen,
-    oldestOpenBySeverity,
-    oldestOpen: openAlerts.filter((a) => a.detectedTimestamp !== undefined).sort((a, b) => (a.detectedTimestamp ?? 0) - (b.detectedTimestamp ?? 0)),
-    foldedTypes: typeOf.folded,
-    foldedStatuses: statusOf.folded,
-    foldedSeverities: severityOf.folded,
-    resolvedInWindow: resolved.length,
+    open: data.open,
+    testOpen: new Map(data.testOpen),
+    oldestOpenBySeverity: new Map(data.oldestOpenBySeverity),
+    oldestOpen: data.oldestOpen,
+    foldedTypes: data.foldedTypes,
+    foldedStatuses: data.foldedStatuses,
+    foldedSeverities: data.foldedSeverities,
+    resolvedInWindow,
     resolvedByReason,
     detectedLast7Days,
-    ...(averageResponseSeconds === undefined ? {} : { averageResponseSeconds }),
-    customers: chosen.flatMap(([, groups]) => [...groups.values()]),
-    customersKept: chosen.length,
-    customersWithOpenAlerts: byCustomer.size,
+    ...(timed === 0 ? {} : { averageResponseSeconds: total / timed }),
+    customers: data.customers,
+    customersKept: data.customersKept,
+    customersWithOpenAlerts: data.customersWithOpenAlerts,
   };
+}
+
+/** Adds alerts up one by one, as the pages come, and keeps only what SecurityAlerts holds. */
+export interface AlertAggregator {
+  add(alert: SecurityAlert): void;
+  /** What was added up; seen is how many alerts were read (kept or not). */
+  done(seen: number): SecurityAlerts;
+}
+
+type Bounds = Pick<SecurityAlerts, 'maxAlertTypes' | 'maxCustomers'>;
+
+/** Counts by key in the order the keys were first seen. */
+class Tally<K> extends Map<K, number> {
+  add(key: K, n = 1): void {
+    this.set(key, (this.get(key) ?? 0) + n);
+  }
+}
+
+/** A resolved alert until the end picks the newest: when (0 when not said, as it sorts), and what the windows need of it. */
+type Resolved = readonly [sortKey: number, resolvedAt: number, detectedAt: number, severity: string, reason: number, isTest: boolean];
+
+/**
+ * At most max alerts count: every open one first (they page someone), in the order read, then the
+ * most recently resolved (the 30-day window needs the newest). Open alerts are added up as they
+ * come, by their own status, severity and type; those labels are bounded (folded into "other") at
+ * the end, when the counts that rank them are known, exactly as summing the kept alerts at once
+ * would bound them. Resolved ones are held as a few values each until the end picks the newest.
+ */
+export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
+  // Graph sends each alert's labels as strings of their own: what is kept shares one of each.
+  const strings = new Map<string, string>();
+  const intern = (text: string) => {
+    const known = strings.get(text);
+    if (known !== undefined) return known;
+    strings.set(text, text);
+    return text;
+  };
+  let openKept = 0;
+  /** Open non-test alerts by their own status, severity and type: count, in the order first read. */
+  const open = new Map<string, { status: string; severity: string; alertType: string; count: number }>();
+  const statusCounts = new Tally<string>();
+  /** Severity counts over every open alert (test alerts carry it as a label too). */
+  const severityCounts = new Tally<string>();
+  const typeCounts = new Tally<string>();
+  const testOpen = new Tally<string>();
+  const oldestBySeverity = new Map<string, number>();
+  const oldestOpen: SecurityAlert[] = [];
+  const customersWithOpen = new Set<string>();
+  /** Per customer, by their own type and severity: folded and capped at the end. */
+  const byCustomer = new Map<string, Map<string, { alertType: string; severity: string; count: number; oldest: number | undefined }>>();
+  /** Dated open non-test alerts, as the windows need them. */
+  const openDated: { detectedAt: number; severity: string }[] = [];
+  let resolved: Resolved[] = [];
+  const newestFirst = (a: Resolved, b: Resolved) => b[0] - a[0];
+
+  const addOpen = (alert: SecurityAlert) => {
+    severityCounts.add(intern(alert.severity));
+    if (alert.isTest) {
+      testOpen.add(intern(alert.severity));
+      return;
+    }
+    const key = JSON.stringify([alert.status, alert.severity, alert.alertType]);
+    const entry = open.get(key) ?? { status: intern(alert.status), severity: intern(alert.severity), alertType: intern(alert.alertType), count: 0 };
+    entry.count++;
+    open.set(key, entry);
+    statusCounts.add(entry.status);
+    typeCounts.add(entry.alertType);
+    const detected = alert.detectedTimestamp;
+    if (detected !== undefined) {
+      openDated.push({ detectedAt: detected, severity: entry.severity });
+      const oldest = oldestBySeverity.get(entry.severity);
+      if (oldest === undefined || detected < oldest) oldestBySeverity.set(entry.severity, detected);
+      // Oldest first, and of two alike the one read first, as a stable sort of them all would put them.
+      let at = oldestOpen.length;
+      while (at > 0 && (oldestOpen[at - 1]?.detectedTimestamp ?? 0) > detected) at--;
+      if (at < OLDEST_OPEN_KEPT) {
+        oldestOpen.splice(at, 0, alert);
+        oldestOpen.length = Math.min(oldestOpen.length, OLDEST_OPEN_KEPT);
+      }
+    }
+    if (alert.customerTenantId !== undefined) {
+      const customer = intern(alert.customerTenantId);
+      customersWithOpen.add(customer);
+      // The per-customer series are off: only the number of customers is needed.
+      if (bounds.maxCustomers === 0) return;
+      const groups = byCustomer.get(customer) ?? new Map();
+      byCustomer.set(customer, groups);
+      const groupKey = JSON.stringify([alert.alertType, alert.severity]);
+      const group = groups.get(groupKey) ?? { alertType: entry.alertType, severity: entry.severity, count: 0, oldest: undefined };
+      group.count++;
+      group.oldest = minDefined(group.oldest, detected);
+      groups.set(groupKey, group);
+    }
+  };
+
+  return {
+    add(alert) {
+      if (alert.open) {
+        if (openKept < max) {
+          openKept++;
+          addOpen(alert);
+        }
+        return;
+      }
+      const reason = ALERT_RESOLVED_REASONS.findIndex((r) => r.toLowerCase() === alert.resolvedReason?.toLowerCase());
+      resolved.push([
+        alert.resolvedTimestamp ?? 0,
+        alert.resolvedTimestamp ?? Number.NaN,
+        alert.detectedTimestamp ?? Number.NaN,
+        intern(alert.severity),
+        reason === -1 ? ALERT_RESOLVED_REASONS.length : reason,
+        alert.isTest,
+      ]);
+      // Trimmed now and then, not on every alert: at most twice the cap is ever held.
+      if (resolved.length >= 2 * max) resolved = resolved.sort(newestFirst).slice(0, max);
+    },
+    done(seen) {
+      // Status only labels non-test alerts, severity test alerts too (partner_security_alerts_test_open).
+      const statusOf = valueLabeller(statusCounts, ALERT_STATUSES);
+      const severityOf = valueLabeller(severityCounts, ALERT_SEVERITIES);
+      const label = (status: string, severity: string) => [statusOf(status), severityOf(severity)] as const;
+      const typeOf = typeLabeller(
+        [...open.values()].map((o) => ({ ...o, labels: label(o.status, o.severity) })),
+        typeCounts,
+        bounds.maxAlertTypes,
+        MAX_ALERT_SERIES,
+      );
+
+      const folded = new Map<string, { status: string; severity: string; alertType: string; count: number }>();
+      for (const entry of open.values()) {
+        const [status, severity] = label(entry.status, entry.severity);
+        const alertType = typeOf(entry.alertType);
+        const key = JSON.stringify([status, severity, alertType]);
+        const into = folded.get(key) ?? { status, severity, alertType, count: 0 };
+        into.count += entry.count;
+        folded.set(key, into);
+      }
+      const oldestOpenBySeverity = new Map<string, number>();
+      for (const [raw, ts] of oldestBySeverity) {
+        const severity = severityOf(raw);
+        const oldest = oldestOpenBySeverity.get(severity);
+        if (oldest === undefined || ts < oldest) oldestOpenBySeverity.set(severity, ts);
+      }
+      const tests = new Tally<string>();
+      for (const [raw, n] of testOpen) tests.add(severityOf(raw), n);
+
+      const ranked = [...byCustomer].map(([customerTenantId, groups]) => {
+        const merged = new Map<string, { customerTenantId: string; alertType: string; severity: string; count: number; oldest: number | undefined }>();
+        for (const group of groups.values()) {
+          const alertType = typeOf(group.alertType);
+          const severity = severityOf(group.severity);
+          const key = JSON.stringify([alertType, severity]);
+          const into = merged.get(key) ?? { customerTenantId, alertType, severity, count: 0, oldest: undefined };
+          into.count += group.count;
+          into.oldest = minDefined(into.oldest, group.oldest);
+          merged.set(key, into);
+        }
+        const list = [...merged.values()].map(({ oldest, ...g }): CustomerOpenAlerts => (oldest === undefined ? g : { ...g, oldestDetectedTimestamp: oldest }));
+        return { customerTenantId, list, oldest: Math.min(...list.map((g) => g.oldestDetectedTimestamp ?? Number.POSITIVE_INFINITY)) };
+      });
+      ranked.sort((a, b) => a.oldest - b.oldest || (a.customerTenantId < b.customerTenantId ? -1 : a.customerTenantId > b.customerTenantId ? 1 : 0));
+      // Customers in that order while they fit: at most maxCustomers, and at most MAX_ALERT_SERIES groups in all.
+      const chosen: (typeof ranked)[number][] = [];
+      let series = 0;
+      for (const entry of ranked) {
+        if (chosen.length >= bounds.maxCustomers || series + entry.list.length > MAX_ALERT_SERIES) break;
+        chosen.push(entry);
+        series += entry.list.length;
+      }
+
+      // The windows: every kept non-test alert with a date, open ones first, then the resolved kept (newest first).
+      const keptResolved = resolved.sort(newestFirst).slice(0, Math.max(0, max - openKept));
+      const dated = [
+        ...openDated.map((o) => [Number.NaN, o.detectedAt, o.severity, ALERT_RESOLVED_REASONS.length] as const),
+        ...keptResolved.filter((r) => !r[5] && !(Number.isNaN(r[1]) && Number.isNaN(r[2]))).map((r) => [r[1], r[2], r[3], r[4]] as const),
+      ];
+      const severityIndex = new Map<string, number>();
+      for (const [, , s] of dated) if (!severityIndex.has(s)) severityIndex.set(s, severityIndex.size);
+
+      return Object.freeze({
+        seen,
+        kept: openKept + keptResolved.length,
+        ...bounds,
+        open: Object.freeze([...folded.values()].map((o) => Object.freeze({ ...o }))),
+        testOpen: Object.freeze([...tests]),
+        oldestOpenBySeverity: Object.freeze([...oldestOpenBySeverity]),
+        foldedTypes: typeOf.folded,
+        foldedStatuses: statusOf.folded,
+        foldedSeverities: severityOf.folded,
+        oldestOpen: Object.freeze(oldestOpen.map((a) => Object.freeze({ ...a, status: statusOf(a.status), severity: severityOf(a.severity) }))),
+        customers: Object.freeze(chosen.flatMap((c) => c.list)),
+        customersKept: chosen.length,
+        customersWithOpenAlerts: customersWithOpen.size,
+        dated: Object.freeze({
+          resolvedAt: Float64Array.from(dated, (d) => d[0]),
+          detectedAt: Float64Array.from(dated, (d) => d[1]),
+          severity: Uint32Array.from(dated, (d) => severityIndex.get(d[2]) ?? 0),
+          reason: Uint8Array.from(dated, (d) => d[3]),
+          severities: Object.freeze([...severityIndex.keys()]),
+        }),
+      });
+    },
+  };
+}
+
+/** SecurityAlerts of a list of alerts, as a poll that read them in this order would keep them. */
+export function aggregateAlerts(alerts: readonly SecurityAlert[], max: number, bounds: Bounds): SecurityAlerts {
+  const aggregator = alertAggregator(max, bounds);
+  for (const alert of alerts) aggregator.add(alert);
+  return aggregator.done(alerts.length);
 }
 
 type Labeller = ((value: string) => string) & { readonly folded: number };
 
 /** Values ranked by how many alerts carry them, then by name, so the choice does not depend on Graph's order. */
-function rankedValues(alerts: readonly SecurityAlert[], labelOf: (a: SecurityAlert) => string): string[] {
-  const counts = new Map<string, number>();
-  for (const a of alerts) counts.set(labelOf(a), (counts.get(labelOf(a)) ?? 0) + 1);
+function rankedValues(counts: ReadonlyMap<string, number>): string[] {
   return [...counts.entries()].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)).map(([value]) => value);
 }
 
@@ -206,9 +363,9 @@ function rankedValues(alerts: readonly SecurityAlert[], labelOf: (a: SecurityAle
  * status and severity: the documented members and "unknown" keep their name, and so do at most
  * MAX_OTHER_ALERT_VALUES others (those on the most open alerts); the rest are counted as "other".
  */
-function valueLabeller(openAlerts: readonly SecurityAlert[], labelOf: (a: SecurityAlert) => string, documented: readonly string[]): Labeller {
+function valueLabeller(counts: ReadonlyMap<string, number>, documented: readonly string[]): Labeller {
   const known = new Set([...documented, UNKNOWN_ALERT_VALUE]);
-  const others = rankedValues(openAlerts, labelOf).filter((v) => !known.has(v));
+  const others = rankedValues(counts).filter((v) => !known.has(v));
   const kept = new Set(others.slice(0, MAX_OTHER_ALERT_VALUES));
   const label = (value: string) => (known.has(value) || kept.has(value) ? value : OTHER_ALERT_VALUE);
   return Object.assign(label, { folded: others.length - kept.size });
@@ -220,13 +377,18 @@ function valueLabeller(openAlerts: readonly SecurityAlert[], labelOf: (a: Securi
  * series (status x severity x type); the rest are counted as "other". Folding every type leaves
  * at most (statuses x severities) series, far below maxSeries once those two are bounded.
  */
-function typeLabeller(openAlerts: readonly SecurityAlert[], max: number, maxSeries: number): Labeller {
-  const ranked = rankedValues(openAlerts, (a) => a.alertType);
+function typeLabeller(
+  groups: readonly { readonly alertType: string; readonly labels: readonly [string, string] }[],
+  counts: ReadonlyMap<string, number>,
+  max: number,
+  maxSeries: number,
+): Labeller {
+  const ranked = rankedValues(counts);
   const pairs = new Map<string, Set<string>>();
-  for (const a of openAlerts) {
-    const set = pairs.get(a.alertType) ?? new Set<string>();
-    set.add(JSON.stringify([a.status, a.severity]));
-    pairs.set(a.alertType, set);
+  for (const g of groups) {
+    const set = pairs.get(g.alertType) ?? new Set<string>();
+    set.add(JSON.stringify(g.labels));
+    pairs.set(g.alertType, set);
   }
   // Series with the first k types named: theirs, plus the "other" type's (the pairs of all the rest).
   const restPairs: number[] = new Array(ranked.length + 1).fill(0);

@@ -1,5 +1,5 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { type AuthorizationAssessment, assessAuthorization, nextValidationMs, requirementsStale } from '../collect/authorization.js';
 import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_RESOLVED_REASON, summarizeAlerts } from '../collect/security-alerts.js';
 import {
@@ -13,36 +13,12 @@ import {
   requirementDetails,
   type TenantSnapshot,
 } from '../snapshot.js';
-import { type DeflatedPart, deflateFinal, deflatePart, gzipChunks } from './gzip.js';
+import { createDataPartCache, type DataRender } from './data-part.js';
+import { deflateFinal, gzipOfSegments } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
-
-/** What the exporter is, for partner_security_build_info. */
-export interface BuildInfo {
-  readonly version: string;
-  /** The source revision the build was made from; "unknown" when not given or the build could not tell. */
-  readonly revision?: string;
-  readonly nodeVersion: string;
-}
+import type { BuildInfo, MetricSpec, RenderContext, Sample } from './render.js';
 
 type Labels = Record<string, string>;
-type Sample = readonly [Labels, number];
-
-interface RenderContext {
-  /** Wall clock: what Graph's timestamps are compared with. */
-  readonly nowMs: number;
-  /** Monotonic clock: what the score's age is measured on. */
-  readonly monoNowMs: number;
-  readonly maxStalenessMs: number;
-}
-
-/** One metric: how to read its samples from a tenant snapshot. */
-interface MetricSpec {
-  readonly name: string;
-  readonly help: string;
-  readonly type: 'gauge' | 'counter';
-  readonly labels: readonly string[];
-  readonly samples: (tenant: TenantSnapshot, ctx: RenderContext) => Iterable<Sample>;
-}
 
 const CACHED = 'Cached: refreshed every poll, not at scrape time.';
 
@@ -559,16 +535,41 @@ export interface MetricsOptions {
   webCounters?: () =>
     | { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: Readonly<Record<string, number>> }
     | undefined;
+  /** The per-tenant families (default TENANT_METRICS). */
+  families?: readonly MetricSpec[];
+  /**
+   * The largest data part rendered whole and kept as plain text between polls (default
+   * DEFAULT_MAX_PLAIN_BYTES); a bigger one is kept in deflated segments per tenant (src/expose/data-part.ts).
+   */
+  maxPlainBytes?: number;
+}
+
+/**
+ * Data parts up to this size are rendered whole and kept as plain text too (the demo's is 0.2 MB);
+ * bigger ones are kept in deflated segments per tenant (50 tenants of 1,000 customers: 70 MB of text).
+ */
+export const DEFAULT_MAX_PLAIN_BYTES = 4 * 1024 * 1024;
+
+/** A gzip answer is joined into one buffer below this size of its deflated data part (the demo's is 11 KB). */
+const JOIN_GZIP_BELOW_BYTES = 256 * 1024;
+
+/** An answer to GET /metrics: its chunks in order, and its length when known before they are written. */
+export interface Answer {
+  /** Undefined when the answer is rendered while it is written (sent chunked). */
+  readonly length: number | undefined;
+  /** Then each chunk is valid only until the next is asked for: write it (and wait until it is written) first. */
+  readonly chunks: Iterable<Buffer> | AsyncIterable<Buffer>;
 }
 
 export interface Metrics {
   readonly contentType: string;
   render(): Promise<string>;
   /**
-   * The same exposition as UTF-8 chunks for the HTTP layer to write one after the other: the data
-   * part is encoded once per render and the same bytes serve every scrape until the next poll.
+   * The same exposition as UTF-8 chunks for the HTTP layer to write one after the other: a kept data
+   * part serves every scrape until the next poll; a data part too big to keep is rendered anew into
+   * the answer as it is written.
    */
-  renderChunks(): Promise<readonly Buffer[]>;
+  renderChunks(): Promise<Answer>;
   /**
    * The same exposition as one gzip stream: the data part is deflated once per render, the process
    * metrics once per reading, and the joined answer is shared by every scrape until either changes.
@@ -577,30 +578,10 @@ export interface Metrics {
 }
 
 /**
- * What one render of the data part reads, taken once and frozen: the snapshots of that moment and
- * the clock. Everything the data metrics show comes from here and nothing else, so one render can
- * never mix two polls, and nothing shared changes under it.
- */
-interface RenderInput {
-  readonly snapshots: readonly TenantSnapshot[];
-  readonly ctx: RenderContext;
-}
-
-/** One render of the data part: its input, its text and bytes, and its deflated form once asked for. */
-interface DataRender {
-  /** What the text depends on: the snapshot objects (replaced whole on every poll) and which of them are fresh. */
-  readonly key: readonly unknown[];
-  readonly text: Promise<string>;
-  readonly bytes: Promise<Buffer>;
-  /** Deflated on the first gzip scrape after the render, then shared until the next one. */
-  deflated?: Promise<DeflatedPart> | undefined;
-}
-
-/**
  * Creates the metrics. Two parts make one exposition:
  * - the data part (every tenant series and the build info) changes only when a poll lands or a
- *   score goes stale; it is rendered into a registry of its own from one RenderInput, encoded once
- *   and deflated once, and the same bytes serve every scrape until it changes;
+ *   score goes stale; it is written as text from one RenderInput (src/expose/render.ts), chunk by
+ *   chunk into a compressor, once, and kept deflated (and plain, when small) until it changes;
  * - the live part (the web server's counters and reload status, process metrics) is small and
  *   written at each scrape (process metrics read at most once a second, process-metrics.ts).
  * A render that fails fails the scrapes waiting for it and is not kept: the next scrape renders again.
@@ -608,37 +589,25 @@ interface DataRender {
 export function createMetrics(options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
   const monoNow = options.monoNow ?? (() => performance.now());
-  const constant = options.constantLabels ?? [];
+  const data = createDataPartCache({
+    part: { families: options.families ?? TENANT_METRICS, tenantLabels: tenantLabeller(options.constantLabels ?? []), build: options.build },
+    maxPlainBytes: options.maxPlainBytes ?? DEFAULT_MAX_PLAIN_BYTES,
+    // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
+    keyOf: (t, ctx) => [freshScore(t, ctx) !== undefined, requirementsStale(t, ctx.nowMs, ctx.maxStalenessMs, ctx.monoNowMs)],
+  });
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
   const readProcess = () => processMetrics?.read() ?? noProcess;
-  let cached: DataRender | undefined;
   // The gzip answer, kept with the data render and the live part it was made from.
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
-  const renderData = (): DataRender => {
-    const input: RenderInput = Object.freeze({
-      snapshots: options.snapshots(),
-      ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
-    });
-    // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
-    const key = [
-      ...input.snapshots,
-      ...input.snapshots.map((t) => freshScore(t, input.ctx) !== undefined),
-      ...input.snapshots.map((t) => requirementsStale(t, input.ctx.nowMs, input.ctx.maxStalenessMs, input.ctx.monoNowMs)),
-    ];
-    if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
-    const text = dataRegistry(input, constant, options.build).metrics();
-    // Encoding the text on every scrape cost more than the rest of a scrape (npm run bench, BENCHMARKS.md).
-    const bytes = text.then((t) => Buffer.from(t));
-    const render: DataRender = { key, text, bytes };
-    // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
-    bytes.catch(() => {
-      if (cached === render) cached = undefined;
-    });
-    cached = render;
-    return render;
-  };
+  const renderData = (): DataRender =>
+    data.render(
+      Object.freeze({
+        snapshots: options.snapshots(),
+        ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
+      }),
+    );
 
   /**
    * The web server's part and the process metrics, as one buffer (the last part of the answer):
@@ -658,28 +627,39 @@ export function createMetrics(options: MetricsOptions): Metrics {
     return bytes;
   };
 
+  const renderChunks = async (): Promise<Answer> => {
+    const render = renderData();
+    const result = await render.result;
+    const rest = live();
+    if (result.plain !== undefined) return { length: result.plain.length + rest.length, chunks: rest.length > 0 ? [result.plain, rest] : [result.plain] };
+    // Too big to keep plain: written as the answer is sent, chunk by chunk.
+    const text = data.plainChunks(render, result);
+    return {
+      length: undefined,
+      chunks: (async function* () {
+        yield* text;
+        if (rest.length > 0) yield rest;
+      })(),
+    };
+  };
+
   return {
     contentType: CONTENT_TYPE,
-    render: async () => (await renderData().text) + live().toString('utf8'),
-    renderChunks: async () => {
-      const data = await renderData().bytes;
-      const rest = live();
-      return rest.length > 0 ? [data, rest] : [data];
+    render: async () => {
+      let text = '';
+      for await (const chunk of (await renderChunks()).chunks) text += chunk.toString('utf8');
+      return text;
     },
+    renderChunks,
     renderGzipChunks: async () => {
-      const data = renderData();
-      if (data.deflated === undefined) {
-        const deflated = data.bytes.then(deflatePart);
-        // A failed compression is tried again by the next scrape, not served as a failure until the next poll.
-        deflated.catch(() => {
-          if (data.deflated === deflated) data.deflated = undefined;
-        });
-        data.deflated = deflated;
-      }
-      const part = await data.deflated;
+      const render = renderData();
+      const { parts } = await render.result;
       const rest = live();
-      if (gzipped?.data !== data || gzipped.live !== rest) {
-        gzipped = { data, live: rest, answer: [Buffer.concat(gzipChunks(part, deflateFinal(rest)))] };
+      if (gzipped?.data !== render || gzipped.live !== rest) {
+        // One buffer is written fastest; a big deflated part is not copied again every time the live part changes.
+        const chunks = gzipOfSegments(parts, deflateFinal(rest));
+        const size = chunks.reduce((n, c) => n + c.length, 0);
+        gzipped = { data: render, live: rest, answer: size > JOIN_GZIP_BELOW_BYTES ? chunks : [Buffer.concat(chunks, size)] };
       }
       return gzipped.answer;
     },
@@ -700,34 +680,6 @@ export function metricFamilies(): readonly string[] {
 
 /** The Prometheus text format's content type (prom-client's). */
 const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
-
-/** A registry holding the data part of one render: every value set from the input, no collect() callbacks. */
-function dataRegistry(input: RenderInput, constant: readonly string[], build: BuildInfo): Registry {
-  const registry = new Registry();
-  const labelsOf = tenantLabeller(constant);
-  for (const spec of TENANT_METRICS) {
-    const metric = new (spec.type === 'gauge' ? Gauge : Counter)({
-      name: spec.name,
-      help: spec.help,
-      labelNames: ['tenant_id', ...constant, ...spec.labels],
-      registers: [registry],
-    });
-    for (const tenant of input.snapshots) {
-      const tenantLabels = labelsOf(tenant.tenantId, tenant.labels);
-      for (const [labels, value] of spec.samples(tenant, input.ctx)) {
-        if (metric instanceof Gauge) metric.set({ ...tenantLabels, ...labels }, value);
-        else metric.inc({ ...tenantLabels, ...labels }, value);
-      }
-    }
-  }
-  new Gauge({
-    name: 'partner_security_build_info',
-    help: 'A metric with a constant 1 value labelled by the version and source revision of the exporter and the version of Node.js.',
-    labelNames: ['version', 'revision', 'nodejs_version'],
-    registers: [registry],
-  }).set({ version: build.version, revision: build.revision ?? 'unknown', nodejs_version: build.nodeVersion }, 1);
-  return registry;
-}
 
 type WebConfigStatus = ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;
 type WebCounts = ReturnType<NonNullable<MetricsOptions['webCounters']>>;

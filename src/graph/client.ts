@@ -7,7 +7,8 @@ import type { Relation } from '../snapshot.js';
 import { GraphError } from './errors.js';
 import { forbiddenHint, missingMfaHint, notFoundHint, saysMfaMissing, subjectOf } from './hints.js';
 import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, HEAD_TOO_LARGE, isHeadTooLarge, readCapped } from './http.js';
-import { jsonShapeProblem } from './json-shape.js';
+import { JsonShapeError, jsonShapeProblem } from './json-shape.js';
+import { GraphParseError } from './parse.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { TokenSource } from './token.js';
 
@@ -22,16 +23,29 @@ const MAX_LOCATION_CHARS = 2048;
 export interface GraphResponse {
   readonly status: number;
   readonly body: unknown;
+  /** Bytes of the body as received (what --collector.max-bytes counts). */
+  readonly bytes: number;
   readonly requestId?: string;
   readonly clientRequestId: string;
+}
+
+/**
+ * Takes a successful answer's text as it arrives, instead of it being parsed whole: body is then
+ * what end() returns (src/graph/collection-reader.ts). It throws GraphParseError for a text it
+ * refuses, and JsonShapeError for one beyond the bounds of src/graph/json-shape.ts.
+ */
+export interface BodyReader {
+  write(text: string): void;
+  end(): unknown;
 }
 
 export interface GraphClient {
   /**
    * GETs a path under the Graph root (or an absolute nextLink on the same origin). relation names
-   * what the request reads in error texts; without it, the request is about the score.
+   * what the request reads in error texts; without it, the request is about the score. A reader
+   * takes a successful answer's text as it arrives.
    */
-  get(path: string, signal: AbortSignal, relation?: Relation): Promise<GraphResponse>;
+  get(path: string, signal: AbortSignal, relation?: Relation, reader?: BodyReader): Promise<GraphResponse>;
 }
 
 export interface GraphClientOptions {
@@ -60,7 +74,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
   const describe = (error: unknown) => errorText(error, redact);
 
   return {
-    async get(path, outer, relation) {
+    async get(path, outer, relation, reader) {
       const url = new URL(path, `${options.endpoint}/`);
       // A nextLink is opaque but must stay on Graph: the bearer token goes wherever the URL points.
       if (url.origin !== origin) throw new GraphError('invalid_response', `refusing to send the token to ${url.origin}, which is not ${origin}`);
@@ -101,23 +115,46 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
 
       const requestId = header(response.headers, 'request-id');
       const ids = { clientRequestId, ...(requestId === undefined ? {} : { requestId }) };
+      const status = response.statusCode;
+      const notJson = (contentType: string) =>
+        contentType.length > MAX_CONTENT_TYPE_CHARS || !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)
+          ? new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids })
+          : undefined;
+
+      if (status >= 200 && status < 300 && reader !== undefined) {
+        // Read as it arrives: the answer is never whole, as bytes, text or objects.
+        const refused = notJson(header(response.headers, 'content-type') ?? '');
+        if (refused) {
+          response.body.destroy();
+          throw refused;
+        }
+        try {
+          const bytes = await readInto(response.body, maxBodyBytes, reader);
+          return { status, body: reader.end(), bytes, ...ids };
+        } catch (error) {
+          response.body.destroy();
+          if (error instanceof GraphParseError) throw new GraphError('invalid_response', error.message, { status, ...ids });
+          if (error instanceof JsonShapeError) throw new GraphError('invalid_response', `the answer from Graph is ${error.message}`, { status, ...ids });
+          const broken = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${describe(error)}`));
+          throw withDetails(broken, { status, ...ids });
+        }
+      }
+
       let text: string | undefined;
+      let bytes = 0;
       let bodyError: GraphError | undefined;
       try {
-        text = await readBody(response.body, maxBodyBytes);
+        ({ text, bytes } = await readBody(response.body, maxBodyBytes));
       } catch (error) {
         bodyError = aborted() ?? (error instanceof GraphError ? error : new GraphError('network', `the answer from Graph broke off: ${describe(error)}`));
       }
-      const status = response.statusCode;
 
       if (status >= 200 && status < 300) {
         if (bodyError || text === undefined) throw withDetails(bodyError ?? new GraphError('invalid_response', 'empty body'), { status, ...ids });
-        const contentType = header(response.headers, 'content-type') ?? '';
-        if (contentType.length > MAX_CONTENT_TYPE_CHARS || !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
-          throw new GraphError('invalid_response', `Graph answered ${status} with content type "${contentType || 'none'}", not JSON`, { status, ...ids });
-        }
+        const refused = notJson(header(response.headers, 'content-type') ?? '');
+        if (refused) throw refused;
         try {
-          return { status, body: JSON.parse(text), ...ids };
+          return { status, body: JSON.parse(text), bytes, ...ids };
         } catch (error) {
           throw new GraphError('invalid_response', `Graph answered ${status} with invalid JSON: ${describe(error)}`, { status, ...ids });
         }
@@ -251,7 +288,7 @@ function member(value: unknown, name: string): unknown {
 }
 
 /** Reads the body up to a cap and decodes it as strict UTF-8. */
-async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; bytes: number }> {
   let bytes: Buffer;
   try {
     bytes = await readCapped(body, maxBytes);
@@ -263,10 +300,39 @@ async function readBody(body: Dispatcher.ResponseData['body'], maxBytes: number)
   const shape = jsonShapeProblem(bytes);
   if (shape !== undefined) throw new GraphError('invalid_response', `the answer from Graph is ${shape}`);
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), bytes: bytes.length };
   } catch {
     throw new GraphError('invalid_response', 'the answer from Graph is not valid UTF-8');
   }
+}
+
+/**
+ * Reads the body up to the cap into a reader, decoded as strict UTF-8 piece by piece as it
+ * arrives: the body is never one buffer, nor one string. Resolves with its size in bytes.
+ */
+async function readInto(body: Dispatcher.ResponseData['body'], maxBytes: number, reader: BodyReader): Promise<number> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let bytes = 0;
+  const decode = (chunk?: Buffer) => {
+    try {
+      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
+    } catch {
+      throw new GraphError('invalid_response', 'the answer from Graph is not valid UTF-8');
+    }
+  };
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    bytes += buffer.length;
+    if (bytes > maxBytes) {
+      body.destroy();
+      throw new GraphError('invalid_response', `the answer from Graph is larger than ${maxBytes} bytes`);
+    }
+    const text = decode(buffer);
+    if (text !== '') reader.write(text);
+  }
+  const rest = decode();
+  if (rest !== '') reader.write(rest);
+  return bytes;
 }
 
 function withDetails(error: GraphError, details: { status: number; clientRequestId: string; requestId?: string }): GraphError {

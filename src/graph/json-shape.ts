@@ -55,3 +55,8 @@ function stringEnd(bytes: Uint8Array, start: number): number {
     from = end + 1;
   }
 }
+
+/** A JSON text beyond these bounds, found while it is read piece by piece (src/graph/collection-reader.ts); the message says which. */
+export class JsonShapeError extends Error {
+  override name = 'JsonShapeError';
+}

@@ -1,14 +1,18 @@
-/** Paging a Graph collection: @odata.nextLink followed within a page and byte budget, one page held at a time. */
-import { errorText } from '../lib/errors.js';
-import type { Relation } from '../snapshot.js';
-import type { GraphResponse } from './client.js';
-import { GraphError } from './errors.js';
-import { parseCollection } from './parse.js';
+/**
+ * Paging a Graph collection: @odata.nextLink followed within a page and byte budget, each page read
+ * item by item as it arrives (src/graph/collection-reader.ts): no page is ever held whole.
+ */
+import type { BodyReader, GraphResponse } from './client.js';
+import { createCollectionReader } from './collection-reader.js';
+import type { CollectionPage } from './parse.js';
 
 type JsonObject = Record<string, unknown>;
 
-/** GETs one path (or an absolute nextLink) of Graph; relation names what it reads in error texts (the score when absent). */
-export type Get = (path: string, relation?: Relation) => Promise<GraphResponse>;
+/** GETs one path (or an absolute nextLink) of Graph; a reader takes a successful answer's text as it arrives. */
+export type Get = (path: string, reader?: BodyReader) => Promise<GraphResponse>;
+
+/** Items are handed over in batches of at most this many, as they are read. */
+const BATCH_ITEMS = 32;
 
 /** How far one relation may be paged in one poll. */
 export interface PageLimits {
@@ -25,42 +29,42 @@ export interface Paging {
 }
 
 /**
- * The size of an answer as JSON. The client hands over parsed bodies; serialising one again costs
- * about what parsing it did, and it is done only for pages within the byte budget.
+ * The size of a relation expanded on the score as JSON: its part of the score's answer. Pages read
+ * on their own count the bytes received (GraphResponse.bytes).
  */
 export function jsonBytes(body: unknown): number {
   return Buffer.byteLength(JSON.stringify(body) ?? '');
 }
 
-/** Follows @odata.nextLink (an opaque URL) within the limits, handing each page's items over as it comes. */
+/** Follows @odata.nextLink (an opaque URL) within the limits, handing the items over as they are read. */
 export async function readPages(
   get: Get,
   first: string | undefined,
   typeName: string,
   limits: PageLimits,
-  onPage: (items: readonly JsonObject[]) => void,
+  onItems: (items: readonly JsonObject[]) => void,
   already: { readonly pages: number; readonly bytes: number } = { pages: 0, bytes: 0 },
+  onPageRead?: (pages: number) => void,
 ): Promise<Paging> {
   let { pages, bytes } = already;
   let next = first;
   while (next !== undefined) {
     if (pages >= Math.max(1, limits.maxPages)) return { pages, cut: 'pages' };
     if (bytes >= limits.maxBytes) return { pages, cut: 'bytes' };
-    const response = await get(next);
+    let batch: JsonObject[] = [];
+    const reader = createCollectionReader(typeName, (item) => {
+      batch.push(item);
+      if (batch.length < BATCH_ITEMS) return;
+      onItems(batch);
+      batch = [];
+    });
+    // A page that turns out broken fails the whole relation: the items already handed over are dropped with it.
+    const response = await get(next, reader);
+    if (batch.length > 0) onItems(batch);
     pages++;
-    bytes += jsonBytes(response.body);
-    let items: readonly JsonObject[];
-    try {
-      const page = parseCollection(response.body, typeName);
-      items = page.items;
-      next = page.nextLink;
-    } catch (error) {
-      throw new GraphError('invalid_response', `cannot read ${typeName}: ${errorText(error)}`, {
-        status: response.status,
-        clientRequestId: response.clientRequestId,
-      });
-    }
-    onPage(items);
+    bytes += response.bytes;
+    next = (response.body as CollectionPage).nextLink;
+    onPageRead?.(pages);
   }
   return { pages };
 }

@@ -2,7 +2,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express from 'express';
 import { acceptsGzip } from '../expose/gzip.js';
-import type { Metrics } from '../expose/metrics.js';
+import type { Answer, Metrics } from '../expose/metrics.js';
 import { refreshParameter, statusPage, statusPageCsp } from '../expose/status/page.js';
 import { statusView } from '../expose/status/view.js';
 import type { Logger } from '../lib/log.js';
@@ -86,18 +86,36 @@ export function createApp(options: AppOptions): RequestListener {
     try {
       // Prometheus asks for gzip on every scrape: about 1/20 of the bytes for the demo tenant.
       const gzip = acceptsGzip(req.headers['accept-encoding']);
-      const chunks = await (gzip ? options.metrics.renderGzipChunks() : options.metrics.renderChunks());
+      const answer = gzip ? whole(await options.metrics.renderGzipChunks()) : await options.metrics.renderChunks();
       res.setHeader('Vary', 'Accept-Encoding');
       if (gzip) res.setHeader('Content-Encoding', 'gzip');
       res.setHeader('Content-Type', options.metrics.contentType);
-      res.setHeader('Content-Length', String(chunks.reduce((n, c) => n + c.length, 0)));
-      // Written as they are, in one go: joining them would copy the cached data part on every scrape.
-      res.cork();
-      for (const chunk of chunks) res.write(chunk);
+      // Without a length (a data part too big to keep, rendered as it is sent) the answer goes chunked.
+      if (answer.length !== undefined) res.setHeader('Content-Length', String(answer.length));
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      if (Array.isArray(answer.chunks)) {
+        // Written as they are, in one go: joining them would copy the cached data part on every scrape.
+        res.cork();
+        for (const chunk of answer.chunks) res.write(chunk);
+        res.end();
+        return;
+      }
+      // Rendered chunk by chunk into one buffer: the next one only once the last is written out.
+      for await (const chunk of answer.chunks) if (!(await written(res, chunk))) return;
       res.end();
     } catch (error) {
       options.logger.error('rendering metrics failed', { err: error instanceof Error ? error.message : String(error) });
+      // Past the headers, a broken answer can only be cut off: the scraper sees a short body and fails the scrape.
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       res.statusCode = 500;
+      res.removeHeader('Content-Encoding');
+      res.removeHeader('Content-Length');
       res.setHeader('Content-Type', TEXT);
       res.end('rendering metrics failed\n');
     }
@@ -109,4 +127,22 @@ export function createApp(options: AppOptions): RequestListener {
       void serveMetrics(req, res);
     } else app(req, res);
   };
+}
+
+/** A gzip answer: the chunks are written whole, with their length. */
+function whole(chunks: readonly Buffer[]): Answer {
+  return { length: chunks.reduce((n, c) => n + c.length, 0), chunks };
+}
+
+/** Writes a chunk; resolves true once it is handed to the socket, false when the connection closed first. */
+function written(res: ServerResponse, chunk: Buffer): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onClose = () => resolve(false);
+    res.once('close', onClose);
+    res.write(chunk, (error) => {
+      res.off('close', onClose);
+      resolve(error === undefined || error === null);
+    });
+  });
 }

@@ -3,7 +3,7 @@
  * response time with Graph's averageResponseTimeInHours on an example where both are known.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ALERT_WINDOW_SECONDS, OTHER_ALERT_TYPE, summarizeAlerts } from '../../src/collect/security-alerts.js';
+import { ALERT_WINDOW_SECONDS, aggregateAlerts, OTHER_ALERT_TYPE, summarizeAlerts } from '../../src/collect/security-alerts.js';
 import type { SecurityAlert } from '../../src/snapshot.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, sampleSum, sampleValue, startExporter, TENANT_ID, until, WITH_SECURITY_ALERTS } from '../helpers/exporter.js';
 import { closeFakeClouds, SECURITY_ALERTS_PATH, startFakeCloud, wrappedScoreBody } from '../helpers/fake-cloud.js';
@@ -26,7 +26,7 @@ function resolved(detected: number, resolvedAt: number, fields: Partial<Security
 }
 
 const summary = (alerts: SecurityAlert[], bounds: { maxAlertTypes?: number; maxCustomers?: number } = {}) =>
-  summarizeAlerts({ alerts, seen: alerts.length, maxAlertTypes: bounds.maxAlertTypes ?? 50, maxCustomers: bounds.maxCustomers ?? 0 }, NOW);
+  summarizeAlerts(aggregateAlerts(alerts, alerts.length, { maxAlertTypes: bounds.maxAlertTypes ?? 50, maxCustomers: bounds.maxCustomers ?? 0 }), NOW);
 
 describe('the 30-day window', () => {
   it('counts alerts resolved within the 30 days before now, not at or before its start, and never test alerts', () => {

@@ -144,7 +144,8 @@ const CASES: Case[] = [
         cloud.alertsDefault = { body: { value: [alert] } };
       },
       expect: succeeds((data) => {
-        const alert = data.relations.securityAlerts?.alerts[0];
+        const alert = data.relations.securityAlerts?.open[0];
+        expect(alert?.count).toBe(1);
         for (const value of [alert?.status, alert?.severity, alert?.alertType]) expect([...(value ?? '')].length).toBeLessThanOrEqual(MAX_LABEL_CHARS);
       }),
     }),

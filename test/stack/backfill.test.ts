@@ -87,7 +87,12 @@ describe('backfill', () => {
 describe('backfill of several tenants', () => {
   it('labels each as the live exporter does: tenant_id (from the token when not configured), then the constant labels it has', async () => {
     const graph = (score: number): GraphClient => ({
-      get: async () => ({ status: 200, clientRequestId: 'c', body: { value: [{ createdDateTime: new Date(T0 * 1000).toISOString(), score }] } }),
+      // A client that answers every page alike, through the reader as the real client does.
+      get: async (_path, _signal, _relation, reader) => {
+        const text = JSON.stringify({ value: [{ createdDateTime: new Date(T0 * 1000).toISOString(), score }] });
+        reader?.write(text);
+        return { status: 200, clientRequestId: 'c', bytes: text.length, body: reader ? reader.end() : JSON.parse(text) };
+      },
     });
     const output = join(mkdtempSync(join(tmpdir(), 'pss-backfill-labels-')), 'history.om');
     const lines: string[] = [];

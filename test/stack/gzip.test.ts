@@ -27,7 +27,7 @@ const customers = Array.from({ length: 200 }, (_, i) => ({
   policies: {},
 }));
 
-const polled = (): TenantSnapshot => ({
+const polled = (at = Date.now()): TenantSnapshot => ({
   ...initialSnapshot('t1'),
   score: { currentScore: 70, maxScore: 100 },
   relations: {
@@ -39,17 +39,26 @@ const polled = (): TenantSnapshot => ({
       truncated: false,
     },
   },
-  lastSuccessMs: Date.now() - 5000,
-  lastPoll: { startedMs: Date.now() - 5000, durationMs: 10, ok: true },
-  nextPollMs: Date.now() + 60_000,
+  lastSuccessMs: at - 5000,
+  lastPoll: { startedMs: at - 5000, durationMs: 10, ok: true },
+  nextPollMs: at + 60_000,
   polls: 1,
 });
 
-async function start(processMetrics: boolean): Promise<string> {
+async function start(processMetrics: boolean, segmented = false): Promise<string> {
   const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
-  const snapshot = polled();
-  const metrics = createMetrics({ snapshots: () => [snapshot], build: { version: '9.9.9', nodeVersion: 'v24' }, maxStalenessMs: 0, processMetrics });
-  const app = createApp({ telemetryPath: '/metrics', metrics, snapshots: () => [snapshot], version: '9.9.9', logger });
+  const at = Date.now();
+  const snapshot = polled(at);
+  // Segmented: a new poll (with the same data) before every scrape, and a data part bigger than the plain bound (src/expose/data-part.ts).
+  const snapshots = segmented ? () => [polled(at), { ...polled(at), tenantId: 't2' }] : () => [snapshot];
+  const metrics = createMetrics({
+    snapshots,
+    build: { version: '9.9.9', nodeVersion: 'v24' },
+    maxStalenessMs: 0,
+    processMetrics,
+    ...(segmented ? { maxPlainBytes: 1000 } : {}),
+  });
+  const app = createApp({ telemetryPath: '/metrics', metrics, snapshots, version: '9.9.9', logger });
   server = (await startWebServer({ app, address: { host: '127.0.0.1', port: 0 }, healthzWithoutAuth: false, logger })).server;
   return `http://${boundAddress(server)}`;
 }
@@ -96,8 +105,11 @@ describe('gzip on /metrics', () => {
     }
   });
 
-  it('is one standard gzip stream: gzip(1), Python and curl --compressed decode it to the plain answer', async () => {
-    const base = await start(true);
+  it.each([
+    ['whole', false],
+    ['in segments per tenant', true],
+  ])('is one standard gzip stream (%s): gzip(1), Python and curl --compressed decode it to the plain answer', async (_, segmented) => {
+    const base = await start(true, segmented);
     const plain = (await getRaw(`${base}/metrics`, {})).body.toString('utf8');
     const gzipped = (await getRaw(`${base}/metrics`, { 'Accept-Encoding': 'gzip' })).body;
     expect(plain).toContain('process_resident_memory_bytes');

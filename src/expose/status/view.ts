@@ -4,7 +4,7 @@
  */
 
 import { type AuthorizationAssessment, assessAuthorization, type UnknownReason } from '../../collect/authorization.js';
-import { ALERT_RESPONSE_LIMIT_SECONDS, summarizeAlerts } from '../../collect/security-alerts.js';
+import { ALERT_RESPONSE_LIMIT_SECONDS, OLDEST_OPEN_KEPT, summarizeAlerts } from '../../collect/security-alerts.js';
 import { NAME } from '../../lib/name.js';
 import { boundText } from '../../lib/text.js';
 import {
@@ -107,7 +107,7 @@ export interface AlertResponseView {
 }
 
 /** Open alerts listed by name on the page and in /api/status, the oldest first: enough to act on, bounded whatever Graph sends. */
-export const MAX_LISTED_ALERTS = 5;
+export const MAX_LISTED_ALERTS = OLDEST_OPEN_KEPT;
 /** An open alert this old is flagged (PartnerSecurityAlertOpenTooLong's threshold); at 24 hours it is over the requirement. */
 export const OPEN_ALERT_WARN_SECONDS = 20 * 3600;
 

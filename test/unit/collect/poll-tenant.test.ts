@@ -254,7 +254,7 @@ describe('tenant poll', () => {
       const first = data(await poll());
       const second = data(await poll());
       expect(first.relationStatus.securityAlerts).toBe('ok');
-      expect(first.relations.securityAlerts?.alerts.map((a) => a.id)).toEqual(['a1']);
+      expect(first.relations.securityAlerts?.seen).toBe(1);
       expect(second.relationStatus.securityAlerts).toBe('ok');
       expect(seen.filter((p) => p.startsWith(ALERTS))).toEqual([`${ALERTS}?$select=${SECURITY_ALERT_PROPERTIES.join(',')}`, ALERTS, ALERTS]);
       expect(lines.filter((l) => l.includes('Graph refused $select'))).toHaveLength(1);

@@ -3,7 +3,7 @@
  * alert types and customers give way until every alert family fits in MAX_ALERT_SERIES series.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_ALERT_VALUE, summarizeAlerts } from '../../../src/collect/security-alerts.js';
+import { aggregateAlerts, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_ALERT_VALUE, summarizeAlerts } from '../../../src/collect/security-alerts.js';
 import { createMetrics } from '../../../src/expose/metrics.js';
 import { ALERT_SEVERITIES, ALERT_STATUSES, initialSnapshot, type SecurityAlert, type TenantSnapshot } from '../../../src/snapshot.js';
 import { parseSamples } from '../../helpers/exporter.js';
@@ -15,7 +15,7 @@ function open(i: number, fields: Partial<SecurityAlert> = {}): SecurityAlert {
 }
 
 const summary = (alerts: SecurityAlert[], bounds: { maxAlertTypes?: number; maxCustomers?: number } = {}) =>
-  summarizeAlerts({ alerts, seen: alerts.length, maxAlertTypes: bounds.maxAlertTypes ?? 50, maxCustomers: bounds.maxCustomers ?? 0 }, NOW);
+  summarizeAlerts(aggregateAlerts(alerts, alerts.length, { maxAlertTypes: bounds.maxAlertTypes ?? 50, maxCustomers: bounds.maxCustomers ?? 0 }), NOW);
 
 /** n values Graph does not document, each on one alert more than the next, so their rank is known. */
 function undocumented(prefix: string, n: number): string[] {
@@ -91,7 +91,7 @@ describe(`at most ${MAX_ALERT_SERIES} series per alert family`, () => {
       ...initialSnapshot('t1'),
       score: { currentScore: 1 },
       lastSuccessMs: NOW * 1000,
-      relations: { securityAlerts: { alerts, seen: alerts.length, maxAlertTypes: 10_000, maxCustomers: 1_000_000 } },
+      relations: { securityAlerts: aggregateAlerts(alerts, alerts.length, { maxAlertTypes: 10_000, maxCustomers: 1_000_000 }) },
       relationStatus: { securityAlerts: 'ok' },
     };
     const text = await createMetrics({

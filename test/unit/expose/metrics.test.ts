@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { Registry } from 'prom-client';
-import { describe, expect, it, vi } from 'vitest';
-import { createMetrics, type MetricsOptions, metricFamilies } from '../../../src/expose/metrics.js';
+import { describe, expect, it } from 'vitest';
+import { aggregateAlerts } from '../../../src/collect/security-alerts.js';
+import { createMetrics, type MetricsOptions, metricFamilies, TENANT_METRICS } from '../../../src/expose/metrics.js';
 import { createProcessMetrics, PROCESS_READING_MAX_AGE_MS } from '../../../src/expose/process-metrics.js';
 import { initialSnapshot, type Requirement, type TenantSnapshot } from '../../../src/snapshot.js';
 import { parseSamples } from '../../helpers/exporter.js';
@@ -30,11 +30,8 @@ const UNDOCUMENTED = Array.from({ length: 7 }, (_, i) => ({
   open: true,
 }));
 /** Open alerts (two of one type and severity add up, a test alert apart) and two resolved in the 30-day window, one before it. */
-const GOLDEN_ALERTS = {
-  seen: 13,
-  maxAlertTypes: 50,
-  maxCustomers: 1,
-  alerts: [
+const GOLDEN_ALERTS = aggregateAlerts(
+  [
     {
       id: 'a',
       alertType: 'unusualAzureConsumption',
@@ -100,7 +97,9 @@ const GOLDEN_ALERTS = {
     },
     ...UNDOCUMENTED,
   ],
-};
+  10_000,
+  { maxAlertTypes: 50, maxCustomers: 1 },
+);
 
 function healthy(tenantId: string, currentScore: number): TenantSnapshot {
   // Validated every March: the next validation is 2027-03-01 (NOW is in November 2026).
@@ -211,6 +210,35 @@ const web = {
 
 const GOLDEN = ['healthy.prom', 'failing.prom'].map((name) => new URL(`../../fixtures/golden/${name}`, import.meta.url));
 
+/** The chunks of an answer as text, each read before the next is asked for. */
+async function texts(chunks: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const chunk of chunks) out.push(chunk.toString('utf8'));
+  return out;
+}
+
+/** The families, with a count of the renders that read them (a render reads the score once per tenant). */
+function countedFamilies(options: { failOnce?: boolean } = {}) {
+  const counts = { renders: 0 };
+  let fail = options.failOnce === true;
+  const families = TENANT_METRICS.map((spec, i) =>
+    i === 0
+      ? {
+          ...spec,
+          samples: (...args: Parameters<typeof spec.samples>) => {
+            counts.renders++;
+            if (fail) {
+              fail = false;
+              throw new Error('render broke');
+            }
+            return spec.samples(...args);
+          },
+        }
+      : spec,
+  );
+  return { families, counts };
+}
+
 async function render(snapshots: TenantSnapshot[], maxStalenessMs = 3 * 3600_000, extra: Partial<MetricsOptions> = {}): Promise<string> {
   return createMetrics({ snapshots: () => snapshots, build, maxStalenessMs, now: () => NOW, processMetrics: false, ...extra }).render();
 }
@@ -231,6 +259,19 @@ describe('metrics', () => {
     expect(registered.length).toBeGreaterThan(40);
     const sampled = new Set(GOLDEN.flatMap((file) => parseSamples(readFileSync(file, 'utf8')).map((s) => s.name)));
     expect(registered.filter((name) => !sampled.has(name))).toEqual([]);
+  });
+
+  it('gives every sample only the labels its family declares (prom-client refused any other)', () => {
+    const ctx = { nowMs: NOW, monoNowMs: 0, maxStalenessMs: 0 };
+    for (const tenant of [healthy('t1', 14.29), failing(healthy('t1', 55), NOW - 600_000)]) {
+      for (const spec of TENANT_METRICS) {
+        for (const [labels] of spec.samples(tenant, ctx))
+          expect(
+            Object.keys(labels).filter((name) => !spec.labels.includes(name)),
+            spec.name,
+          ).toEqual([]);
+      }
+    }
   });
 
   it('drops score and relation series once the last success is older than --poll.max-staleness, keeps health series', async () => {
@@ -332,18 +373,17 @@ describe('metrics', () => {
   it('renders the data only when a poll lands or freshness changes, and serves the same text in between', async () => {
     let snapshots = [healthy('t1', 10)];
     let now = NOW;
-    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false });
-    const renders = vi.spyOn(Registry.prototype, 'metrics');
-    renders.mockClear();
+    const { families, counts } = countedFamilies();
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false, families });
     const first = await metrics.render();
     expect(await metrics.render()).toBe(first);
-    expect(renders).toHaveBeenCalledTimes(1);
+    expect(counts.renders).toBe(1);
     snapshots = [healthy('t1', 11)];
     expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 11');
-    expect(renders).toHaveBeenCalledTimes(2);
+    expect(counts.renders).toBe(2);
     now = NOW + 2 * 3_600_000;
     expect(await metrics.render()).not.toMatch(/^partner_security_score_current/m);
-    expect(renders).toHaveBeenCalledTimes(3);
+    expect(counts.renders).toBe(3);
   });
 
   it('partner_security_relation_up: 1 for a relation read, 0 for one Graph answered 404 for (unavailable) or that failed, absent when turned off', async () => {
@@ -375,15 +415,79 @@ describe('metrics', () => {
   it('serves the same exposition as bytes for HTTP, encoded once per render and shared until the next poll', async () => {
     let snapshots = [healthy('t1', 10)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW });
-    const [data, processPart] = await metrics.renderChunks();
+    const answer = await metrics.renderChunks();
+    // A kept data part: the same buffers every time, with the answer's length.
+    const [data, processPart] = answer.chunks as readonly Buffer[];
+    expect(answer.length).toBe((data?.length ?? 0) + (processPart?.length ?? 0));
     expect(processPart?.toString('utf8')).toContain('process_resident_memory_bytes');
     const text = await metrics.render();
     expect(text.startsWith(data?.toString('utf8') ?? 'no data chunk')).toBe(true);
-    expect((await metrics.renderChunks())[0]).toBe(data);
+    expect(((await metrics.renderChunks()).chunks as readonly Buffer[])[0]).toBe(data);
     snapshots = [healthy('t1', 11)];
-    const [next] = await metrics.renderChunks();
+    const [next] = (await metrics.renderChunks()).chunks as readonly Buffer[];
     expect(next).not.toBe(data);
     expect(next?.toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+  });
+
+  it('keeps a data part too big for --max-plain-bytes deflated only, and renders it again, identical, for a plain scrape', async () => {
+    const snapshots = [healthy('t1', 10), healthy('t2', 20)];
+    const kept = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    const { families, counts } = countedFamilies();
+    const big = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false, families, maxPlainBytes: 1000 });
+    const expected = await kept.render();
+    const answer = await big.renderChunks();
+    expect(answer.length).toBeUndefined();
+    // Each chunk is valid until the next is asked for.
+    const chunks = await texts(answer.chunks);
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.join('')).toBe(expected);
+    // One render for the cache (deflated), one more for this plain answer (each reads both tenants); gzip comes from the cache.
+    expect(counts.renders).toBe(4);
+    expect(gunzipSync(Buffer.concat(await big.renderGzipChunks())).toString('utf8')).toBe(expected);
+    expect(counts.renders).toBe(4);
+  });
+
+  it('keeps a big data part in segments per tenant: a poll that lands renders its tenant again, and every answer reads as one render would', async () => {
+    let snapshots = [healthy('t1', 10), healthy('t2', 20), healthy('t3', 30)];
+    const whole = (s: readonly TenantSnapshot[]) =>
+      createMetrics({ snapshots: () => s, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false }).render();
+    const rendered: string[] = [];
+    const families = TENANT_METRICS.map((spec) => ({
+      ...spec,
+      samples: (...args: Parameters<typeof spec.samples>) => {
+        if (spec === TENANT_METRICS[0]) rendered.push(args[0].tenantId);
+        return spec.samples(...args);
+      },
+    }));
+    const metrics = createMetrics({
+      snapshots: () => snapshots,
+      build,
+      maxStalenessMs: 0,
+      now: () => NOW,
+      processMetrics: false,
+      families,
+      maxPlainBytes: 2000,
+    });
+    // The first render is whole (and too big to keep plain); from then on, by tenant.
+    expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toBe(await whole(snapshots));
+    snapshots = [snapshots[0] as TenantSnapshot, healthy('t2', 21), snapshots[2] as TenantSnapshot];
+    rendered.length = 0;
+    const gzip = gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8');
+    expect(rendered).toEqual(['t1', 't2', 't3']);
+    expect(gzip).toBe(await whole(snapshots));
+    snapshots = [snapshots[0] as TenantSnapshot, snapshots[1] as TenantSnapshot, healthy('t3', 31)];
+    rendered.length = 0;
+    expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toBe(await whole(snapshots));
+    // Only the tenant whose poll landed.
+    expect(rendered).toEqual(['t3']);
+    // A plain scrape inflates the segments as it writes them: no render, the same text.
+    const answer = await metrics.renderChunks();
+    expect(answer.length).toBeUndefined();
+    expect((await texts(answer.chunks)).join('')).toBe(await whole(snapshots));
+    expect(rendered).toEqual(['t3']);
+    // A tenant gone is gone.
+    snapshots = [snapshots[0] as TenantSnapshot, snapshots[2] as TenantSnapshot];
+    expect(await metrics.render()).toBe(await whole(snapshots));
   });
 
   it('compresses once per poll for gzip and serves the same answer in between', async () => {
@@ -401,6 +505,7 @@ describe('metrics', () => {
   it('writes the web server series at each scrape without rendering the data part again', async () => {
     let rejected = 0;
     const snapshots = [healthy('t1', 10)];
+    const { families, counts } = countedFamilies();
     const metrics = createMetrics({
       snapshots: () => snapshots,
       build,
@@ -408,24 +513,21 @@ describe('metrics', () => {
       now: () => NOW,
       processMetrics: false,
       webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
+      families,
     });
-    const renders = vi.spyOn(Registry.prototype, 'metrics');
-    renders.mockClear();
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 0');
     rejected = 7;
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 7');
     expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toContain(
       'partner_security_web_auth_rejected_total{reason="unauthorized"} 7',
     );
-    expect(renders).toHaveBeenCalledTimes(1);
-    renders.mockRestore();
+    expect(counts.renders).toBe(1);
   });
 
   it('does not keep a failed render: the scrape gets the error, the next one renders anew', async () => {
-    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
-    const fail = vi.spyOn(Registry.prototype, 'metrics').mockRejectedValueOnce(new Error('render broke'));
+    const { families } = countedFamilies({ failOnce: true });
+    const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW, processMetrics: false, families });
     await expect(metrics.render()).rejects.toThrow('render broke');
-    fail.mockRestore();
     expect(await metrics.render()).toContain('partner_security_score_current{tenant_id="t1"} 10');
   });
 

@@ -13,9 +13,15 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(snapshots: () => readonly TenantSnapshot[], telemetryPath = '/metrics'): Promise<string> {
+async function start(snapshots: () => readonly TenantSnapshot[], telemetryPath = '/metrics', maxPlainBytes?: number): Promise<string> {
   const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
-  const metrics = createMetrics({ snapshots, build: { version: '9.9.9', nodeVersion: 'v24' }, maxStalenessMs: 0, processMetrics: false });
+  const metrics = createMetrics({
+    snapshots,
+    build: { version: '9.9.9', nodeVersion: 'v24' },
+    maxStalenessMs: 0,
+    processMetrics: false,
+    ...(maxPlainBytes === undefined ? {} : { maxPlainBytes }),
+  });
   const app = createApp({ telemetryPath, metrics, snapshots, version: '9.9.9', logger });
   server = (await startWebServer({ app, address: { host: '127.0.0.1', port: 0 }, healthzWithoutAuth: false, logger })).server;
   return `http://${boundAddress(server)}`;
@@ -39,6 +45,18 @@ describe('HTTP server', () => {
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(await res.text()).toContain('partner_security_score_current{tenant_id="t1"} 70');
     expect((await fetch(`${base}/metrics`)).status).toBe(404);
+  });
+
+  it('sends a data part too big to keep chunked, rendered as it is written, the same text as a kept one', async () => {
+    const tenants = Array.from({ length: 200 }, (_, i) => polled({ tenantId: `t${i}` }));
+    const kept = await (await fetch(`${await start(() => tenants)}/metrics`)).text();
+    if (server) await close(server, 100);
+    // fetch asks for gzip unless told otherwise: this is the plain answer.
+    const res = await fetch(`${await start(() => tenants, '/metrics', 1000)}/metrics`, { headers: { 'Accept-Encoding': 'identity' } });
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await res.text()).toBe(kept);
+    expect(kept.length).toBeGreaterThan(10_000);
   });
 
   it('is ready only once every tenant has been polled', async () => {
