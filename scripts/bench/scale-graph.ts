@@ -228,7 +228,8 @@ export async function startScaleCloud(shape: ScaleShape) {
       const full = alert(tenant, skip + k, shape.customers, nowMs);
       return select === undefined ? full : Object.fromEntries(Object.entries(full).filter(([key]) => select.includes(key)));
     });
-    const next = end < shape.alerts ? { '@odata.nextLink': `${origin}${SECURITY_ALERTS_PATH}?$skiptoken=${end}${select ? `&$select=${select.join(',')}` : ''}` } : {};
+    const next =
+      end < shape.alerts ? { '@odata.nextLink': `${origin}${SECURITY_ALERTS_PATH}?$skiptoken=${end}${select ? `&$select=${select.join(',')}` : ''}` } : {};
     return { body: { '@odata.context': 'https://graph.microsoft.com/beta/$metadata#security/partner/securityAlerts', value, ...next } };
   };
   return cloud;

@@ -133,7 +133,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
   try {
     const file = join(work, 'tenants.yml');
     const lines = ['tenants:'];
-    for (let i = 1; i <= c.tenants; i++) lines.push(`  - { tenant_id: ${scaleTenantId(i)}, client_id: 5ca1ea00-0000-4000-8000-000000000001, client_secret_env: SCALE_SECRET }`);
+    for (let i = 1; i <= c.tenants; i++)
+      lines.push(`  - { tenant_id: ${scaleTenantId(i)}, client_id: 5ca1ea00-0000-4000-8000-000000000001, client_secret_env: SCALE_SECRET }`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     const args = [
       ...c.nodeFlags,
