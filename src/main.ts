@@ -8,13 +8,13 @@ import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { backfill } from './cli/backfill.js';
-import { checkConfiguration, invalidWebConfig } from './cli/config-check.js';
+import { checkConfiguration, invalidWebConfig, logCredentialChoices } from './cli/config-check.js';
 import { handleSignals } from './cli/signals.js';
 import { readRevision, readVersion } from './cli/version.js';
+import { createMemoryBudget, defaultBudgetBytes } from './collect/budget.js';
 import { createTenantPoll } from './collect/poll-tenant.js';
 import { createPoller, scheduleOf } from './collect/poller.js';
 import { connect, graphTarget, graphTargets, loadCreateCredential, type Target } from './collect/targets.js';
-import { credentialChoice } from './config/credential-hint.js';
 import { helpText } from './config/flags.js';
 import { type Config, parseConfig } from './config/parse.js';
 import { environmentSecrets, secretsOf } from './config/secrets.js';
@@ -68,6 +68,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   const dispatcher = createDispatcher();
   const targets: readonly Target[] = demo ? [demo.target] : await graphTargets(config, { dispatcher, env });
   const limit = createLimit(config.pollConcurrency);
+  const budget = createMemoryBudget({ budgetBytes: config.memoryBudgetBytes ?? defaultBudgetBytes(), logger });
   const pollers = targets.map((tenant, i) => {
     const client = connect(config, tenant, version, redact, dispatcher);
     const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
@@ -79,6 +80,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
       ...scheduleOf(config, i, targets.length),
       logger,
       limit,
+      budget: budget.tenant(),
     });
   });
   const snapshots = () => pollers.map((p) => p.snapshot());
@@ -91,6 +93,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
     maxStalenessMs: config.maxStalenessMs,
     webConfigStatus: () => web?.webConfigStatus(),
     webCounters: () => web?.counters(),
+    memoryBudget: budget.state,
   });
   const app = createApp({ telemetryPath: config.telemetryPath, metrics, snapshots, version, logger, redact, maxStalenessMs: config.maxStalenessMs });
 
@@ -129,14 +132,7 @@ async function serve(config: Config, env: NodeJS.ProcessEnv, version: string, lo
   });
   if (config.shard !== undefined && targets.length === 0)
     logger.warn('this shard takes none of the configured tenants', { shard: `${config.shard.index}/${config.shard.count}` });
-  // Which credential each tenant got and why: with no AZURE_* variable managed identity is chosen
-  // silently otherwise, and on a laptop its first poll only fails after a long wait.
-  for (const tenant of config.tenants) {
-    const choice = credentialChoice(tenant, env);
-    const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
-    log.info('credential chosen', { credential: choice.credential, reason: choice.reason });
-    if (choice.warning !== undefined) log.warn(choice.warning);
-  }
+  logCredentialChoices(config, env, logger);
   for (const poller of pollers) poller.start();
   const stopSignals = handleSignals(logger, web);
 

@@ -230,7 +230,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       const steadyEnd = performance.now() + c.steadySeconds * 1000;
       let last = text;
       while (performance.now() < steadyEnd && alive()) {
-        if (steadyScrapes % 2 === 0) last = gunzipSync(await scrapeGzip()).toString('utf8');
+        // Prometheus asks for gzip; now and then someone asks for the plain text.
+        if (steadyScrapes % 5 !== 4) last = gunzipSync(await scrapeGzip()).toString('utf8');
         else last = await scrapePlain();
         steadyScrapes++;
         await new Promise((resolve) => setTimeout(resolve, 1000));

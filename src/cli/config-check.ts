@@ -1,8 +1,12 @@
 /** --config.check and the web config's problems, as the command line shows them. */
 
+import { defaultBudgetBytes, estimatedBytes, leastCut, type TenantDemand } from '../collect/budget.js';
+import { MAX_ALERT_SERIES } from '../collect/security-alerts.js';
+import { DEFAULT_MAX_ALERTS, DEFAULT_MAX_HISTORY_ENTRIES } from '../config/caps.js';
 import { credentialChoice } from '../config/credential-hint.js';
 import type { Config } from '../config/parse.js';
 import { DEMO_CREDENTIAL_NAME, DEMO_TENANT_ID } from '../demo.js';
+import type { Logger } from '../lib/log.js';
 import { NAME } from '../lib/name.js';
 import type { PartnerProgram } from '../snapshot.js';
 import { loadWebConfig, WebConfigError } from '../web/web-config.js';
@@ -30,6 +34,8 @@ export function describeConfiguration(config: Config, env: Env): CheckReport {
         if (choice.warning !== undefined) warnings.push(`${id}: ${choice.warning}`);
         return `  - ${id}: ${choice.credential} (${choice.reason})${Object.keys(t.labels).length ? ` ${JSON.stringify(t.labels)}` : ''}${partnerText(t.partner)}`;
       });
+  const budget = budgetWarning(config);
+  if (budget !== undefined) warnings.push(budget);
   const { shard } = config;
   let header = `${lines.length} tenant(s)`;
   if (shard !== undefined) {
@@ -62,10 +68,55 @@ export function checkConfiguration(config: Config, env: Env): number {
   return 0;
 }
 
+/**
+ * What the memory budget would cut with every tenant at the caps (the most each may hold): a
+ * warning, since real tenants seldom reach them; undefined when all of it fits.
+ */
+export function budgetWarning(config: Config, heapLimitBytes?: number): string | undefined {
+  const c = config.collectors;
+  const alerts = c.securityAlerts === true ? (c.maxAlerts ?? DEFAULT_MAX_ALERTS) : 0;
+  const demand: TenantDemand = {
+    historyEntries: c.history ? (c.maxHistoryEntries ?? DEFAULT_MAX_HISTORY_ENTRIES) : 0,
+    customers: c.customerInsights ? c.maxCustomers : 0,
+    customerAlertGroups: c.securityAlertsPerCustomer === true && c.maxCustomers > 0 ? Math.min(alerts, MAX_ALERT_SERIES) : 0,
+    alertGroups: Math.min(alerts, MAX_ALERT_SERIES),
+    datedAlerts: alerts,
+  };
+  const tenants = config.demo ? 1 : config.tenants.length;
+  const budgetBytes = config.memoryBudgetBytes ?? defaultBudgetBytes(heapLimitBytes);
+  const demands = Array.from({ length: tenants }, () => demand);
+  const cut = leastCut(demands, budgetBytes);
+  if (cut.depth === 0) return undefined;
+  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+  const what = [
+    'the per-customer alert series',
+    `per-customer series beyond ${cut.customersPerTenant} customer(s) per tenant`,
+    "every per-customer series and the tenants' details (customer insights and alert aggregates, history but its latest entry)",
+  ][cut.depth - 1];
+  return (
+    `memory budget: ${tenants} tenant(s) at the caps would take an estimated ${mib(estimatedBytes(demands, { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY }))} ` +
+    `of the ${mib(budgetBytes)} budget${config.memoryBudgetBytes === undefined ? ' (half the V8 heap limit of this process)' : ''}; ` +
+    `then the exporter cuts ${what} (docs/performance.md). Raise --memory.budget (with the heap, --max-old-space-size), lower the caps, or shard the tenants (--tenants.shard).`
+  );
+}
+
 /** ", indirect_reseller, validation month 3" when a tenant is not a direct partner or has a month; nothing otherwise. */
 function partnerText(partner: PartnerProgram): string {
   if (partner.type === 'direct' && partner.validationMonth === undefined) return '';
   return `, ${partner.type}${partner.validationMonth === undefined ? '' : `, validation month ${partner.validationMonth}`}`;
+}
+
+/**
+ * Which credential each tenant got and why, one log line each: with no AZURE_* variable managed
+ * identity is chosen silently otherwise, and on a laptop its first poll only fails after a long wait.
+ */
+export function logCredentialChoices(config: Config, env: Env, logger: Logger): void {
+  for (const tenant of config.tenants) {
+    const choice = credentialChoice(tenant, env);
+    const log = logger.with({ tenant_id: tenant.tenantId ?? 'unknown' });
+    log.info('credential chosen', { credential: choice.credential, reason: choice.reason });
+    if (choice.warning !== undefined) log.warn(choice.warning);
+  }
 }
 
 export function invalidWebConfig(error: WebConfigError): string {

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import { formatDuration } from '../lib/duration.js';
 import type { Logger } from '../lib/log.js';
 import { initialSnapshot, type PartnerProgram, type TenantSnapshot } from '../snapshot.js';
+import type { TenantBudget } from './budget.js';
 import type { PollOnce, PollResult } from './poll-tenant.js';
 import { keptRelations, relationLogLines } from './relations.js';
 import { type Slot, slotOf, untilSlotMs } from './schedule.js';
@@ -51,6 +52,8 @@ export interface PollerOptions {
   /** Wall clock for the timestamps shown, monotonic clock for every duration and wait (default: the system's). */
   clock?: Clock;
   random?: () => number;
+  /** This tenant's place in the memory budget: what a successful poll's data keeps, and how it is shown. */
+  budget?: TenantBudget;
 }
 
 export interface Poller {
@@ -186,6 +189,8 @@ export function createPoller(options: PollerOptions): Poller {
     const previous = current;
     const wasFailing = previous.consecutiveFailures > 0;
     current = apply(previous, result, startedMs, durationMs, clock);
+    // What the memory budget lets a successful poll's data keep (src/collect/budget.ts).
+    if (result.ok && options.budget) current = options.budget.admit(current);
     // The interval runs from poll start to poll start (or to the tenant's slot), so the cadence
     // does not drift by the poll's own duration; a poll slower than the interval is followed at
     // once, never overlapped.
@@ -238,7 +243,8 @@ export function createPoller(options: PollerOptions): Poller {
       controller?.abort(new Error('exporter stopping'));
       await inFlight;
     },
-    snapshot: () => current,
+    // As the budget's cut in force shows it: data kept from before a deeper cut is cut at once too.
+    snapshot: () => options.budget?.view(current) ?? current,
   };
 }
 

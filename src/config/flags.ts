@@ -219,6 +219,13 @@ export const FLAGS = flagTable([
     help: 'Stop paging a relation once the pages read in one poll add up to this many bytes of JSON.',
   },
   {
+    name: 'memory.budget',
+    kind: 'integer',
+    default: '',
+    env: true,
+    help: "Bytes the data kept (every tenant's relations and the rendered answer, as estimated from what it holds) may take; before a poll would go past it, series are cut, per-customer ones first, never the score. Default: half the V8 heap limit (--max-old-space-size).",
+  },
+  {
     name: 'partner.type',
     kind: 'string',
     default: 'direct',

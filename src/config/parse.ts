@@ -74,6 +74,8 @@ export interface Config {
   readonly shard?: Shard & { readonly configuredTenants: number };
   readonly collectors: CollectorsConfig;
   readonly pollConcurrency: number;
+  /** --memory.budget, bytes; undefined: half the V8 heap limit (src/collect/budget.ts). */
+  readonly memoryBudgetBytes?: number;
   readonly configFile?: string;
   /** Set for the backfill command: where to write. */
   readonly output?: string;
@@ -169,6 +171,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
     return n;
   };
   const pollConcurrency = integer('poll.concurrency', 1, 64);
+  const memoryBudgetBytes = raw.has('memory.budget') ? integer('memory.budget', 1024 * 1024, 1024 ** 4) : undefined;
   // --collector.customer-insights.max-pages is the old name of --collector.max-pages: it bounded
   // the requirements and history pages too. It still works, alone.
   const maxPages = () => {
@@ -264,6 +267,7 @@ export function parseConfig(allArgv: readonly string[], env: Env, io: ConfigIo =
       ...(shard === undefined ? {} : { shard: Object.freeze({ ...shard, configuredTenants: tenants.length }) }),
       collectors,
       pollConcurrency,
+      ...(memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes }),
       ...(configFile === undefined ? {} : { configFile }),
       ...(output === undefined ? {} : { output, force }),
     }),

@@ -100,6 +100,8 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
   // poll leaves the allocator's heap fragmented (hundreds of kilobytes each). Tenants take turns on it.
   let shared: PartDeflater | undefined;
   let turn: Promise<unknown> = Promise.resolve();
+  // And one buffer for the text on its way to it.
+  const writer = new ChunkWriter();
 
   /** One tenant's (group's) lines, a segment per family, cut from the shared compressor after each family. */
   const renderGroup = (group: TenantGroup, input: RenderInput): Promise<readonly DeflatedPart[]> => {
@@ -107,7 +109,7 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
       shared ??= createPartDeflater();
       const deflater = shared;
       try {
-        const writer = new ChunkWriter();
+        writer.take();
         const segments: DeflatedChunks[] = [];
         for (const spec of part.families) {
           for (const line of familyLines(spec, group, input.ctx)) {

@@ -1,6 +1,7 @@
 /** The exposition: per-tenant series from the latest snapshots (so vanished series vanish), the web server's and the process's. */
 import { Registry } from 'prom-client';
 import { type AuthorizationAssessment, assessAuthorization, nextValidationMs, requirementsStale } from '../collect/authorization.js';
+import { BUDGET_CUTS, type BudgetState } from '../collect/budget.js';
 import { type AlertSummary, MAX_ALERT_SERIES, MAX_OTHER_ALERT_VALUES, OTHER_RESOLVED_REASON, summarizeAlerts } from '../collect/security-alerts.js';
 import {
   ALERT_RESOLVED_REASONS,
@@ -535,6 +536,8 @@ export interface MetricsOptions {
   webCounters?: () =>
     | { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: Readonly<Record<string, number>> }
     | undefined;
+  /** Where the memory budget stands (src/collect/budget.ts); undefined: no partner_security_memory_* series. */
+  memoryBudget?: () => BudgetState;
   /** The per-tenant families (default TENANT_METRICS). */
   families?: readonly MetricSpec[];
   /**
@@ -617,11 +620,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const live = (): Buffer => {
     const status = options.webConfigStatus?.();
     const counts = options.webCounters?.();
+    const budget = options.memoryBudget?.();
     const reading = readProcess();
     // The status object is replaced on every reload; the counts are plain numbers.
-    const key = [status, counts?.authRejected.unauthorized, counts?.authRejected.queue_full, ...Object.values(counts?.connectionsDropped ?? {}), reading];
+    const key = [
+      status,
+      counts?.authRejected.unauthorized,
+      counts?.authRejected.queue_full,
+      ...Object.values(counts?.connectionsDropped ?? {}),
+      budget?.budgetBytes,
+      budget?.estimatedBytes,
+      budget?.cut,
+      reading,
+    ];
     if (liveCache?.key.length === key.length && liveCache.key.every((k, i) => k === key[i])) return liveCache.bytes;
-    const web = webText(status, counts);
+    const web = webText(status, counts) + (budget === undefined ? '' : budgetText(budget));
     const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
     liveCache = { key, bytes };
     return bytes;
@@ -675,11 +688,43 @@ export function metricFamilies(): readonly string[] {
     'partner_security_web_config_last_reload_success_timestamp_seconds',
     'partner_security_web_auth_rejected_total',
     'partner_security_web_connections_dropped_total',
+    'partner_security_memory_budget_bytes',
+    'partner_security_memory_estimated_bytes',
+    'partner_security_memory_budget_cut',
+    'partner_security_memory_budget_customers_per_tenant',
   ];
 }
 
 /** The Prometheus text format's content type (prom-client's). */
 const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** Where the memory budget stands, written at each scrape beside the web server's series. */
+function budgetText(state: BudgetState): string {
+  const family = (name: string, help: string, samples: readonly string[]) => `\n# HELP ${name} ${help}\n# TYPE ${name} gauge\n${samples.join('\n')}\n`;
+  const { cut } = state;
+  return [
+    family('partner_security_memory_budget_bytes', BUDGET_HELP.budget, [`partner_security_memory_budget_bytes ${state.budgetBytes}`]),
+    family('partner_security_memory_estimated_bytes', BUDGET_HELP.estimated, [`partner_security_memory_estimated_bytes ${state.estimatedBytes}`]),
+    family(
+      'partner_security_memory_budget_cut',
+      BUDGET_HELP.cut,
+      BUDGET_CUTS.map((series, i) => `partner_security_memory_budget_cut{series="${series}"} ${cut.depth > i ? 1 : 0}`),
+    ),
+    cut.depth === 2
+      ? family('partner_security_memory_budget_customers_per_tenant', BUDGET_HELP.customers, [
+          `partner_security_memory_budget_customers_per_tenant ${cut.customersPerTenant}`,
+        ])
+      : '',
+  ].join('');
+}
+
+const BUDGET_HELP = {
+  budget: "Bytes the data kept (every tenant's relations and the rendered answer) may take: --memory.budget, or half the V8 heap limit.",
+  estimated:
+    'Bytes the data kept is estimated to take under the cut in force, counted from what it holds (a cost per tenant, customer, alert group and alert).',
+  cut: 'Series the memory budget cuts, least important first: customer_alerts (per-customer alert series), customers (per-customer series beyond partner_security_memory_budget_customers_per_tenant customers), tenant_details (customer insights and alert aggregates, history beyond its latest entry); 1 when cut.',
+  customers: 'Customers per tenant that keep their per-customer series while the memory budget cuts the rest; absent when it does not.',
+} as const;
 
 type WebConfigStatus = ReturnType<NonNullable<MetricsOptions['webConfigStatus']>>;
 type WebCounts = ReturnType<NonNullable<MetricsOptions['webCounters']>>;

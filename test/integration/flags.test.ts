@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { COSTS } from '../../src/collect/budget.js';
 import { INTEGRATION_TIMEOUT_MS, killExporters, runExporter, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds, type GraphHandler, SECURITY_SCORE_PATH, startFakeCloud } from '../helpers/fake-cloud.js';
 
@@ -43,6 +44,44 @@ describe.concurrent('flag effects through the exporter', { timeout: INTEGRATION_
     expect(samples.filter((s) => s.name === 'partner_security_customer_users').map((s) => s.value)).toEqual([21, 22]);
     expect(samples.find((s) => s.name === 'partner_security_customer_insights_customers')?.value).toBe(3);
     expect(samples.find((s) => s.name === 'partner_security_customer_insights_truncated')?.value).toBe(1);
+  });
+
+  it('--memory.budget: before the data would take more, per-customer series beyond what fits are cut, said once, shown in /metrics; the score stays', async ({
+    onTestFinished,
+  }) => {
+    const cloud = await startFakeCloud({ onTestFinished });
+    cloud.relationDefault = (request) => (request.path === `${SECURITY_SCORE_PATH}/customerInsights` ? { body: { value: [1, 2, 3].map(customer) } } : {});
+    // Estimates, not readings: room for the answer, the tenant and exactly one customer (no history, no alerts).
+    const budget = COSTS.answer + COSTS.tenant + COSTS.customer;
+    const exporter = await startExporter({
+      cloud,
+      onTestFinished,
+      args: ['--collector.customer-insights', '--no-collector.history', `--memory.budget=${budget}`],
+    });
+    const samples = await until(
+      async () => {
+        const s = await exporter.samples();
+        return s.some((x) => x.name === 'partner_security_customer_insights_customers') && s;
+      },
+      20_000,
+      'customer insights',
+    );
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(samples.filter((s) => s.name === 'partner_security_customer_users').map((s) => s.value)).toEqual([21]);
+    expect(value('partner_security_customer_insights_customers')).toBe(3);
+    expect(value('partner_security_score_current')).toBeGreaterThan(0);
+    expect(value('partner_security_memory_budget_bytes')).toBe(budget);
+    expect(value('partner_security_memory_estimated_bytes')).toBe(budget);
+    expect(value('partner_security_memory_budget_cut', { series: 'customers' })).toBe(1);
+    expect(value('partner_security_memory_budget_cut', { series: 'tenant_details' })).toBe(0);
+    expect(value('partner_security_memory_budget_customers_per_tenant')).toBe(1);
+    expect(exporter.logs().filter((l) => l.msg?.startsWith('memory budget reached'))).toEqual([
+      expect.objectContaining({ level: 'warn', budget_bytes: budget, cut: 'customer_alerts,customers', customers_per_tenant: 1 }),
+    ]);
+    // It keeps serving, and polling.
+    expect((await exporter.get('/healthz')).status).toBe(200);
+    expect(exporter.child.exitCode).toBeNull();
   });
 
   it('--poll.concurrency=2 keeps at most two of five tenants polling at once, and uses both slots', async ({ onTestFinished }) => {

@@ -60,4 +60,21 @@ describe('--config.check', () => {
       `shard ${(shardOf(TENANT, 2) + 1) % 2}/2 takes none of the 1 configured tenant(s): this exporter would serve no tenant's data`,
     ]);
   });
+
+  it('warns when the configured tenants at the caps would not fit the memory budget, and says what would be cut', () => {
+    const yaml = (n: number) =>
+      ['tenants:', ...Array.from({ length: n }, (_, i) => `  - { tenant_id: t${i}.example.com, client_id: ${CLIENT}, client_secret_env: S }`), ''].join('\n');
+    const flags = ['--config.file=/t.yml', '--collector.customer-insights', '--collector.security-alerts.customers', '--memory.budget=104857600'];
+    // 1,000 customers and 10,000 alerts each (the default caps): 50 tenants fit in 100 MiB, 120 do not.
+    expect(report({ S: 'shh' }, flags, yaml(50)).warnings).toEqual([]);
+    const warnings = report({ S: 'shh' }, flags, yaml(120)).warnings;
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^memory budget: 120 tenant\(s\) at the caps would take an estimated 1\d\d MiB of the 100 MiB budget; then the exporter cuts per-customer series beyond \d+ customer\(s\) per tenant \(docs\/performance\.md\)/,
+    );
+    // Tenants alone beyond the budget: everything but the score, the requirements and health.
+    expect(report({ S: 'shh' }, [...flags.slice(0, 3), '--memory.budget=1048576'], yaml(50)).warnings[0]).toContain(
+      "every per-customer series and the tenants' details",
+    );
+  });
 });

@@ -70,6 +70,12 @@ const EFFECT_TESTS: Readonly<Record<FlagName, readonly EffectTest[]>> = {
     ['integration/flags.test.ts', '--collector.customer-insights.max-customers=2 exports two of three customers and counts all three'],
   ],
   'collector.max-pages': [['integration/security-cardinality.test.ts', 'pages: 4 pages with --collector.max-pages=%i (cut: %s)']],
+  'memory.budget': [
+    [
+      'integration/flags.test.ts',
+      '--memory.budget: before the data would take more, per-customer series beyond what fits are cut, said once, shown in /metrics; the score stays',
+    ],
+  ],
   'collector.max-bytes': [['integration/security-cardinality.test.ts', 'bytes: a budget of the first two pages plus %i byte(s) (cut: %s)']],
   'partner.type': [
     [

@@ -194,6 +194,8 @@ function failing(previous: TenantSnapshot, lastSuccessMs: number): TenantSnapsho
 const web = {
   healthy: {
     webConfigStatus: () => ({ ok: true, lastSuccessMs: NOW - 7_200_000 }),
+    // A budget that cuts per-customer series beyond 400 customers per tenant (src/collect/budget.ts).
+    memoryBudget: () => ({ budgetBytes: 104_857_600, estimatedBytes: 98_304_512, cut: { depth: 2, customersPerTenant: 400 } }),
     webCounters: () => ({
       authRejected: { unauthorized: 6, queue_full: 2 },
       connectionsDropped: { max_connections: 9, max_connections_per_address: 4, unauthenticated_idle: 12, client_certificate_rejected: 1 },

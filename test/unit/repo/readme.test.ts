@@ -72,6 +72,8 @@ describe('README and the reference tables', () => {
       processMetrics: false,
       webConfigStatus: () => ({ ok: true, lastSuccessMs: 0 }),
       webCounters: () => ({ authRejected: { unauthorized: 0, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
+      // A budget that cuts customers, so that every one of its series shows.
+      memoryBudget: () => ({ budgetBytes: 1, estimatedBytes: 1, cut: { depth: 2, customersPerTenant: 1 } }),
     }).render();
     const served = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
     expect(table('metrics').map((r) => [r[0], r[1]])).toEqual(served);

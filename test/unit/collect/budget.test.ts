@@ -1,0 +1,166 @@
+/**
+ * The memory budget, on estimates alone (counts times a cost each, no reading of the heap): the
+ * least cut that fits, least important series first (per-customer alerts, then customers, then the
+ * tenants' details), never the score; one log line when the cut changes; the data kept from before
+ * a cut is cut at once where it is shown; and /metrics says where the budget stands.
+ */
+import { describe, expect, it } from 'vitest';
+import { applyCut, BUDGET_CUTS, type Cut, createMemoryBudget, demandOf, estimatedBytes, leastCut, type TenantDemand } from '../../../src/collect/budget.js';
+import { aggregateAlerts } from '../../../src/collect/security-alerts.js';
+import { createMetrics } from '../../../src/expose/metrics.js';
+import { createLogger, createRedactor } from '../../../src/lib/log.js';
+import { type CustomerInsight, initialSnapshot, POLICIES, type SecurityAlert, type TenantSnapshot } from '../../../src/snapshot.js';
+import { parseSamples } from '../../helpers/exporter.js';
+
+const NOW = 1_800_000_000_000;
+
+/** A polled tenant with n customers and, for each, an open alert. */
+function tenant(id: string, n: number, score = 70): TenantSnapshot {
+  const customers: CustomerInsight[] = Array.from({ length: n }, (_, i) => ({
+    tenantId: `${id}-c${i}`,
+    totalUsers: 10 + i,
+    policies: { securityDefaults: true },
+  }));
+  const alerts: SecurityAlert[] = customers.map((c, i) => ({
+    id: `${id}-a${i}`,
+    alertType: 't',
+    status: 'active',
+    severity: 'high',
+    customerTenantId: c.tenantId,
+    detectedTimestamp: NOW / 1000 - 3600 - i,
+    isTest: false,
+    open: true,
+  }));
+  return {
+    ...initialSnapshot(id),
+    score: { currentScore: score, maxScore: 100 },
+    relations: {
+      history: [{ createdTimestamp: NOW / 1000 - 86_400, score, compliantRequirements: 4, totalRequirements: 5 }],
+      customerInsights: {
+        customers,
+        seen: n,
+        policyEnabled: Object.fromEntries(POLICIES.map((p) => [p, 0])) as Record<(typeof POLICIES)[number], number>,
+        pages: 1,
+        truncated: false,
+      },
+      securityAlerts: aggregateAlerts(alerts, 10_000, { maxAlertTypes: 50, maxCustomers: 1000 }),
+    },
+    relationStatus: { history: 'ok', customerInsights: 'ok', securityAlerts: 'ok' },
+    lastSuccessMs: NOW - 1000,
+    lastSuccessMonoMs: 0,
+    lastPoll: { startedMs: NOW - 2000, durationMs: 1000, ok: true },
+    polls: 1,
+  };
+}
+
+const demand = (customers: number): TenantDemand => ({ historyEntries: 1, customers, customerAlertGroups: customers, alertGroups: 1, datedAlerts: customers });
+
+describe('the least cut that fits', () => {
+  const demands = Array.from({ length: 10 }, () => demand(1000));
+  const none: Cut = { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY };
+  const full = estimatedBytes(demands, none);
+
+  it('cuts nothing while everything fits, to the byte', () => {
+    expect(leastCut(demands, full)).toEqual(none);
+    expect(leastCut(demands, full - 1).depth).toBe(1);
+  });
+
+  it('goes per-customer alerts, then customers beyond a number per tenant, then details, as the budget shrinks; never past it while anything is left to cut', () => {
+    let previous: Cut = none;
+    const seen = new Set<number>();
+    for (let budget = full; budget > 0; budget = Math.floor(budget * 0.97)) {
+      const cut = leastCut(demands, budget);
+      seen.add(cut.depth);
+      // Deeper, or as deep with fewer customers: never back while the budget only shrinks.
+      expect(cut.depth > previous.depth || (cut.depth === previous.depth && cut.customersPerTenant <= previous.customersPerTenant)).toBe(true);
+      if (cut.depth < 3) expect(estimatedBytes(demands, cut)).toBeLessThanOrEqual(budget);
+      if (cut.depth === 2) {
+        // The most customers that fit: one more would not.
+        expect(estimatedBytes(demands, { depth: 2, customersPerTenant: cut.customersPerTenant + 1 })).toBeGreaterThan(budget);
+      }
+      previous = cut;
+    }
+    expect([...seen]).toEqual([0, 1, 2, 3]);
+  });
+
+  it('counts what a snapshot holds', () => {
+    expect(demandOf(tenant('t1', 3))).toEqual({ historyEntries: 1, customers: 3, customerAlertGroups: 3, alertGroups: 1, datedAlerts: 3 });
+    expect(demandOf(initialSnapshot('t1'))).toEqual({ historyEntries: 0, customers: 0, customerAlertGroups: 0, alertGroups: 0, datedAlerts: 0 });
+  });
+});
+
+describe('a cut applied to a snapshot', () => {
+  const t = tenant('t1', 5);
+
+  it('takes the per-customer alert groups, then customers beyond the number, then the details; the score, history latest and health stay', () => {
+    expect(applyCut(t, { depth: 0, customersPerTenant: 0 })).toBe(t);
+    const alertsCut = applyCut(t, { depth: 1, customersPerTenant: Number.POSITIVE_INFINITY });
+    expect(alertsCut.relations.securityAlerts?.customers).toEqual([]);
+    expect(alertsCut.relations.securityAlerts?.customersWithOpenAlerts).toBe(5);
+    expect(alertsCut.relations.customerInsights?.customers).toHaveLength(5);
+    const customersCut = applyCut(t, { depth: 2, customersPerTenant: 2 });
+    expect(customersCut.relations.customerInsights?.customers.map((c) => c.tenantId)).toEqual(['t1-c0', 't1-c1']);
+    expect(customersCut.relations.customerInsights?.truncated).toBe(true);
+    expect(customersCut.relations.customerInsights?.seen).toBe(5);
+    const details = applyCut(t, { depth: 3, customersPerTenant: 0 });
+    expect(details.relations).toEqual({ history: t.relations.history });
+    for (const cut of [alertsCut, customersCut, details]) {
+      expect(cut.score).toEqual(t.score);
+      expect(cut.lastPoll).toEqual(t.lastPoll);
+    }
+  });
+});
+
+describe('the budget of a running exporter', () => {
+  it('says so in one log line when it cuts and when it cuts less, cuts what was kept before at once, and /metrics shows where it stands', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', format: 'json', redact: createRedactor(), write: (line) => lines.push(JSON.parse(line)) });
+    // Room for two tenants of 10 customers with everything and one without customers (a poller costs too); not for a third of 10.
+    const full = demandOf(tenant('x', 10));
+    const twoFull = estimatedBytes([full, full, demandOf(tenant('x', 0))], { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY });
+    const budget = createMemoryBudget({ budgetBytes: twoFull, logger });
+    const slots = [budget.tenant(), budget.tenant(), budget.tenant()];
+    const first = slots[0]?.admit(tenant('t1', 10));
+    slots[1]?.admit(tenant('t2', 10));
+    expect(budget.state().cut.depth).toBe(0);
+    expect(lines).toEqual([]);
+    // The third tenant's data does not fit: per-customer alerts go, for every tenant alike.
+    const third = slots[2]?.admit(tenant('t3', 10)) as TenantSnapshot;
+    expect(budget.state().cut.depth).toBeGreaterThan(0);
+    expect(budget.state().estimatedBytes).toBeLessThanOrEqual(twoFull);
+    expect(third.relations.securityAlerts?.customers).toEqual([]);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^memory budget reached: series cut/), budget_bytes: twoFull });
+    // t1's snapshot was kept whole before the cut: shown cut at once, the same object each time.
+    const shown = slots[0]?.view(first as TenantSnapshot);
+    expect(shown?.relations.securityAlerts?.customers).toEqual([]);
+    expect(slots[0]?.view(first as TenantSnapshot)).toBe(shown);
+
+    const metrics = createMetrics({
+      snapshots: () => [slots[0]?.view(first as TenantSnapshot) as TenantSnapshot, third],
+      build: { version: 'v', nodeVersion: 'n' },
+      maxStalenessMs: 0,
+      now: () => NOW,
+      processMetrics: false,
+      memoryBudget: budget.state,
+    });
+    const samples = parseSamples(await metrics.render());
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(value('partner_security_memory_budget_bytes')).toBe(twoFull);
+    expect(value('partner_security_memory_estimated_bytes')).toBe(budget.state().estimatedBytes);
+    expect(BUDGET_CUTS.map((series) => value('partner_security_memory_budget_cut', { series }))).toEqual(
+      BUDGET_CUTS.map((_, i) => (budget.state().cut.depth > i ? 1 : 0)),
+    );
+    // Never the score; no per-customer alert series left.
+    expect(value('partner_security_score_current', { tenant_id: 't3' })).toBe(70);
+    expect(samples.filter((s) => s.name.startsWith('partner_security_customer_alerts_open'))).toEqual([]);
+    expect(value('partner_security_customer_alerts_truncated', { tenant_id: 't3' })).toBe(1);
+
+    // A tenant whose data shrinks makes room again: one line, and the cut is gone.
+    slots[1]?.admit(tenant('t2', 0));
+    expect(budget.state().cut.depth).toBe(0);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({ level: 'info', msg: 'memory budget: series cut less', cut: 'none' });
+  });
+});
