@@ -14,6 +14,8 @@
  * - Hostile text: the old patterns next to what runs now, on what made them slow (scripts/bench/patterns.ts).
  * - A connection flood (scripts/bench/flood.ts): 1,000 password-less keep-alive connections from
  *   one address; an authenticated scraper's scrapes and new connections from another address.
+ * - Hostile answers and memory (scripts/bench/hostile-memory.ts): the built exporter's peak RSS on a
+ *   150 MiB token answer and on four tenants of 10,000 alerts whose labels all differ.
  *
  * Run it with `npm run bench` (builds dist/ first); BENCHMARKS.md says what the figures mean.
  */
@@ -25,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FloodResult } from './bench/flood.js';
 import type { GrowthPoint, GrowthResult } from './bench/growth.js';
+import type { HostileMemoryResult } from './bench/hostile-memory.js';
 import type { LeakResult, MemorySample } from './bench/leak.js';
 import {
   cpuSeconds,
@@ -88,6 +91,15 @@ interface Settings {
     readonly costTenants: number;
     readonly pollInterval: string;
     readonly steadySeconds: number;
+  };
+  /** Hostile answers (scripts/bench/hostile-memory.ts): the token answer's size and the failed polls; tenants, alerts each, polls of each, scrapes. */
+  readonly hostileMemory: {
+    readonly tokenMiB: number;
+    readonly tokenAttempts: number;
+    readonly tenants: number;
+    readonly alerts: number;
+    readonly rounds: number;
+    readonly scrapes: number;
   };
   readonly out: string;
   /** The exporter's entry point: dist/main.js, or another build to compare with (--exporter). */
@@ -184,6 +196,8 @@ export interface BenchResults {
   readonly flood?: FloodResult;
   /** Absent in files written before the scale section. */
   readonly scale?: ScaleResult;
+  /** Absent in files written before the hostile answers were measured. */
+  readonly hostileMemory?: HostileMemoryResult;
   readonly goals: readonly Goal[];
 }
 
@@ -237,6 +251,9 @@ function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): Settings
     scale: smoke
       ? { tenants: [1, 2], customers: 20, alerts: 200, costTenants: 2, pollInterval: '2s', steadySeconds: 3 }
       : { tenants: [1, 10, 25, 50], customers: 1000, alerts: 10_000, costTenants: 25, pollInterval: '30s', steadySeconds: 35 },
+    hostileMemory: smoke
+      ? { tokenMiB: 12, tokenAttempts: 1, tenants: 2, alerts: 300, rounds: 1, scrapes: 1 }
+      : { tokenMiB: 150, tokenAttempts: 3, tenants: 4, alerts: 10_000, rounds: 2, scrapes: 5 },
     exporter: values.exporter ?? MAIN,
     ...(values.report === undefined ? {} : { report: values.report }),
     out: values.out ?? (smoke ? join(tmpdir(), 'partner-security-bench-smoke.json') : join(ROOT, 'bench/results.json')),
@@ -597,6 +614,24 @@ function scaleGoals(r: ScaleResult): Goal[] {
   });
 }
 
+async function hostileMemory(settings: Settings): Promise<HostileMemoryResult> {
+  const h = settings.hostileMemory;
+  const args = [
+    '--import',
+    HOOK,
+    join(SCRIPTS, 'hostile-memory.ts'),
+    `--exporter=${settings.exporter}`,
+    `--node-flags=${NODE_FLAGS.join(' ')}`,
+    `--token-mib=${h.tokenMiB}`,
+    `--token-attempts=${h.tokenAttempts}`,
+    `--tenants=${h.tenants}`,
+    `--alerts=${h.alerts}`,
+    `--rounds=${h.rounds}`,
+    `--scrapes=${h.scrapes}`,
+  ];
+  return JSON.parse(await runToEnd(process.execPath, args, 180_000)) as HostileMemoryResult;
+}
+
 /**
  * How much the highest reading of the second half of the polls exceeds the highest of the first
  * half (warm-up excluded). Peaks, not single readings: a full collection still finds whatever
@@ -613,7 +648,7 @@ function secondHalfGrowth(l: LeakResult, key: 'rssBytes' | 'heapUsedBytes'): num
 }
 
 /** The goals of issue 13: a floor that must hold and where the figure should get to. */
-function goals(t: ThroughputResult, s: StartupResult, l: LeakResult, f?: FloodResult, sc?: ScaleResult): Goal[] {
+function goals(t: ThroughputResult, s: StartupResult, l: LeakResult, f?: FloodResult, h?: HostileMemoryResult, sc?: ScaleResult): Goal[] {
   const growthOf = (key: 'rssBytes' | 'heapUsedBytes') => secondHalfGrowth(l, key);
   const x = (n: number) => `${round(n, 2)}x`;
   const atLeast = (goal: string, actual: number, floor: number, stretch: number): Goal => ({
@@ -658,6 +693,48 @@ function goals(t: ThroughputResult, s: StartupResult, l: LeakResult, f?: FloodRe
     atMost('first good /metrics after start, demo mode', s.firstMetricsMs, 1000, 300, (ms) => `${Math.round(ms)} ms`, ' ms'),
     ...(f === undefined ? [] : floodGoals(f)),
     ...(sc === undefined ? [] : scaleGoals(sc)),
+    ...(h === undefined ? [] : hostileMemoryGoals(h)),
+  ];
+}
+
+/** Issue 19, items 3 and 2: a huge token answer fails in time under 250 MiB; four tenants of hostile alerts stay under 200 MiB and 1,000 series a family. */
+function hostileMemoryGoals(h: HostileMemoryResult): Goal[] {
+  const k = h.token;
+  const slowest = Math.max(...k.failureMs);
+  const inTime = k.failures > 0 && Number.isFinite(slowest) && slowest < k.graphTimeoutMs;
+  const a = h.alerts;
+  const first = a[0];
+  const peaks = a.map((run) => `${mib(run.peakRssBytes)} MiB ${run.customers ? 'with per-customer series' : 'as shipped'}`).join(', ');
+  const rssMet = a.length > 0 && a.every((run) => run.peakRssBytes < 200 * 2 ** 20);
+  const largest = a.map((run) => run.largestAlertFamily).reduce((x, y) => (y.series > x.series ? y : x), { name: 'none', series: 0 });
+  const seriesMet = a.length > 0 && largest.series <= 1000;
+  const what = first === undefined ? 'hostile alerts' : `${first.tenants} tenants of ${first.alertsPerTenant} open alerts whose labels all differ`;
+  return [
+    {
+      goal: `token endpoint answering 200 with ${round(k.bodyBytes / 2 ** 20)} MiB: the exporter's peak RSS over ${k.failures} failed polls`,
+      target: '< 250 MiB',
+      stretch: '< 250 MiB',
+      actual: `${mib(k.peakRssBytes)} MiB`,
+      met: k.peakRssBytes < 250 * 2 ** 20,
+      stretchMet: k.peakRssBytes < 250 * 2 ** 20,
+    },
+    {
+      goal: `token endpoint answering 200 with ${round(k.bodyBytes / 2 ** 20)} MiB: each poll's token failure reported within --graph.timeout`,
+      target: `< ${k.graphTimeoutMs / 1000} s`,
+      stretch: `< ${k.graphTimeoutMs / 1000} s`,
+      actual: `${k.failures} failures, the slowest in ${Math.round(slowest)} ms`,
+      met: inTime,
+      stretchMet: inTime,
+    },
+    { goal: `${what}: the exporter's peak RSS`, target: '< 200 MiB', stretch: '< 200 MiB', actual: peaks, met: rssMet, stretchMet: rssMet },
+    {
+      goal: `${what}: series of one alert family for one tenant`,
+      target: '<= 1000',
+      stretch: '<= 1000',
+      actual: `${largest.series} (${largest.name})`,
+      met: seriesMet,
+      stretchMet: seriesMet,
+    },
   ];
 }
 
@@ -820,6 +897,7 @@ function report(r: BenchResults): string {
           '',
         ]),
     ...(r.scale === undefined ? [] : scaleReport(r.scale)),
+    ...(r.hostileMemory === undefined ? [] : hostileMemoryReport(r.hostileMemory)),
     '### Goals',
     '',
     table(
@@ -885,6 +963,62 @@ function scaleReport(sc: ScaleResult): string[] {
   ];
 }
 
+/** The tables of the hostile answers: the huge token answer, then each run of hostile alerts side by side. */
+function hostileMemoryReport(h: HostileMemoryResult): string[] {
+  const k = h.token;
+  const a = h.alerts;
+  const first = a[0];
+  const row = (what: string, figure: (run: HostileMemoryResult['alerts'][number]) => string | number) => [what, ...a.map(figure)];
+  return [
+    '### Hostile answers and memory (the built exporter, flags of `npm start`, against the TLS fake Entra ID and Graph)',
+    '',
+    table(
+      ['token endpoint answering 200 with a huge body', 'figure'],
+      [
+        ['answer size', `${round(k.bodyBytes / 2 ** 20)} MiB`],
+        ['failed polls (reason token) / token requests', `${k.failures} / ${k.tokenRequests}`],
+        ['bytes the fake handed to the network, all polls', `${mib(k.streamedBytes)} MiB`],
+        [
+          'from each token request to its "poll failed" line',
+          `${k.failureMs.map((ms) => Math.round(ms)).join(', ')} ms (--graph.timeout ${k.graphTimeoutMs / 1000} s)`,
+        ],
+        ['peak RSS (VmHWM) / highest VmRSS sampled every 50 ms', `${mib(k.peakRssBytes)} / ${mib(k.sampledPeakRssBytes)} MiB`],
+        ['RSS at start / at the end', `${mib(k.startRssBytes)} / ${mib(k.endRssBytes)} MiB`],
+        ['the failure', k.error.replace(/https:\/\/127\.0\.0\.1:\d+/, 'https://127.0.0.1:PORT').replaceAll('|', '\\|')],
+      ],
+    ),
+    '',
+    ...(first === undefined
+      ? []
+      : [
+          table(
+            [
+              `${first.tenants} tenants × ${first.alertsPerTenant} open alerts, distinct 200-character status, severity and type, after ${first.rounds} polls of each`,
+              ...a.map((run) => (run.customers ? 'with --collector.security-alerts.customers' : 'as shipped')),
+            ],
+            [
+              row('peak RSS (VmHWM), MiB', (run) => mib(run.peakRssBytes)),
+              row(
+                'highest VmRSS sampled / RSS at start / at the end, MiB',
+                (run) => `${mib(run.sampledPeakRssBytes)} / ${mib(run.startRssBytes)} / ${mib(run.endRssBytes)}`,
+              ),
+              row('heap used / total in the last /metrics, MiB', (run) => `${mib(run.heapUsedBytes)} / ${mib(run.heapTotalBytes)}`),
+              row('/metrics bytes, plain / gzip', (run) => `${run.metricsBytes} / ${run.metricsGzipBytes}`),
+              row(`scrape ms, plain: median / max of ${first.scrapes}`, (run) => `${round(run.scrapeMs.median)} / ${round(run.scrapeMs.max)}`),
+              row(`scrape ms, gzip: median / max of ${first.scrapes}`, (run) => `${round(run.scrapeGzipMs.median)} / ${round(run.scrapeGzipMs.max)}`),
+              row('partner_security_alerts_open series, per tenant', (run) => run.openSeriesPerTenant.join(', ')),
+              row('largest alert family for one tenant: series', (run) => `${run.largestAlertFamily.series} (${run.largestAlertFamily.name})`),
+              row(
+                'folded statuses / severities / alert types, first tenant',
+                (run) => `${run.foldedStatuses[0]} / ${run.foldedSeverities[0]} / ${run.foldedAlertTypes[0]}`,
+              ),
+            ],
+          ),
+          '',
+        ]),
+  ];
+}
+
 async function main(): Promise<void> {
   const settings = settingsFrom(process.argv.slice(2), process.env);
   if (settings.report !== undefined) {
@@ -893,7 +1027,9 @@ async function main(): Promise<void> {
       throw new Error(
         `${settings.report} was written by an older npm run bench (schema ${earlier.schema}): its figures are in the BENCHMARKS.md of its commit`,
       );
-    process.stdout.write(report({ ...earlier, goals: goals(earlier.throughput, earlier.startup, earlier.leak, earlier.flood, earlier.scale) }));
+    process.stdout.write(
+      report({ ...earlier, goals: goals(earlier.throughput, earlier.startup, earlier.leak, earlier.flood, earlier.hostileMemory, earlier.scale) }),
+    );
     return;
   }
   const startedAt = new Date();
@@ -913,6 +1049,8 @@ async function main(): Promise<void> {
     const p = await patterns(settings);
     log(`a flood of ${settings.flood.connections} connections from one address (${settings.flood.seconds} s)`);
     const f = await flood(settings);
+    log('hostile answers: a huge token answer, then tenants of alerts whose labels all differ');
+    const h = await hostileMemory(settings);
     // The leak check goes last and gets what is left of the time budget, so a loaded machine
     // shortens it (the report says so) rather than the whole run overstaying.
     const left = BUDGET_SECONDS - (performance.now() - clock) / 1000 - 15;
@@ -934,8 +1072,9 @@ async function main(): Promise<void> {
       growth: g,
       patterns: p,
       flood: f,
+      hostileMemory: h,
       scale: sc,
-      goals: goals(t, s, l, f, sc),
+      goals: goals(t, s, l, f, h, sc),
     };
     mkdirSync(dirname(settings.out), { recursive: true });
     writeFileSync(settings.out, `${JSON.stringify(results, null, 2)}\n`);

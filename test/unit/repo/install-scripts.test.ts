@@ -1,7 +1,7 @@
 /**
  * No dependency runs code when it is installed: package-lock.json records which packages have an
  * install script (preinstall, install, postinstall or a binding.gyp) as hasInstallScript, and none
- * may have one beyond the allow-list below. The image build and .ci/run install with
+ * may have one beyond the allow-list below. The image build installs with
  * --ignore-scripts; this test is what fails when an update brings an install script in.
  */
 import { readFileSync } from 'node:fs';
