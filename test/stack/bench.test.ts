@@ -54,6 +54,7 @@ describe('npm run bench -- --smoke', () => {
       '### A flood of',
       '### Hostile text',
       '### Hostile answers and memory',
+      '### Scale',
       '### Goals',
     ])
       expect(stdout).toContain(heading);
@@ -125,6 +126,20 @@ describe('npm run bench -- --smoke', () => {
       positive(run.foldedStatuses[0], 'hostileMemory.alerts.foldedStatuses');
     }
 
+    // Scale: every run ended with every tenant up and the exporter alive; more tenants, more series.
+    const sc = r.scale;
+    const runs = sc === undefined ? [] : [...sc.sizing, sc.withoutCustomers, sc.withoutAlerts];
+    expect(runs).toHaveLength(4);
+    for (const run of runs) {
+      expect([run.alive, run.tenantsUp], JSON.stringify(run.warnings)).toEqual([true, run.tenants]);
+      for (const figure of ['series', 'bodyBytes', 'gzipBytes', 'firstPollsSeconds', 'endRssBytes'] as const) positive(run[figure], `scale.${figure}`);
+      positive(run.peakRssBytes.overall, 'scale.peakRssBytes.overall');
+    }
+    expect(sc?.sizing[1]?.series).toBeGreaterThan(sc?.sizing[0]?.series ?? Number.POSITIVE_INFINITY);
+    expect(sc?.withoutCustomers.series).toBeLessThan(sc?.sizing[1]?.series ?? 0);
+    for (const figure of ['perTenantBytes', 'perCustomerBytes', 'perAlertBytes'] as const) expect(Number.isFinite(sc?.[figure])).toBe(true);
+
+    // The scale goals (50 and 25 tenants) are judged in the full run only.
     expect(r.goals).toHaveLength(14);
     for (const goal of r.goals) expect([typeof goal.met, typeof goal.stretchMet]).toEqual(['boolean', 'boolean']);
   });
