@@ -62,8 +62,10 @@ export interface DataPartOptions {
 }
 
 export interface DataPartCache {
-  /** The render of the data part for this input: the kept one when nothing it depends on changed. */
-  render(input: RenderInput): DataRender;
+  /** The render of the data part for these snapshots at ctx: the kept one when nothing it depends on changed. */
+  render(snapshots: readonly TenantSnapshot[], ctx: RenderContext): DataRender;
+  /** The render's result once it is there (undefined while it is under way, or after it failed). */
+  settled(render: DataRender): DataResult | undefined;
   /** The text of a render, chunk by chunk (each valid until the next is asked for). */
   plainChunks(render: DataRender, result: DataResult): Iterable<Buffer> | AsyncIterable<Buffer>;
 }
@@ -72,6 +74,7 @@ export interface DataPartCache {
 export function createDataPartCache(options: DataPartOptions): DataPartCache {
   const { part, maxPlainBytes } = options;
   let current: DataRender | undefined;
+  const done = new WeakMap<DataRender, DataResult>();
   let segmented = false;
   // Segmented: every family's HELP and TYPE lines and the build info, deflated once; and each tenant's segments.
   const heads = part.families.map((spec, i) => deflateSegment(Buffer.from(familyHead(spec, i === 0))));
@@ -166,18 +169,25 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
   };
 
   return {
-    render(input) {
-      const keys = new Map(input.snapshots.map((t) => [t, options.keyOf(t, input.ctx)] as const));
-      const key = input.snapshots.flatMap((t) => [t, ...(keys.get(t) ?? [])]);
+    render(snapshots, ctx) {
+      // Compared as it is built: a scrape between polls allocates no more than this key.
+      const key: unknown[] = [];
+      for (const t of snapshots) key.push(t, ...options.keyOf(t, ctx));
       if (current && current.key.length === key.length && current.key.every((k, i) => k === key[i])) return current;
+      const input: RenderInput = Object.freeze({ snapshots, ctx });
+      const keys = new Map(snapshots.map((t) => [t, options.keyOf(t, ctx)] as const));
       const render: DataRender = { key, input, result: segmented ? bySegments(input, keys) : whole(input) };
       // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
-      render.result.catch(() => {
-        if (current === render) current = undefined;
-      });
+      render.result.then(
+        (result) => done.set(render, result),
+        () => {
+          if (current === render) current = undefined;
+        },
+      );
       current = render;
       return render;
     },
+    settled: (render) => done.get(render),
     plainChunks(render, result) {
       if (result.plain !== undefined) return [result.plain];
       // Segments inflate one by one as they are asked for; a whole render too big to keep is written again from its input.

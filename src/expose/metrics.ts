@@ -14,7 +14,7 @@ import {
   requirementDetails,
   type TenantSnapshot,
 } from '../snapshot.js';
-import { createDataPartCache, type DataRender } from './data-part.js';
+import { createDataPartCache, type DataRender, type DataResult } from './data-part.js';
 import { deflateFinal, gzipOfSegments } from './gzip.js';
 import { createProcessMetrics, type ProcessReading } from './process-metrics.js';
 import type { BuildInfo, MetricSpec, RenderContext, Sample } from './render.js';
@@ -578,6 +578,11 @@ export interface Metrics {
    * metrics once per reading, and the joined answer is shared by every scrape until either changes.
    */
   renderGzipChunks(): Promise<readonly Buffer[]>;
+  /**
+   * renderGzipChunks' answer without waiting, when the data part is rendered already (between polls,
+   * the scrapes Prometheus makes): the scrape path then runs start to end in one go.
+   */
+  gzipNow(): readonly Buffer[] | undefined;
 }
 
 /**
@@ -605,12 +610,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
   const renderData = (): DataRender =>
-    data.render(
-      Object.freeze({
-        snapshots: options.snapshots(),
-        ctx: Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }),
-      }),
-    );
+    data.render(options.snapshots(), Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }));
 
   /**
    * The web server's part and the process metrics, as one buffer (the last part of the answer):
@@ -640,6 +640,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     return bytes;
   };
 
+  /** The gzip answer of a render that is done: the one kept while neither it nor the live part changed. */
+  const gzipOf = (render: DataRender, result: DataResult): readonly Buffer[] => {
+    const rest = live();
+    if (gzipped?.data !== render || gzipped.live !== rest) {
+      // One buffer is written fastest; a big deflated part is not copied again every time the live part changes.
+      const chunks = gzipOfSegments(result.parts, deflateFinal(rest));
+      const size = chunks.reduce((n, c) => n + c.length, 0);
+      gzipped = { data: render, live: rest, answer: size > JOIN_GZIP_BELOW_BYTES ? chunks : [Buffer.concat(chunks, size)] };
+    }
+    return gzipped.answer;
+  };
+
   const renderChunks = async (): Promise<Answer> => {
     const render = renderData();
     const result = await render.result;
@@ -666,15 +678,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     renderChunks,
     renderGzipChunks: async () => {
       const render = renderData();
-      const { parts } = await render.result;
-      const rest = live();
-      if (gzipped?.data !== render || gzipped.live !== rest) {
-        // One buffer is written fastest; a big deflated part is not copied again every time the live part changes.
-        const chunks = gzipOfSegments(parts, deflateFinal(rest));
-        const size = chunks.reduce((n, c) => n + c.length, 0);
-        gzipped = { data: render, live: rest, answer: size > JOIN_GZIP_BELOW_BYTES ? chunks : [Buffer.concat(chunks, size)] };
-      }
-      return gzipped.answer;
+      return gzipOf(render, await render.result);
+    },
+    gzipNow: () => {
+      const render = renderData();
+      const result = data.settled(render);
+      return result === undefined ? undefined : gzipOf(render, result);
     },
   };
 }

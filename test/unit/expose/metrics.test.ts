@@ -492,6 +492,20 @@ describe('metrics', () => {
     expect(await metrics.render()).toBe(await whole(snapshots));
   });
 
+  it('answers gzip without waiting once the data part is rendered, and not before (nor while a new poll renders)', async () => {
+    let snapshots = [healthy('t1', 10)];
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
+    expect(metrics.gzipNow()).toBeUndefined();
+    const answer = await metrics.renderGzipChunks();
+    expect(metrics.gzipNow()).toBe(answer);
+    snapshots = [healthy('t1', 11)];
+    // The render of the new poll is under way: the scrape waits for it (renderGzipChunks).
+    expect(metrics.gzipNow()).toBeUndefined();
+    const next = await metrics.renderGzipChunks();
+    expect(gunzipSync(Buffer.concat(next)).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
+    expect(metrics.gzipNow()).toBe(next);
+  });
+
   it('compresses once per poll for gzip and serves the same answer in between', async () => {
     let snapshots = [healthy('t1', 10)];
     const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 0, now: () => NOW, processMetrics: false });
