@@ -42,7 +42,8 @@ describe('labelValue: the one sanitiser of label values', () => {
         const label = labelValue(input, max);
         expect(label).not.toMatch(HIDDEN);
         expect(label).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
-        expect(label).not.toContain('\ufffd');
+        // No half character turned into U+FFFD (a U+FFFD the input itself carries is a character like any).
+        if (!input.includes('\ufffd')) expect(label).not.toContain('\ufffd');
         expect(codePoints(label)).toBeLessThanOrEqual(max);
       }),
       { numRuns: RUNS },
