@@ -8,7 +8,7 @@
  * JSON.parse would hold it, and read with the same rules as parseCollection. The bounds on its
  * shape (src/graph/json-shape.ts) are counted as it comes: JsonShapeError past one of them.
  */
-import { JsonShapeError, MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, MAX_JSON_ITEMS } from './json-shape.js';
+import { commaProblem, JSON_CODE, JsonShapeError, MAX_JSON_ITEMS, openedProblem } from './json-shape.js';
 import { type CollectionPage, GraphParseError, parseCollection } from './parse.js';
 
 type JsonObject = Record<string, unknown>;
@@ -20,14 +20,7 @@ export interface CollectionReader {
   end(): CollectionPage;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
+const { QUOTE, BACKSLASH, OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY, COMMA, COLON } = JSON_CODE;
 
 function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
@@ -99,7 +92,7 @@ export function createCollectionReader(typeName: string, onItem: (item: JsonObje
           }
           continue;
         }
-        if (code === COMMA && ++commas > MAX_JSON_ITEMS) throw new JsonShapeError(`more than ${MAX_JSON_ITEMS} values`);
+        if (code === COMMA && ++commas > MAX_JSON_ITEMS) throw new JsonShapeError(commaProblem(commas));
         if (inValue && depth === 2) {
           // Between the items of "value": a comma ends one, the bracket ends them all.
           if (code === COMMA || code === CLOSE_ARRAY) {
@@ -133,8 +126,8 @@ export function createCollectionReader(typeName: string, onItem: (item: JsonObje
           continue;
         }
         if (code === OPEN_OBJECT || code === OPEN_ARRAY) {
-          if (++containers > MAX_JSON_CONTAINERS) throw new JsonShapeError(`more than ${MAX_JSON_CONTAINERS} objects and arrays`);
-          if (depth + 1 > MAX_JSON_DEPTH) throw new JsonShapeError(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+          const problem = openedProblem(depth + 1, ++containers);
+          if (problem !== undefined) throw new JsonShapeError(problem);
           if (depth === 1 && code === OPEN_ARRAY && key === 'value') {
             if (valueSeen) fail('"value" given twice');
             valueSeen = true;

@@ -12,13 +12,30 @@ export const MAX_JSON_CONTAINERS = 200_000;
 /** Most commas (between array elements or object members) read in one answer. */
 export const MAX_JSON_ITEMS = 2_000_000;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_OBJECT = 0x7b;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_OBJECT = 0x7d;
-const CLOSE_ARRAY = 0x5d;
+/** The codes of JSON's structural characters: the same as UTF-8 bytes and as UTF-16 code units. */
+export const JSON_CODE = {
+  QUOTE: 0x22,
+  BACKSLASH: 0x5c,
+  COMMA: 0x2c,
+  COLON: 0x3a,
+  OPEN_OBJECT: 0x7b,
+  OPEN_ARRAY: 0x5b,
+  CLOSE_OBJECT: 0x7d,
+  CLOSE_ARRAY: 0x5d,
+} as const;
+const { QUOTE, BACKSLASH, COMMA, OPEN_OBJECT, OPEN_ARRAY, CLOSE_OBJECT, CLOSE_ARRAY } = JSON_CODE;
+
+/** Why one more container (the containers-th, opened at depth) is beyond the bounds; undefined within them. */
+export function openedProblem(depth: number, containers: number): string | undefined {
+  if (depth > MAX_JSON_DEPTH) return `nested deeper than ${MAX_JSON_DEPTH} levels`;
+  if (containers > MAX_JSON_CONTAINERS) return `more than ${MAX_JSON_CONTAINERS} objects and arrays`;
+  return undefined;
+}
+
+/** Why the items-th comma is beyond the bounds; undefined within them. */
+export function commaProblem(items: number): string | undefined {
+  return items > MAX_JSON_ITEMS ? `more than ${MAX_JSON_ITEMS} values` : undefined;
+}
 
 /**
  * Why the JSON text is beyond the bounds ("nested deeper than 64 levels"), or undefined. Counts
@@ -35,10 +52,10 @@ export function jsonShapeProblem(bytes: Uint8Array): string | undefined {
       i = stringEnd(bytes, i);
       if (i === -1) return undefined;
     } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
-      if (++depth > MAX_JSON_DEPTH) return `nested deeper than ${MAX_JSON_DEPTH} levels`;
-      if (++containers > MAX_JSON_CONTAINERS) return `more than ${MAX_JSON_CONTAINERS} objects and arrays`;
+      const problem = openedProblem(++depth, ++containers);
+      if (problem !== undefined) return problem;
     } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) depth--;
-    else if (byte === COMMA && ++items > MAX_JSON_ITEMS) return `more than ${MAX_JSON_ITEMS} values`;
+    else if (byte === COMMA && ++items > MAX_JSON_ITEMS) return commaProblem(items);
   }
   return undefined;
 }
