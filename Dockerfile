@@ -74,6 +74,9 @@ LABEL org.opencontainers.image.title="partner-security-score-exporter" \
       org.opencontainers.image.base.name="gcr.io/distroless/nodejs24-debian12:nonroot"
 # Express hides stack traces from error responses in production.
 ENV NODE_ENV=production
+# At most two malloc arenas: without the bound, glibc gives the threads that compress and
+# collect garbage arenas of their own, and their fragments add about 10 MiB to the RSS (BENCHMARKS.md).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Owned by root and not writable by the exporter's user: the process cannot alter its own code.
 COPY --from=build /app/package.json ./package.json

@@ -42,6 +42,7 @@ import {
   rssBytes,
   runToEnd,
   runWrk,
+  shippedStart,
   stopChild,
   track,
   until,
@@ -62,11 +63,12 @@ const GZIP = { 'Accept-Encoding': 'gzip' } as const;
 /** The whole full run stays under 5 minutes. */
 const BUDGET_SECONDS = 285;
 /** The node flags `npm start` (and the image) run the exporter with: the bench measures what ships. */
-const NODE_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-  .split(/\s+/)
-  .filter((word) => word.startsWith('--'));
+const SHIPPED = shippedStart(join(ROOT, 'package.json'));
+const NODE_FLAGS = SHIPPED.flags;
 /** Only loopback is used: no proxy from the environment may catch the demo's fake Graph. */
 const CHILD_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+/** The exporter's: with the environment npm start sets (the bare server and the Pushgateway get none of it). */
+const EXPORTER_ENV = { ...CHILD_ENV, ...SHIPPED.env };
 
 /** How much of everything one run does. */
 interface Settings {
@@ -324,6 +326,7 @@ function machine(settings: Settings): Record<string, unknown> {
     pushgateway: firstLine('prometheus-pushgateway', ['--version']),
     exporter: relative(ROOT, settings.exporter),
     exporterNodeFlags: NODE_FLAGS,
+    exporterEnv: SHIPPED.env,
     commit: git(['rev-parse', '--short', 'HEAD']),
     uncommittedChanges: git(['status', '--porcelain', '--', 'src']) !== '',
     loadAverageAtStart: loadavg().map((n) => round(n)),
@@ -333,7 +336,7 @@ function machine(settings: Settings): Record<string, unknown> {
 /** Starts the demo exporter from dist/ on an ephemeral port; resolves with its URL once it listens. */
 async function startExporter(main: string, extraArgs: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
   const args = [...NODE_FLAGS, main, '--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json', ...extraArgs];
-  const child = track(spawn(process.execPath, args, { env: CHILD_ENV, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const child = track(spawn(process.execPath, args, { env: EXPORTER_ENV, stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   const address = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the exporter did not start in 30 s:\n${stderr}`)), 30_000);
@@ -506,7 +509,7 @@ async function startup(settings: Settings): Promise<StartupResult> {
     const url = `http://127.0.0.1:${port}`;
     const started = performance.now();
     const args = [...NODE_FLAGS, settings.exporter, '--demo', `--web.listen-address=127.0.0.1:${port}`];
-    const child = track(spawn(process.execPath, args, { env: CHILD_ENV, stdio: 'ignore' }));
+    const child = track(spawn(process.execPath, args, { env: EXPORTER_ENV, stdio: 'ignore' }));
     try {
       const poll = <T>(fn: () => Promise<T | undefined>, what: string) => until(fn, 20_000, what, 5);
       await poll(async () => ((await get(`${url}/healthz`, 1000)).status === 200 ? true : undefined), 'the exporter to listen');

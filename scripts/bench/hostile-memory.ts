@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type FakeCloud, type GraphRequest, SECURITY_ALERTS_PATH, startFakeCloud } from '../../test/helpers/fake-cloud.js';
-import { getRaw, median } from './lib.js';
+import { getRaw, median, shippedStart } from './lib.js';
 
 /** What one run of the exporter weighed. */
 export interface MemoryFigures {
@@ -129,7 +129,12 @@ interface Running {
 
 async function startExporter(args: readonly string[], env: Record<string, string>): Promise<Running> {
   const child = spawn(process.execPath, [...nodeFlags, exporterMain, '--web.listen-address=127.0.0.1:0', '--log.format=json', ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: TEST_CA, ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NODE_EXTRA_CA_CERTS: TEST_CA,
+      ...shippedStart(fileURLToPath(new URL('../../package.json', import.meta.url))).env,
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   running.add(child);

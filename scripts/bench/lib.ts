@@ -4,6 +4,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 
+/**
+ * How `npm start` (and the image) runs the exporter: its node flags and the environment it sets
+ * (MALLOC_ARENA_MAX). The bench measures what ships, so it reads both from package.json.
+ */
+export function shippedStart(packageJson: string): { readonly flags: readonly string[]; readonly env: Readonly<Record<string, string>> } {
+  const words = (JSON.parse(readFileSync(packageJson, 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const env: Record<string, string> = {};
+  for (const word of words) {
+    const assignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (assignment?.[1] !== undefined) env[assignment[1]] = assignment[2] ?? '';
+  }
+  return { flags: words.filter((word) => word.startsWith('--')), env };
+}
+
 /** The middle value (the mean of the two middle ones for an even count); NaN for none. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { BUDGET_CUTS, COSTS } from '../../src/collect/budget.js';
-import { getRaw, rssBytes, stopChild, track, until } from './lib.js';
+import { getRaw, rssBytes, shippedStart, stopChild, track, until } from './lib.js';
 import { scaleTenantId } from './scale-graph.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -187,7 +187,8 @@ export async function scaleRun(c: ScaleCase): Promise<ScalePoint> {
       NODE_EXTRA_CA_CERTS: TEST_CA,
       AZURE_AUTHORITY_HOST: cloud.url,
       SCALE_SECRET: 'scale-secret',
-      ...(process.env.SCALE_MALLOC ? { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' } : {}),
+      // As npm start and the image run it (MALLOC_ARENA_MAX).
+      ...shippedStart(join(ROOT, 'package.json')).env,
     };
     const started = performance.now();
     const child = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] }));

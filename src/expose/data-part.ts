@@ -70,6 +70,16 @@ export interface DataPartCache {
   plainChunks(render: DataRender, result: DataResult): Iterable<Buffer> | AsyncIterable<Buffer>;
 }
 
+/** Whether a render's key is the one these snapshots have at ctx (each snapshot, then what keyOf says of it). */
+function sameKey(key: readonly unknown[], snapshots: readonly TenantSnapshot[], ctx: RenderContext, keyOf: DataPartOptions['keyOf']): boolean {
+  let at = 0;
+  for (const t of snapshots) {
+    if (key[at++] !== t) return false;
+    for (const k of keyOf(t, ctx)) if (key[at++] !== k) return false;
+  }
+  return at === key.length;
+}
+
 /** Creates the cache: no render until asked for one. */
 export function createDataPartCache(options: DataPartOptions): DataPartCache {
   const { part, maxPlainBytes } = options;
@@ -170,10 +180,10 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
 
   return {
     render(snapshots, ctx) {
-      // Compared as it is built: a scrape between polls allocates no more than this key.
+      // Compared in place first: a scrape between polls allocates no key at all.
+      if (current !== undefined && sameKey(current.key, snapshots, ctx, options.keyOf)) return current;
       const key: unknown[] = [];
       for (const t of snapshots) key.push(t, ...options.keyOf(t, ctx));
-      if (current && current.key.length === key.length && current.key.every((k, i) => k === key[i])) return current;
       const input: RenderInput = Object.freeze({ snapshots, ctx });
       const keys = new Map(snapshots.map((t) => [t, options.keyOf(t, ctx)] as const));
       const render: DataRender = { key, input, result: segmented ? bySegments(input, keys) : whole(input) };

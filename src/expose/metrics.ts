@@ -616,27 +616,44 @@ export function createMetrics(options: MetricsOptions): Metrics {
    * The web server's part and the process metrics, as one buffer (the last part of the answer):
    * the same buffer while neither changed, so a scrape storm allocates nothing here.
    */
-  let liveCache: { readonly key: readonly unknown[]; readonly bytes: Buffer } | undefined;
+  let liveCache: { readonly key: Readonly<Record<string, unknown>>; readonly bytes: Buffer } | undefined;
   const live = (): Buffer => {
     const status = options.webConfigStatus?.();
     const counts = options.webCounters?.();
     const budget = options.memoryBudget?.();
     const reading = readProcess();
-    // The status object is replaced on every reload; the counts are plain numbers.
-    const key = [
-      status,
-      counts?.authRejected.unauthorized,
-      counts?.authRejected.queue_full,
-      ...Object.values(counts?.connectionsDropped ?? {}),
-      budget?.budgetBytes,
-      budget?.estimatedBytes,
-      budget?.cut,
-      reading,
-    ];
-    if (liveCache?.key.length === key.length && liveCache.key.every((k, i) => k === key[i])) return liveCache.bytes;
+    // The status object is replaced on every reload; the counters only grow, so their sum changes with any of them.
+    let counted = 0;
+    if (counts !== undefined) {
+      counted = counts.authRejected.unauthorized + counts.authRejected.queue_full;
+      for (const reason in counts.connectionsDropped) counted += counts.connectionsDropped[reason] ?? 0;
+    }
+    const key = liveCache?.key;
+    if (
+      key !== undefined &&
+      key.status === status &&
+      key.hasCounts === (counts !== undefined) &&
+      key.counted === counted &&
+      key.budgetBytes === budget?.budgetBytes &&
+      key.estimatedBytes === budget?.estimatedBytes &&
+      key.cut === budget?.cut &&
+      key.reading === reading
+    )
+      return liveCache?.bytes ?? reading.bytes;
     const web = webText(status, counts) + (budget === undefined ? '' : budgetText(budget));
     const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
-    liveCache = { key, bytes };
+    liveCache = {
+      key: {
+        status,
+        hasCounts: counts !== undefined,
+        counted,
+        budgetBytes: budget?.budgetBytes,
+        estimatedBytes: budget?.estimatedBytes,
+        cut: budget?.cut,
+        reading,
+      },
+      bytes,
+    };
     return bytes;
   };
 

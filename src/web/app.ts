@@ -85,7 +85,7 @@ export function createApp(options: AppOptions): RequestListener {
   const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       // Prometheus asks for gzip on every scrape: about 1/20 of the bytes for the demo tenant.
-      const gzip = acceptsGzip(req.headers['accept-encoding']);
+      const gzip = wantsGzip(req.headers['accept-encoding']);
       // Between polls the gzip answer is there already: no await, the scrape is answered in one go.
       const ready = gzip ? options.metrics.gzipNow() : undefined;
       const answer = ready !== undefined ? whole(ready) : gzip ? whole(await options.metrics.renderGzipChunks()) : await options.metrics.renderChunks();
@@ -122,8 +122,34 @@ export function createApp(options: AppOptions): RequestListener {
       res.end('rendering metrics failed\n');
     }
   };
+  // The headers of the last gzip answer served whole, in the flat form writeHead takes fastest.
+  let head: { body: Buffer; headers: string[] } | undefined;
+  const gzipHead = (body: Buffer): string[] => {
+    if (head?.body !== body) {
+      const headers = [...Object.entries(COMMON_HEADERS).flat(), 'Vary', 'Accept-Encoding', 'Content-Encoding', 'gzip'];
+      head = { body, headers: [...headers, 'Content-Type', options.metrics.contentType, 'Content-Length', String(body.length)] };
+    }
+    return head.headers;
+  };
+
+  // The last Accept-Encoding value and what it said: Prometheus sends the same one on every scrape.
+  let accepted: { header: string | undefined; gzip: boolean } = { header: undefined, gzip: false };
+  const wantsGzip = (header: string | undefined): boolean => {
+    if (header !== accepted.header) accepted = { header, gzip: acceptsGzip(header) };
+    return accepted.gzip;
+  };
+
   return (req, res) => {
     const path = req.url?.split('?', 1)[0];
+    if (path === options.telemetryPath && req.method === 'GET' && wantsGzip(req.headers['accept-encoding'])) {
+      // Between polls (most of Prometheus's scrapes), the gzip answer is kept whole: headers and body in one write.
+      const ready = options.metrics.gzipNow();
+      if (ready?.length === 1 && ready[0] !== undefined) {
+        res.writeHead(200, gzipHead(ready[0]));
+        res.end(ready[0]);
+        return;
+      }
+    }
     if (path === options.telemetryPath && (req.method === 'GET' || req.method === 'HEAD')) {
       for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
       void serveMetrics(req, res);

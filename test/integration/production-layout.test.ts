@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shippedStart } from '../../scripts/bench/lib.js';
 import { DEFAULT_PORT } from '../../src/config/flags.js';
 import { track } from '../helpers/children.js';
 
@@ -152,6 +153,14 @@ describe('Dockerfile', () => {
     expect(args('EXPOSE')).toEqual([String(DEFAULT_PORT)]);
     expect(args('HEALTHCHECK')[0]).toMatch(/CMD \[".*node", "\/app\/dist\/web\/healthcheck\.js"\]$/);
     expect(args('ENTRYPOINT')[0]).toMatch(/dist\/main\.js"\]$/);
+  });
+
+  it('runs node as npm start does: the same flags and the same environment (MALLOC_ARENA_MAX)', () => {
+    const start = shippedStart(join(ROOT, 'package.json'));
+    const entrypoint = JSON.parse(args('ENTRYPOINT')[0] ?? '[]') as string[];
+    expect(entrypoint.filter((word) => word.startsWith('--'))).toEqual(start.flags);
+    expect(start.env).toEqual({ MALLOC_ARENA_MAX: '2' });
+    for (const [name, value] of Object.entries(start.env)) expect(args('ENV')).toContain(`${name}=${value}`);
   });
 });
 

@@ -5,12 +5,13 @@
  * serves every tenant's data (plain and gzip), polls them all again and is still serving after.
  * How much memory that takes is measured by npm run bench (its scale section), not asserted here.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getRaw } from '../../scripts/bench/lib.js';
+import { getRaw, shippedStart } from '../../scripts/bench/lib.js';
 import { scaleTenantId, startScaleCloud } from '../../scripts/bench/scale-graph.js';
 import { killExporters, startExporter, until } from '../helpers/exporter.js';
 import { closeFakeClouds } from '../helpers/fake-cloud.js';
@@ -18,10 +19,9 @@ import { closeFakeClouds } from '../helpers/fake-cloud.js';
 const TENANTS = 50;
 const CUSTOMERS = 1000;
 const ALERTS = 10_000;
-/** The V8 flags of npm start (and the image), as NODE_OPTIONS takes them. */
-const NODE_FLAGS = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
-  .split(/\s+/)
-  .filter((word) => word.startsWith('--max-'));
+/** The V8 flags of npm start (and the image), as NODE_OPTIONS takes them, and the environment it sets. */
+const SHIPPED = shippedStart(fileURLToPath(new URL('../../package.json', import.meta.url)));
+const NODE_FLAGS = SHIPPED.flags.filter((word) => word.startsWith('--max-'));
 
 const work = mkdtempSync(join(tmpdir(), 'pss-scale-'));
 afterAll(async () => {
@@ -59,7 +59,7 @@ describe(`${TENANTS} tenants of ${CUSTOMERS} customers and ${ALERTS} alerts`, ()
         '--collector.security-alerts.customers',
         '--poll.interval=20s',
       ],
-      env: { SCALE_SECRET: 'scale-secret', NODE_OPTIONS: NODE_FLAGS.join(' ') },
+      env: { ...SHIPPED.env, SCALE_SECRET: 'scale-secret', NODE_OPTIONS: NODE_FLAGS.join(' ') },
     });
     const metrics = async (gzip: boolean) => {
       const answer = await getRaw(`${exporter.url}/metrics`, gzip ? { 'Accept-Encoding': 'gzip' } : {}, 120_000);

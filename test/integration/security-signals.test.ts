@@ -53,7 +53,10 @@ function run(command: string, args: readonly string[]): Running {
 
 /** The command lines that start the exporter, from the files users run it by. */
 function waysToStart(): Record<string, [string, string[]]> {
-  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+    .split(/\s+/)
+    // The environment it sets (MALLOC_ARENA_MAX) has no bearing on signals.
+    .filter((word) => !/^[A-Z_]+=/.test(word));
   const entrypointLine = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
     .split('\n')
     .find((l) => l.startsWith('ENTRYPOINT '));

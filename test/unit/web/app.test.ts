@@ -59,6 +59,46 @@ describe('HTTP server', () => {
     expect(kept.length).toBeGreaterThan(10_000);
   });
 
+  it('answers a gzip scrape between polls from the kept answer with the headers and bytes of the first, and reads each Accept-Encoding anew', async () => {
+    let snapshots = [polled()];
+    const base = await start(() => snapshots);
+    const { request } = await import('node:http');
+    // node:http, not fetch: fetch decodes gzip and hides the raw answer.
+    const get = (encoding: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        request(`${base}/metrics`, { headers: { 'Accept-Encoding': encoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const { date: _date, ...headers } = res.headers;
+            resolve({ headers, body: Buffer.concat(chunks) });
+          });
+        })
+          .on('error', reject)
+          .end();
+      });
+    const first = await get('gzip');
+    const kept = await get('gzip');
+    expect(kept).toEqual(first);
+    expect(first.headers).toMatchObject({
+      'content-encoding': 'gzip',
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'content-length': String(first.body.length),
+      vary: 'Accept-Encoding',
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    });
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(kept.body).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 70');
+    // Another Accept-Encoding on the next scrape is read, not taken from the last one.
+    const plain = await get('identity');
+    expect([plain.headers['content-encoding'], plain.body.toString('utf8')]).toEqual([undefined, gunzipSync(kept.body).toString('utf8')]);
+    expect((await get('gzip;q=0')).headers['content-encoding']).toBeUndefined();
+    // A new poll: the next gzip scrape has its data, not the kept answer's.
+    snapshots = [polled({ score: { currentScore: 71, maxScore: 100 } })];
+    expect(gunzipSync((await get('gzip')).body).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 71');
+  });
+
   it('is ready only once every tenant has been polled', async () => {
     let snapshots: TenantSnapshot[] = [initialSnapshot('t1')];
     const base = await start(() => snapshots);
