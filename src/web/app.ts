@@ -140,7 +140,9 @@ export function createApp(options: AppOptions): RequestListener {
   };
 
   return (req, res) => {
-    const path = req.url?.split('?', 1)[0];
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
     if (path === options.telemetryPath && req.method === 'GET' && wantsGzip(req.headers['accept-encoding'])) {
       // Between polls (most of Prometheus's scrapes), the gzip answer is kept whole: headers and body in one write.
       const ready = options.metrics.gzipNow();

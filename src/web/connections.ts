@@ -72,7 +72,7 @@ export interface ConnectionTable {
   /** The connection a request came on. */
   find(socket: Socket): Connection | undefined;
   /** A request started on the connection; it ends when the response closes. */
-  requestStarted(connection: Connection, response: { once(event: 'close', listener: () => void): unknown }): void;
+  requestStarted(connection: Connection, response: { on(event: 'close', listener: () => void): unknown }): void;
   /** Whether the request in progress passed every check. */
   setAuthenticated(connection: Connection, authenticated: boolean): void;
   /** Closes a connection and counts why. */
@@ -136,8 +136,10 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
   };
   // Idle and not authenticated: closed after unauthenticatedIdleMs.
   const arm = (connection: Connection) => {
-    clearTimeout(connection.idleTimer);
-    connection.idleTimer = undefined;
+    if (connection.idleTimer !== undefined) {
+      clearTimeout(connection.idleTimer);
+      connection.idleTimer = undefined;
+    }
     if (connection.authenticated || connection.active > 0) return;
     connection.idleTimer = setTimeout(() => close(connection, 'unauthenticated_idle'), options.unauthenticatedIdleMs);
     connection.idleTimer.unref();
@@ -203,7 +205,8 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
     requestStarted(connection, response) {
       connection.active++;
       arm(connection);
-      response.once('close', () => {
+      // A response closes once: on() spares once()'s wrapper on every request.
+      response.on('close', () => {
         connection.active--;
         arm(connection);
       });

@@ -108,15 +108,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const handler: RequestListener = (req, res) => {
     const connection = table.find(req.socket);
     if (connection) table.requestStarted(connection, res);
+    const current = settings;
+    if (current === undefined) {
+      // Nothing to check: the plain scrape's path, with no allocation of its own.
+      if (connection) table.setAuthenticated(connection, true);
+      return options.app(req, res);
+    }
     const passed = (authenticated: boolean) => {
       if (connection) table.setAuthenticated(connection, authenticated);
     };
-    const current = settings;
-    if (connection && current?.tls) connection.tls ??= req.socket as TLSSocket;
-    if (current === undefined) {
-      passed(true);
-      return options.app(req, res);
-    }
+    if (connection && current.tls) connection.tls ??= req.socket as TLSSocket;
     for (const [name, value] of Object.entries(current.headers)) res.setHeader(name, value);
     if (current.tls && !certificateAccepted(connection, req.socket as TLSSocket, current)) {
       passed(false);
