@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { BUDGET_CUTS, COSTS } from '../../src/collect/budget.js';
 import { getRaw, rssBytes, shippedStart, stopChild, track, until } from './lib.js';
 import { scaleTenantId } from './scale-graph.js';
 
@@ -69,6 +70,37 @@ export interface ScalePoint {
   readonly budget?: Readonly<Record<string, number>>;
   /** Log lines at warn or error, at most 5 (a cut by the memory budget, a failed poll). */
   readonly warnings: readonly string[];
+}
+
+/** What the memory budget cut in a run, from its partner_security_memory_* series at the end. */
+export interface BudgetCutSeen {
+  /** The series cut, least important first (none: nothing cut, or no budget series). */
+  readonly series: readonly string[];
+  /** Customers per tenant that kept their per-customer series, while customers are cut. */
+  readonly customersPerTenant?: number;
+  readonly budgetBytes: number;
+  readonly estimatedBytes: number;
+}
+
+export function budgetCut(p: ScalePoint): BudgetCutSeen {
+  const b = p.budget ?? {};
+  const customersPerTenant = b.partner_security_memory_budget_customers_per_tenant;
+  return {
+    series: BUDGET_CUTS.filter((series) => b[`partner_security_memory_budget_cut{series="${series}"}`] === 1),
+    ...(customersPerTenant === undefined ? {} : { customersPerTenant }),
+    budgetBytes: b.partner_security_memory_budget_bytes ?? Number.NaN,
+    estimatedBytes: b.partner_security_memory_estimated_bytes ?? Number.NaN,
+  };
+}
+
+/**
+ * A --memory.budget that holds `tenants` of the scale cloud's shape with all but their per-customer
+ * alert series and about half their customers (at least as many as the scale cloud's 90 history
+ * entries, 48 open alert groups and every alert dated leave room for): past it, the customers are cut.
+ */
+export function halfCustomersBudget(tenants: number, customers: number, alerts: number): number {
+  const perTenant = COSTS.tenant + 90 * COSTS.historyEntry + 48 * COSTS.alertGroup + alerts * COSTS.datedAlert;
+  return COSTS.answer + tenants * (perTenant + Math.floor(customers / 2) * COSTS.customer);
 }
 
 function hwmBytes(pid: number): number {

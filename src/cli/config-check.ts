@@ -1,6 +1,6 @@
 /** --config.check and the web config's problems, as the command line shows them. */
 
-import { defaultBudgetBytes, estimatedBytes, leastCut, type TenantDemand } from '../collect/budget.js';
+import { DEFAULT_BUDGET_SHARE, defaultBudgetBytes, estimatedBytes, leastCut, type TenantDemand } from '../collect/budget.js';
 import { MAX_ALERT_SERIES } from '../collect/security-alerts.js';
 import { DEFAULT_MAX_ALERTS, DEFAULT_MAX_HISTORY_ENTRIES } from '../config/caps.js';
 import { credentialChoice } from '../config/credential-hint.js';
@@ -95,7 +95,7 @@ export function budgetWarning(config: Config, heapLimitBytes?: number): string |
   ][cut.depth - 1];
   return (
     `memory budget: ${tenants} tenant(s) at the caps would take an estimated ${mib(estimatedBytes(demands, { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY }))} ` +
-    `of the ${mib(budgetBytes)} budget${config.memoryBudgetBytes === undefined ? ' (half the V8 heap limit of this process)' : ''}; ` +
+    `of the ${mib(budgetBytes)} budget${config.memoryBudgetBytes === undefined ? ` (${Math.round(DEFAULT_BUDGET_SHARE * 100)}% of the V8 heap limit of this process)` : ''}; ` +
     `then the exporter cuts ${what} (docs/performance.md). Raise --memory.budget (with the heap, --max-old-space-size), lower the caps, or shard the tenants (--tenants.shard).`
   );
 }

@@ -6,10 +6,13 @@
  * series go first, for every tenant alike: the per-customer alert series, then per-customer series
  * beyond a number of customers per tenant (down to none), then the tenants' own details (customer
  * insights' and the alerts' aggregates, the history but its latest entry). The score, the
- * requirements and the poll's health are never cut. One log line says when the cut changes, and
- * partner_security_memory_* say where it stands.
+ * requirements and the poll's health are never cut. One log line says when the cut goes deeper or
+ * less deep, at most one a minute when only the customers per tenant change (a figure rounded down to
+ * a coarse step, so tenants arriving one by one seldom make a new cut), and partner_security_memory_*
+ * say where it stands at every scrape.
  */
 import { getHeapStatistics } from 'node:v8';
+import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { TenantSnapshot } from '../snapshot.js';
 
@@ -24,8 +27,12 @@ export type BudgetCut = (typeof BUDGET_CUTS)[number];
  * stay above those figures.
  */
 export const COSTS = {
-  /** A tenant: its poller, credential, snapshot, score, requirements and health series. */
-  tenant: 48 * 1024,
+  /**
+   * A tenant: its poller, credential, snapshot, score, requirements and health series. 150 tenants
+   * with everything else cut held about 210 KiB of heap each (and 0.55 MiB of peak RSS each):
+   * a tenant is most of what is left to keep once the per-customer series are gone.
+   */
+  tenant: 256 * 1024,
   /** A history entry kept (--collector.history.max-entries). */
   historyEntry: 96,
   /** A customer with per-customer series: its record and six series. */
@@ -40,13 +47,34 @@ export const COSTS = {
   answer: 4 * 1024 * 1024,
 } as const;
 
-/** The share of V8's heap limit the budget takes by default: the rest is the code, the polls and renders under way, and the collector's room. */
-export const DEFAULT_BUDGET_SHARE = 0.5;
+/**
+ * The share of V8's heap limit the budget takes by default: the rest is the code, the polls and
+ * renders under way, and the collector's room. Under npm start's --max-old-space-size=192 that is
+ * about 69 MiB: 50 tenants of 1,000 customers and 10,000 alerts fit uncut (an estimate of 66 MiB,
+ * 223 MiB of peak RSS), and 150 of them are cut to stay under the manifests' 256 MiB (docs/performance.md).
+ */
+export const DEFAULT_BUDGET_SHARE = 0.35;
 
 /** The budget from the heap limit the process runs with (--max-old-space-size, as npm start and the image set it). */
 export function defaultBudgetBytes(heapLimitBytes = getHeapStatistics().heap_size_limit): number {
   return Math.floor(heapLimitBytes * DEFAULT_BUDGET_SHARE);
 }
+
+/**
+ * Customers per tenant under the customers cut are a multiple of this share of the most customers a
+ * tenant has (at least 1): with 1,000, steps of 50. Each new figure is a new cut, which makes every
+ * tenant's view and render anew; tenants arriving one by one past the budget lower the exact figure
+ * by a few each, the rounded one seldom.
+ */
+export const CUSTOMERS_STEP_SHARE = 0.05;
+
+/** The step customers per tenant are rounded down to, for tenants of at most `most` customers. */
+export function customersStep(most: number): number {
+  return Math.max(1, Math.floor(most * CUSTOMERS_STEP_SHARE));
+}
+
+/** At most one log line a minute while only the customers per tenant change (a deeper or less deep cut is said at once). */
+export const CUSTOMERS_LOG_INTERVAL_MS = 60_000;
 
 /** What one tenant's data holds, counted before any cut. */
 export interface TenantDemand {
@@ -96,7 +124,10 @@ export function estimatedBytes(demands: readonly TenantDemand[], cut: Cut): numb
   return demands.reduce((sum, d) => sum + tenantBytes(d, cut), COSTS.answer);
 }
 
-/** The least cut under which the demands fit the budget (depth 3 when even that is too much: it is the most there is). */
+/**
+ * The least cut under which the demands fit the budget (depth 3 when even that is too much: it is the
+ * most there is); at depth 2, the most customers per tenant that fit, rounded down to customersStep.
+ */
 export function leastCut(demands: readonly TenantDemand[], budgetBytes: number): Cut {
   const total = (cut: Cut) => estimatedBytes(demands, cut);
   if (total(NO_CUT) <= budgetBytes) return NO_CUT;
@@ -112,7 +143,8 @@ export function leastCut(demands: readonly TenantDemand[], budgetBytes: number):
     if (total({ depth: 2, customersPerTenant: mid }) <= budgetBytes) low = mid;
     else high = mid - 1;
   }
-  return { depth: 2, customersPerTenant: low };
+  const step = customersStep(most);
+  return { depth: 2, customersPerTenant: Math.floor(low / step) * step };
 }
 
 /** A snapshot with what a cut takes away taken away (the same object when the cut takes nothing from it). */
@@ -168,31 +200,45 @@ export interface MemoryBudget {
 export interface MemoryBudgetOptions {
   readonly budgetBytes: number;
   readonly logger: Logger;
+  /** The monotonic clock the log rate is kept on (default: the system's, performance.now). */
+  readonly clock?: Pick<Clock, 'monoMs'>;
 }
 
 /** Creates the budget; nothing is cut until a poll's data does not fit. */
 export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
   const { budgetBytes, logger } = options;
+  const clock = options.clock ?? systemClock;
   const demands: TenantDemand[] = [];
   let cut: Cut = NO_CUT;
+  // The cut the last log line said, and when (monotonic ms).
+  let said: Cut = NO_CUT;
+  let saidAtMs = Number.NEGATIVE_INFINITY;
   // A view per snapshot and cut, so that a render's key (the snapshot objects) only changes with either.
   const views = new WeakMap<TenantSnapshot, { cut: Cut; view: TenantSnapshot }>();
   const estimate = () => estimatedBytes(demands, cut);
 
-  const recompute = () => {
-    const next = leastCut(demands, budgetBytes);
-    if (next.depth === cut.depth && next.customersPerTenant === cut.customersPerTenant) return;
-    const before = cut;
-    cut = next;
+  /** Says the cut in force when it differs from the one last said: at once when deeper or less deep, else once the minute is up. */
+  const say = () => {
+    if (cut.depth === said.depth && cut.customersPerTenant === said.customersPerTenant) return;
+    const now = clock.monoMs();
+    if (cut.depth === said.depth && now - saidAtMs < CUSTOMERS_LOG_INTERVAL_MS) return;
     const fields = {
       budget_bytes: budgetBytes,
       estimated_bytes: estimate(),
-      cut: next.depth === 0 ? 'none' : BUDGET_CUTS.slice(0, next.depth).join(','),
-      ...(next.depth === 2 ? { customers_per_tenant: next.customersPerTenant } : {}),
+      cut: cut.depth === 0 ? 'none' : BUDGET_CUTS.slice(0, cut.depth).join(','),
+      ...(cut.depth === 2 ? { customers_per_tenant: cut.customersPerTenant } : {}),
     };
-    if (next.depth > before.depth || (next.depth === 2 && next.customersPerTenant < before.customersPerTenant))
+    if (cut.depth > said.depth || (cut.depth === 2 && cut.customersPerTenant < said.customersPerTenant))
       logger.warn('memory budget reached: series cut, least important first (per-customer before per-tenant, never the score)', fields);
     else logger.info('memory budget: series cut less', fields);
+    said = cut;
+    saidAtMs = now;
+  };
+
+  const recompute = () => {
+    const next = leastCut(demands, budgetBytes);
+    if (next.depth !== cut.depth || next.customersPerTenant !== cut.customersPerTenant) cut = next;
+    say();
   };
 
   return {

@@ -223,7 +223,7 @@ export const FLAGS = flagTable([
     kind: 'integer',
     default: '',
     env: true,
-    help: "Bytes the data kept (every tenant's relations and the rendered answer, as estimated from what it holds) may take; before a poll would go past it, series are cut, per-customer ones first, never the score. Default: half the V8 heap limit (--max-old-space-size).",
+    help: "Bytes the data kept (every tenant's relations and the rendered answer, as estimated from what it holds) may take; before a poll would go past it, series are cut, per-customer ones first, never the score. Default: 35% of the V8 heap limit (--max-old-space-size), about 69 MiB under npm start and the image: what keeps the process under the manifests' 256 MiB.",
   },
   {
     name: 'partner.type',

@@ -74,7 +74,7 @@ export interface Config {
   readonly shard?: Shard & { readonly configuredTenants: number };
   readonly collectors: CollectorsConfig;
   readonly pollConcurrency: number;
-  /** --memory.budget, bytes; undefined: half the V8 heap limit (src/collect/budget.ts). */
+  /** --memory.budget, bytes; undefined: 35% of the V8 heap limit (src/collect/budget.ts). */
   readonly memoryBudgetBytes?: number;
   readonly configFile?: string;
   /** Set for the backfill command: where to write. */

@@ -3,7 +3,7 @@
  * credential and why, this shard's tenants, and warnings where a valid configuration is likely wrong.
  */
 import { describe, expect, it } from 'vitest';
-import { describeConfiguration } from '../../../src/cli/config-check.js';
+import { budgetWarning, describeConfiguration } from '../../../src/cli/config-check.js';
 import { parseConfig } from '../../../src/config/parse.js';
 import { shardOf } from '../../../src/config/shard.js';
 
@@ -76,5 +76,33 @@ describe('--config.check', () => {
     expect(report({ S: 'shh' }, [...flags.slice(0, 3), '--memory.budget=1048576'], yaml(50)).warnings[0]).toContain(
       "every per-customer series and the tenants' details",
     );
+  });
+
+  it('without --memory.budget, judges by the default budget the exporter would take: 35% of the heap limit it runs with', () => {
+    const yaml = (n: number) =>
+      ['tenants:', ...Array.from({ length: n }, (_, i) => `  - { tenant_id: t${i}.example.com, client_id: ${CLIENT}, client_secret_env: S }`), ''].join('\n');
+    const configOf = (n: number) => {
+      const parsed = parseConfig(
+        ['--config.file=/t.yml', '--collector.customer-insights', '--collector.security-alerts.customers', '--config.check'],
+        { S: 'shh' },
+        {
+          readable: (p: string) => p === '/t.yml',
+          readText: () => yaml(n),
+        },
+      );
+      if (parsed.action !== 'check') throw new Error(JSON.stringify(parsed));
+      return parsed.config;
+    };
+    // V8's heap limit under npm start's --max-semi-space-size=2 --max-old-space-size=192: a budget of 69 MiB.
+    const npmStartHeapLimit = 207_618_048;
+    expect(budgetWarning(configOf(30), npmStartHeapLimit)).toBeUndefined();
+    const warning = budgetWarning(configOf(150), npmStartHeapLimit);
+    expect(warning).toMatch(
+      /^memory budget: 150 tenant\(s\) at the caps would take an estimated \d+ MiB of the 69 MiB budget \(35% of the V8 heap limit of this process\); /,
+    );
+    // 150 tenants at the caps: even with no per-customer series they take more than it (their alert aggregates), so the details go too.
+    expect(warning).toContain("then the exporter cuts every per-customer series and the tenants' details");
+    // A heap twice as big: twice the budget, where 60 tenants at the caps fit.
+    expect(budgetWarning(configOf(60), 2 * npmStartHeapLimit)).toBeUndefined();
   });
 });

@@ -5,7 +5,17 @@
  * a cut is cut at once where it is shown; and /metrics says where the budget stands.
  */
 import { describe, expect, it } from 'vitest';
-import { applyCut, BUDGET_CUTS, type Cut, createMemoryBudget, demandOf, estimatedBytes, leastCut, type TenantDemand } from '../../../src/collect/budget.js';
+import {
+  applyCut,
+  BUDGET_CUTS,
+  type Cut,
+  createMemoryBudget,
+  customersStep,
+  demandOf,
+  estimatedBytes,
+  leastCut,
+  type TenantDemand,
+} from '../../../src/collect/budget.js';
 import { aggregateAlerts } from '../../../src/collect/security-alerts.js';
 import { createMetrics } from '../../../src/expose/metrics.js';
 import { createLogger, createRedactor } from '../../../src/lib/log.js';
@@ -75,8 +85,9 @@ describe('the least cut that fits', () => {
       expect(cut.depth > previous.depth || (cut.depth === previous.depth && cut.customersPerTenant <= previous.customersPerTenant)).toBe(true);
       if (cut.depth < 3) expect(estimatedBytes(demands, cut)).toBeLessThanOrEqual(budget);
       if (cut.depth === 2) {
-        // The most customers that fit: one more would not.
-        expect(estimatedBytes(demands, { depth: 2, customersPerTenant: cut.customersPerTenant + 1 })).toBeGreaterThan(budget);
+        // The most customers that fit, rounded down to the step (5% of 1,000): one step more would not.
+        expect(cut.customersPerTenant % customersStep(1000)).toBe(0);
+        expect(estimatedBytes(demands, { depth: 2, customersPerTenant: cut.customersPerTenant + customersStep(1000) })).toBeGreaterThan(budget);
       }
       previous = cut;
     }
@@ -162,5 +173,65 @@ describe('the budget of a running exporter', () => {
     expect(budget.state().cut.depth).toBe(0);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatchObject({ level: 'info', msg: 'memory budget: series cut less', cut: 'none' });
+  });
+});
+
+describe('the budget while tenants arrive one by one', () => {
+  it('says the cut once when it goes deeper; lower customers per tenant at the same depth at most once a minute, the metric always showing the figure in force', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', format: 'json', redact: createRedactor(), write: (line) => lines.push(JSON.parse(line)) });
+    let mono = 5_000;
+    // Room for 30 tenants of 100 customers with 30 customers each: every tenant past the first few lowers the figure.
+    const tenants = Array.from({ length: 30 }, (_, i) => tenant(`t${i}`, 100));
+    const budgetBytes = estimatedBytes(tenants.map(demandOf), { depth: 2, customersPerTenant: 30 });
+    const budget = createMemoryBudget({ budgetBytes, logger, clock: { monoMs: () => mono } });
+    const slots = tenants.map(() => budget.tenant());
+    const figures: number[] = [];
+    tenants.forEach((t, i) => {
+      slots[i]?.admit(t);
+      mono += 1000;
+      if (budget.state().cut.depth === 2) figures.push(budget.state().cut.customersPerTenant);
+    });
+    // The figure went down many times as tenants came, and is in force: the metric's figure fits, the next step would not.
+    expect(new Set(figures).size).toBeGreaterThan(3);
+    const inForce = budget.state().cut;
+    expect(inForce.depth).toBe(2);
+    expect(estimatedBytes(tenants.map(demandOf), inForce)).toBeLessThanOrEqual(budgetBytes);
+    // Said at once each time the cut went deeper (per-customer alerts, then customers), not once per arriving tenant.
+    expect(lines.map((l) => [l.level, l.cut])).toEqual([
+      ['warn', 'customer_alerts'],
+      ['warn', 'customer_alerts,customers'],
+    ]);
+    // A minute after that line, the next poll's admit says the figure in force, once.
+    mono += 60_000;
+    slots[0]?.admit(tenants[0] as TenantSnapshot);
+    slots[1]?.admit(tenants[1] as TenantSnapshot);
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatchObject({ level: 'warn', cut: 'customer_alerts,customers', customers_per_tenant: inForce.customersPerTenant });
+  });
+
+  it('rounds customers per tenant down to a step of 5% of the most customers (at least 1), so arriving tenants seldom make a new cut', () => {
+    const demands = Array.from({ length: 80 }, () => demand(1000));
+    const none: Cut = { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY };
+    const changes = new Set<number>();
+    let arrivedPastCustomers = 0;
+    const budgetBytes = estimatedBytes(demands.slice(0, 25), none);
+    for (let n = 1; n <= demands.length; n++) {
+      const cut = leastCut(demands.slice(0, n), budgetBytes);
+      if (cut.depth === 2) {
+        expect(cut.customersPerTenant % 50).toBe(0);
+        expect(cut.customersPerTenant).toBeGreaterThan(0);
+        changes.add(cut.customersPerTenant);
+        arrivedPastCustomers++;
+      }
+    }
+    // Each of these tenants lowers the exact figure; rounded to steps of 50 customers, fewer than one new cut in two.
+    expect(arrivedPastCustomers).toBeGreaterThan(10);
+    expect(changes.size).toBeGreaterThan(1);
+    expect(changes.size).toBeLessThan(arrivedPastCustomers / 2);
+    // Few customers: a step of 1.
+    const few = [demand(3), demand(3)];
+    const cut = leastCut(few, estimatedBytes(few, { depth: 2, customersPerTenant: 2 }));
+    expect(cut).toEqual({ depth: 2, customersPerTenant: 2 });
   });
 });
