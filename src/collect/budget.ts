@@ -87,6 +87,18 @@ export interface TenantDemand {
 
 const NO_DEMAND: TenantDemand = { historyEntries: 0, customers: 0, customerAlertGroups: 0, alertGroups: 0, datedAlerts: 0 };
 
+/** The mean of some demands, each count rounded up. */
+export function meanDemand(demands: readonly TenantDemand[]): TenantDemand {
+  const mean = (pick: (d: TenantDemand) => number) => Math.ceil(demands.reduce((sum, d) => sum + pick(d), 0) / Math.max(1, demands.length));
+  return {
+    historyEntries: mean((d) => d.historyEntries),
+    customers: mean((d) => d.customers),
+    customerAlertGroups: mean((d) => d.customerAlertGroups),
+    alertGroups: mean((d) => d.alertGroups),
+    datedAlerts: mean((d) => d.datedAlerts),
+  };
+}
+
 /** What a snapshot's relations hold. */
 export function demandOf(t: TenantSnapshot): TenantDemand {
   const alerts = t.relations.securityAlerts;
@@ -215,7 +227,12 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
   let saidAtMs = Number.NEGATIVE_INFINITY;
   // A view per snapshot and cut, so that a render's key (the snapshot objects) only changes with either.
   const views = new WeakMap<TenantSnapshot, { cut: Cut; view: TenantSnapshot }>();
-  const estimate = () => estimatedBytes(demands, cut);
+  // Counted again only when a tenant is added or admitted: every scrape reads it.
+  let estimated: number | undefined;
+  const estimate = () => {
+    estimated ??= estimatedBytes(demands, cut);
+    return estimated;
+  };
 
   /** Says the cut in force when it differs from the one last said: at once when deeper or less deep, else once the minute is up. */
   const say = () => {
@@ -235,8 +252,19 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
     saidAtMs = now;
   };
 
+  // Tenants not polled yet count as the mean of those that were: the first poll of a round already
+  // decides the cut for the whole round, instead of every arriving tenant cutting a little more
+  // (and the tenants polled before a cut holding their whole data until their next poll).
+  const known: boolean[] = [];
+  const projected = (): TenantDemand[] => {
+    const polled = demands.filter((_, i) => known[i]);
+    if (polled.length === demands.length || polled.length === 0) return demands;
+    const mean = meanDemand(polled);
+    return demands.map((d, i) => (known[i] ? d : mean));
+  };
+
   const recompute = () => {
-    const next = leastCut(demands, budgetBytes);
+    const next = leastCut(projected(), budgetBytes);
     if (next.depth !== cut.depth || next.customersPerTenant !== cut.customersPerTenant) cut = next;
     say();
   };
@@ -245,6 +273,8 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
     tenant() {
       const index = demands.length;
       demands.push(NO_DEMAND);
+      known.push(false);
+      estimated = undefined;
       const view = (snapshot: TenantSnapshot) => {
         if (cut.depth === 0) return snapshot;
         const known = views.get(snapshot);
@@ -256,6 +286,8 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
       return {
         admit(snapshot) {
           demands[index] = demandOf(snapshot);
+          known[index] = true;
+          estimated = undefined;
           recompute();
           return view(snapshot);
         },

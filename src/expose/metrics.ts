@@ -745,7 +745,7 @@ function budgetText(state: BudgetState): string {
 }
 
 const BUDGET_HELP = {
-  budget: "Bytes the data kept (every tenant's relations and the rendered answer) may take: --memory.budget, or half the V8 heap limit.",
+  budget: "Bytes the data kept (every tenant's relations and the rendered answer) may take: --memory.budget, or 35% of the V8 heap limit.",
   estimated:
     'Bytes the data kept is estimated to take under the cut in force, counted from what it holds (a cost per tenant, customer, alert group and alert).',
   cut: 'Series the memory budget cuts, least important first: customer_alerts (per-customer alert series), customers (per-customer series beyond partner_security_memory_budget_customers_per_tenant customers), tenant_details (customer insights and alert aggregates, history beyond its latest entry); 1 when cut.',

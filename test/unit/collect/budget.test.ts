@@ -126,13 +126,14 @@ describe('the budget of a running exporter', () => {
   it('says so in one log line when it cuts and when it cuts less, cuts what was kept before at once, and /metrics shows where it stands', async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = createLogger({ level: 'info', format: 'json', redact: createRedactor(), write: (line) => lines.push(JSON.parse(line)) });
-    // Room for two tenants of 10 customers with everything and one without customers (a poller costs too); not for a third of 10.
+    // Room for a tenant of 10 customers with everything, one without customers and a third just short of 10 (a poller costs too).
     const full = demandOf(tenant('x', 10));
-    const twoFull = estimatedBytes([full, full, demandOf(tenant('x', 0))], { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY });
+    const twoFull = estimatedBytes([full, demandOf(tenant('x', 0)), full], { depth: 0, customersPerTenant: Number.POSITIVE_INFINITY }) - 1;
     const budget = createMemoryBudget({ budgetBytes: twoFull, logger });
     const slots = [budget.tenant(), budget.tenant(), budget.tenant()];
-    const first = slots[0]?.admit(tenant('t1', 10));
-    slots[1]?.admit(tenant('t2', 10));
+    slots[0]?.admit(tenant('t1', 0));
+    // The third, not polled yet, counts as the mean of the first two: that fits.
+    const first = slots[1]?.admit(tenant('t2', 10));
     expect(budget.state().cut.depth).toBe(0);
     expect(lines).toEqual([]);
     // The third tenant's data does not fit: per-customer alerts go, for every tenant alike.
@@ -142,13 +143,13 @@ describe('the budget of a running exporter', () => {
     expect(third.relations.securityAlerts?.customers).toEqual([]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^memory budget reached: series cut/), budget_bytes: twoFull });
-    // t1's snapshot was kept whole before the cut: shown cut at once, the same object each time.
-    const shown = slots[0]?.view(first as TenantSnapshot);
+    // t2's snapshot was kept whole before the cut: shown cut at once, the same object each time.
+    const shown = slots[1]?.view(first as TenantSnapshot);
     expect(shown?.relations.securityAlerts?.customers).toEqual([]);
-    expect(slots[0]?.view(first as TenantSnapshot)).toBe(shown);
+    expect(slots[1]?.view(first as TenantSnapshot)).toBe(shown);
 
     const metrics = createMetrics({
-      snapshots: () => [slots[0]?.view(first as TenantSnapshot) as TenantSnapshot, third],
+      snapshots: () => [slots[1]?.view(first as TenantSnapshot) as TenantSnapshot, third],
       build: { version: 'v', nodeVersion: 'n' },
       maxStalenessMs: 0,
       now: () => NOW,
@@ -169,7 +170,7 @@ describe('the budget of a running exporter', () => {
     expect(value('partner_security_customer_alerts_truncated', { tenant_id: 't3' })).toBe(1);
 
     // A tenant whose data shrinks makes room again: one line, and the cut is gone.
-    slots[1]?.admit(tenant('t2', 0));
+    slots[2]?.admit(tenant('t3', 0));
     expect(budget.state().cut.depth).toBe(0);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatchObject({ level: 'info', msg: 'memory budget: series cut less', cut: 'none' });
@@ -181,8 +182,8 @@ describe('the budget while tenants arrive one by one', () => {
     const lines: Record<string, unknown>[] = [];
     const logger = createLogger({ level: 'info', format: 'json', redact: createRedactor(), write: (line) => lines.push(JSON.parse(line)) });
     let mono = 5_000;
-    // Room for 30 tenants of 100 customers with 30 customers each: every tenant past the first few lowers the figure.
-    const tenants = Array.from({ length: 30 }, (_, i) => tenant(`t${i}`, 100));
+    // Room for 30 tenants of 100 to 390 customers (and as many alerts) with 30 customers each: as the bigger ones arrive, the figure goes down.
+    const tenants = Array.from({ length: 30 }, (_, i) => tenant(`t${i}`, 100 + 10 * i));
     const budgetBytes = estimatedBytes(tenants.map(demandOf), { depth: 2, customersPerTenant: 30 });
     const budget = createMemoryBudget({ budgetBytes, logger, clock: { monoMs: () => mono } });
     const slots = tenants.map(() => budget.tenant());
@@ -197,17 +198,32 @@ describe('the budget while tenants arrive one by one', () => {
     const inForce = budget.state().cut;
     expect(inForce.depth).toBe(2);
     expect(estimatedBytes(tenants.map(demandOf), inForce)).toBeLessThanOrEqual(budgetBytes);
-    // Said at once each time the cut went deeper (per-customer alerts, then customers), not once per arriving tenant.
-    expect(lines.map((l) => [l.level, l.cut])).toEqual([
-      ['warn', 'customer_alerts'],
-      ['warn', 'customer_alerts,customers'],
-    ]);
+    // The first tenant, counted for all 30, cut customers at once; said once, not once per arriving tenant.
+    expect(lines.map((l) => [l.level, l.cut])).toEqual([['warn', 'customer_alerts,customers']]);
     // A minute after that line, the next poll's admit says the figure in force, once.
     mono += 60_000;
     slots[0]?.admit(tenants[0] as TenantSnapshot);
     slots[1]?.admit(tenants[1] as TenantSnapshot);
-    expect(lines).toHaveLength(3);
-    expect(lines[2]).toMatchObject({ level: 'warn', cut: 'customer_alerts,customers', customers_per_tenant: inForce.customersPerTenant });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({ level: 'warn', cut: 'customer_alerts,customers', customers_per_tenant: inForce.customersPerTenant });
+  });
+
+  it('counts the tenants not polled yet as the mean of those polled: the first poll of a round decides the cut, and no tenant is kept whole before it', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', format: 'json', redact: createRedactor(), write: (line) => lines.push(JSON.parse(line)) });
+    const tenants = Array.from({ length: 10 }, (_, i) => tenant(`t${i}`, 40));
+    // Room for the ten with 20 customers each and no per-customer alerts.
+    const budgetBytes = estimatedBytes(tenants.map(demandOf), { depth: 2, customersPerTenant: 20 });
+    const budget = createMemoryBudget({ budgetBytes, logger });
+    const slots = tenants.map(() => budget.tenant());
+    const admitted = tenants.map((t, i) => slots[i]?.admit(t));
+    const cut = budget.state().cut;
+    expect(cut).toEqual({ depth: 2, customersPerTenant: 20 });
+    // The very first admit was already cut as the last: nothing kept whole, one line only.
+    expect(admitted.map((t) => [t?.relations.customerInsights?.customers.length, t?.relations.securityAlerts?.customers.length])).toEqual(
+      Array(10).fill([20, 0]),
+    );
+    expect(lines).toHaveLength(1);
   });
 
   it('rounds customers per tenant down to a step of 5% of the most customers (at least 1), so arriving tenants seldom make a new cut', () => {
