@@ -852,7 +852,7 @@ function report(r: BenchResults): string {
   ]);
   return [
     `Mode ${r.mode}, ${r.startedAt}, ${round(r.seconds)} s; ${m.cpus} × ${m.cpuModel}, Linux ${m.kernel}, Node ${m.node}, ${m.wrk}, ${m.pushgateway}.`,
-    `Load average (1, 5, 15 min) at start ${(m.loadAverageAtStart as number[]).join(', ')}, at end ${(m.loadAverageAtEnd as number[]).join(', ')}; exporter ${m.exporter} from commit ${m.commit}${m.uncommittedChanges ? ' with uncommitted changes in src/' : ''}.`,
+    `Load average (1, 5, 15 min) at start ${(m.loadAverageAtStart as number[]).join(', ')}, at end ${(m.loadAverageAtEnd as number[]).join(', ')}; exporter ${m.exporter} from commit ${m.commit}${m.uncommittedChanges ? ' with uncommitted changes in src/' : ''}, run as \`${[...Object.entries((m.exporterEnv ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`), 'node', ...((m.exporterNodeFlags ?? []) as string[])].join(' ')}\` (npm start's environment and flags).`,
     '',
     `### /metrics under load: wrk -t${t.load.threads} -c${t.load.connections} -d${t.load.seconds}s, median of ${t.runs} interleaved runs${t.warmupSeconds ? ` after ${t.warmupSeconds} s of warm-up` : ''}`,
     '',

@@ -95,8 +95,29 @@ describe('the repository Markdown', () => {
     expect(brokenLinks(file, repository)).toEqual([]);
   });
 
+  it.each(FILES)('%s: every repository path in a code span names a file or folder that exists', (file) => {
+    expect(missingCodePaths(repository.read(file) ?? '', repository.exists)).toEqual([]);
+  });
+
+  it('finds a code span naming a path that is gone (so an empty result above is no accident)', () => {
+    const text = 'Kept in `src/main.ts`, not `src/gzip.ts`; `npm run bench` and `src/` are fine, `test/x.test.ts:12` is a place.';
+    expect(missingCodePaths(text, (path) => ['src/main.ts', 'src/'].includes(path))).toEqual(['src/gzip.ts', 'test/x.test.ts']);
+  });
+
   it('links within itself a great deal (so an empty result above is no accident)', () => {
     const relative = FILES.flatMap((f) => markdownLinks(repository.read(f) ?? '')).filter((l) => !/^[a-z]+:/i.test(l.target));
     expect(relative.length).toBeGreaterThan(50);
   });
 });
+
+/** Paths under the repository's own folders, written in code spans (`src/x.ts`, `test/unit/`), that do not exist. */
+function missingCodePaths(text: string, exists: (path: string) => boolean): string[] {
+  const missing: string[] = [];
+  for (const span of text.match(/`[^`\n]{1,200}`/g) ?? []) {
+    const path = span.slice(1, -1).split(':')[0] ?? '';
+    if (!/^(src|test|scripts|deploy|docs|mixin|grafana|dashboards|bench)\/[\w./-]*$/.test(path)) continue;
+    // deploy/.env is the user's own file, which the compose docs ask for (and deploy/.gitignore keeps out).
+    if (path !== 'deploy/.env' && !exists(path) && !exists(path.replace(/\/$/, ''))) missing.push(path);
+  }
+  return missing;
+}
