@@ -390,6 +390,17 @@ function typeLabeller(
     set.add(JSON.stringify(g.labels));
     pairs.set(g.alertType, set);
   }
+  const kept = typesKept(ranked, pairs, max, maxSeries);
+  const label = (type: string) => (kept.has(type) ? type : OTHER_ALERT_TYPE);
+  return Object.assign(label, { folded: ranked.length - kept.size });
+}
+
+/**
+ * The types that keep their name: the first of ranked, at most max, and no more than keep the
+ * series (each type's (status, severity) pairs, plus those of the "other" type the rest fold into)
+ * within maxSeries.
+ */
+export function typesKept(ranked: readonly string[], pairs: ReadonlyMap<string, ReadonlySet<string>>, max: number, maxSeries: number): Set<string> {
   // Series with the first k types named: theirs, plus the "other" type's (the pairs of all the rest).
   const restPairs: number[] = new Array(ranked.length + 1).fill(0);
   const rest = new Set<string>();
@@ -401,9 +412,7 @@ function typeLabeller(
   for (const type of ranked) namedPairs.push((namedPairs.at(-1) ?? 0) + (pairs.get(type)?.size ?? 0));
   let keep = Math.min(max, ranked.length);
   while (keep > 0 && (namedPairs[keep] ?? 0) + (restPairs[keep] ?? 0) > maxSeries) keep--;
-  const kept = new Set(ranked.slice(0, keep));
-  const label = (type: string) => (kept.has(type) ? type : OTHER_ALERT_TYPE);
-  return Object.assign(label, { folded: ranked.length - kept.size });
+  return new Set(ranked.slice(0, keep));
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

@@ -18,6 +18,7 @@ import {
   OTHER_ALERT_VALUE,
   OTHER_RESOLVED_REASON,
   summarizeAlerts,
+  typesKept,
 } from '../../../src/collect/security-alerts.js';
 import {
   ALERT_RESOLVED_REASONS,
@@ -178,18 +179,7 @@ function typeLabeller(openAlerts: readonly SecurityAlert[], max: number, maxSeri
     set.add(JSON.stringify([a.status, a.severity]));
     pairs.set(a.alertType, set);
   }
-  // Series with the first k types named: theirs, plus the "other" type's (the pairs of all the rest).
-  const restPairs: number[] = new Array(ranked.length + 1).fill(0);
-  const rest = new Set<string>();
-  for (let k = ranked.length - 1; k >= 0; k--) {
-    for (const pair of pairs.get(ranked[k] ?? '') ?? []) rest.add(pair);
-    restPairs[k] = rest.size;
-  }
-  const namedPairs: number[] = [0];
-  for (const type of ranked) namedPairs.push((namedPairs.at(-1) ?? 0) + (pairs.get(type)?.size ?? 0));
-  let keep = Math.min(max, ranked.length);
-  while (keep > 0 && (namedPairs[keep] ?? 0) + (restPairs[keep] ?? 0) > maxSeries) keep--;
-  const kept = new Set(ranked.slice(0, keep));
+  const kept = typesKept(ranked, pairs, max, maxSeries);
   const label = (type: string) => (kept.has(type) ? type : OTHER_ALERT_TYPE);
   return Object.assign(label, { folded: ranked.length - kept.size });
 }
