@@ -169,14 +169,20 @@ type Resolved = readonly [sortKey: number, resolvedAt: number, detectedAt: numbe
  * would bound them. Resolved ones are held as a few values each until the end picks the newest.
  */
 export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
-  // Graph sends each alert's labels as strings of their own: what is kept shares one of each.
-  const strings = new Map<string, string>();
-  const intern = (text: string) => {
-    const known = strings.get(text);
+  // Graph sends each alert's labels as strings of their own: what is kept shares one of each, and
+  // the maps below are keyed by their numbers, not by the labels written out (a hostile Graph's
+  // labels are up to the parser's bound each, and may all differ).
+  const numbers = new Map<string, number>();
+  const strings: string[] = [];
+  const numberOf = (text: string) => {
+    const known = numbers.get(text);
     if (known !== undefined) return known;
-    strings.set(text, text);
-    return text;
+    numbers.set(text, strings.length);
+    strings.push(text);
+    return strings.length - 1;
   };
+  const named = (n: number) => strings[n] as string;
+  const intern = (text: string) => named(numberOf(text));
   let openKept = 0;
   /** Open non-test alerts by their own status, severity and type: count, in the order first read. */
   const open = new Map<string, { status: string; severity: string; alertType: string; count: number }>();
@@ -201,8 +207,9 @@ export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
       testOpen.add(intern(alert.severity));
       return;
     }
-    const key = JSON.stringify([alert.status, alert.severity, alert.alertType]);
-    const entry = open.get(key) ?? { status: intern(alert.status), severity: intern(alert.severity), alertType: intern(alert.alertType), count: 0 };
+    const [status, severity, alertType] = [numberOf(alert.status), numberOf(alert.severity), numberOf(alert.alertType)];
+    const key = `${status} ${severity} ${alertType}`;
+    const entry = open.get(key) ?? { status: named(status), severity: named(severity), alertType: named(alertType), count: 0 };
     entry.count++;
     open.set(key, entry);
     statusCounts.add(entry.status);
@@ -227,7 +234,7 @@ export function alertAggregator(max: number, bounds: Bounds): AlertAggregator {
       if (bounds.maxCustomers === 0) return;
       const groups = byCustomer.get(customer) ?? new Map();
       byCustomer.set(customer, groups);
-      const groupKey = JSON.stringify([alert.alertType, alert.severity]);
+      const groupKey = `${alertType} ${severity}`;
       const group = groups.get(groupKey) ?? { alertType: entry.alertType, severity: entry.severity, count: 0, oldest: undefined };
       group.count++;
       group.oldest = minDefined(group.oldest, detected);
