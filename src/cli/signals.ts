@@ -1,4 +1,5 @@
 /** What SIGUSR1 and SIGHUP do once the exporter serves (src/cli/signal-guard.ts covers the time before). */
+import { systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { WebServer } from '../web/server.js';
 
@@ -12,8 +13,10 @@ const SIGUSR1_LOG_EVERY_MS = 60_000;
 export function handleSignals(logger: Logger, web: WebServer): () => void {
   let usr1LoggedAt = Number.NEGATIVE_INFINITY;
   const onUsr1 = () => {
-    if (Date.now() - usr1LoggedAt < SIGUSR1_LOG_EVERY_MS) return;
-    usr1LoggedAt = Date.now();
+    // A minute of real time: the wall clock may be stepped back by hours.
+    const now = systemClock.monoMs();
+    if (now - usr1LoggedAt < SIGUSR1_LOG_EVERY_MS) return;
+    usr1LoggedAt = now;
     logger.warn('SIGUSR1 ignored: this exporter never opens the Node.js inspector');
   };
   const onHup = () => {

@@ -1,14 +1,15 @@
 /** CredentialConfig -> one non-interactive @azure/identity credential. */
 import {
   AzureAuthorityHosts,
+  ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
   ManagedIdentityCredential,
   type TokenCredential,
   type TokenCredentialOptions,
-  WorkloadIdentityCredential,
 } from '@azure/identity';
 import type { CredentialConfig } from './credential.js';
+import { diskIo, readConfigText } from './files.js';
 
 const KNOWN_AUTHORITY_HOSTS = new Set<string>(Object.values(AzureAuthorityHosts).map((h) => new URL(h).host));
 
@@ -54,7 +55,24 @@ export function createCredential(config: CredentialConfig, transport: Credential
           : { certificatePath: config.certificatePath, certificatePassword: config.certificatePassword },
         authority,
       );
-    case 'workloadIdentity':
-      return new WorkloadIdentityCredential({ tenantId: config.tenantId, clientId: config.clientId, tokenFilePath: config.tokenFilePath, ...authority });
+    case 'workloadIdentity': {
+      // What WorkloadIdentityCredential does, but the file is read with the configuration files'
+      // bound: the kubelet replaces it while the exporter runs, and the SDK would read any size.
+      const path = config.tokenFilePath;
+      return new ClientAssertionCredential(config.tenantId, config.clientId, async () => federatedToken(path), authority);
+    }
   }
+}
+
+/**
+ * The federated token, read again for every token request (the kubelet renews the file): at most
+ * MAX_CONFIG_FILE_BYTES, a regular file of UTF-8 text, not empty. The error names the file, never its content.
+ */
+function federatedToken(path: string): string {
+  const shown = `the federated token file "${path}"`;
+  const read = readConfigText(diskIo, path, shown);
+  if ('problem' in read) throw new Error(read.problem);
+  const token = read.text.trim();
+  if (token === '') throw new Error(`${shown} is empty`);
+  return token;
 }

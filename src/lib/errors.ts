@@ -8,7 +8,8 @@ export const MAX_QUOTED_CHARS = 300;
 export function errorText(error: unknown, redact: (text: string) => string = (text) => text): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    // A wrapper often repeats its cause's words (the Azure SDK does): then they are said once.
+    const cause = error.cause instanceof Error && !error.message.includes(error.cause.message) ? ` (${error.cause.message})` : '';
     return boundText(redact(`${typeof code === 'string' ? `${code}: ` : ''}${error.message}${cause}`), MAX_QUOTED_CHARS);
   }
   return boundText(redact(String(error)), MAX_QUOTED_CHARS);

@@ -61,6 +61,7 @@ export interface ConnectionTableOptions {
   /** True when authenticating means something (basic auth, or verified client certificates): then an authenticated connection is never closed to let another in. */
   protectAuthenticated: () => boolean;
   logger: Logger;
+  /** Monotonic milliseconds: how often a cut is logged is real time, whatever the wall clock does. */
   now: () => number;
 }
 

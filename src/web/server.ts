@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenAddress } from '../config/parse.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { errorText } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { createBasicAuth, RETRY_AFTER_SECONDS } from './basic-auth.js';
@@ -55,7 +56,8 @@ export interface WebServerOptions {
   maxConnectionsPerAddress?: number;
   /** Slow-client limits; the defaults suit Prometheus scrapes. */
   timeouts?: { headersTimeout: number; requestTimeout: number; handshakeTimeout?: number; unauthenticatedIdleTimeout?: number };
-  now?: () => number;
+  /** The web config's last good load is a wall-clock time; how often a cut is logged, real time. */
+  clock?: Clock;
 }
 
 export interface WebServer {
@@ -90,7 +92,7 @@ const REALM = 'Basic realm="partner-security-score-exporter", charset="UTF-8"';
 
 /** Starts listening on every address; throws WebConfigError when the web config file is unusable at start-up, or an Error naming the address that cannot be bound. */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   let settings: WebSettings | undefined = options.webConfigFile === undefined ? undefined : loadWebConfig(options.webConfigFile);
   const basicAuth = createBasicAuth({ onWarning: (msg) => options.logger.warn(msg, { file: options.webConfigFile }) });
   if (settings) basicAuth.setUsers(settings.users);
@@ -102,7 +104,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     unauthenticatedIdleMs: limits.unauthenticatedIdleTimeout ?? UNAUTHENTICATED_IDLE_TIMEOUT_MS,
     protectAuthenticated: () => settings !== undefined && guarded(settings),
     logger: options.logger,
-    now,
+    now: () => clock.monoMs(),
   });
 
   const handler: RequestListener = (req, res) => {
@@ -161,7 +163,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
           initial: settings,
           intervalMs: options.reloadIntervalMs ?? 1000,
           logger: options.logger,
-          now,
+          now: () => clock.wallMs(),
           apply: (next) => {
             if (next.tls)
               for (const server of servers) (server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(next.tls));

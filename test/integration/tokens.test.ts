@@ -206,6 +206,37 @@ describe.concurrent('the exporter getting tokens', { timeout: INTEGRATION_TIMEOU
       expect(cloud.graphRequests[0]?.authorization).toBe(`Bearer ${cloud.issuedTokens[0]}`);
     });
 
+    it('workload identity: reads the token file again with its 1 MiB bound; past it, the renewal fails as reason token naming the file, and the next good file is used', async ({
+      onTestFinished,
+    }) => {
+      const federated = (sub: string) => unsignedJwt({ iss: 'https://oidc.cluster.test', sub, aud: 'api://AzureADTokenExchange' });
+      const tokenFile = join(workDir, 'federated-token-renewed');
+      writeFileSync(tokenFile, federated('first'));
+      // Tokens renewed about every second (MSAL renews 5 minutes early): every renewal reads the file.
+      const cloud = await startFakeCloud({ onTestFinished, tokenLifetimeSeconds: 301 });
+      const exporter = await startExporter({
+        cloud,
+        onTestFinished,
+        args: ['--poll.interval=1s'],
+        env: { AZURE_TENANT_ID: TENANT_ID, AZURE_CLIENT_ID: CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE: tokenFile },
+      });
+      await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 15_000, 'partner_security_up 1');
+
+      // The kubelet's file replaced by one just past the bound, shaped like a JWT that Entra ID would take.
+      const huge = `${federated('huge')}${'A'.repeat(1024 * 1024)}`;
+      writeFileSync(tokenFile, huge);
+      const failure = () => exporter.logs().find((l) => l.msg === 'poll failed' && l.reason === 'token');
+      await until(() => failure() !== undefined, 15_000, 'a token failure');
+      const shown = `could not get a token: cannot read the federated token file "${tokenFile}": larger than 1 MiB (${Buffer.byteLength(huge)} bytes)`;
+      expect(failure()?.err).toBe(shown);
+      expect(cloud.tokenRequests.map((r) => r.clientAssertion).filter((a) => (a?.length ?? 0) > 1024 * 1024)).toEqual([]);
+
+      const renewed = federated('renewed');
+      writeFileSync(tokenFile, renewed);
+      await until(() => cloud.tokenRequests.some((r) => r.clientAssertion === renewed), 15_000, 'a token request with the renewed file');
+      await until(async () => (await exporter.value('partner_security_up', tenant)) === 1, 15_000, 'partner_security_up 1 again');
+    });
+
     it('managed identity (App Service endpoint): labels the score with the tid claim of the token', async ({ onTestFinished }) => {
       const cloud = await startFakeCloud({ onTestFinished, tenantClaim: 'c0ffee00-1234-4abc-8def-0123456789ab' });
       const exporter = await startExporter({

@@ -11,7 +11,7 @@ import { type AddressInfo, createServer, type Server as NetServer } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, createRedactor } from '../../../src/lib/log.js';
 import { boundAddress, close, startWebServer, type WebServer, type WebServerOptions } from '../../../src/web/server.js';
 import { basicAuth, type RawClient, rawClient } from '../../helpers/raw-client.js';
@@ -25,6 +25,7 @@ let running: WebServer | undefined;
 const clients: RawClient[] = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of clients) c.destroy();
   clients.length = 0;
   lines.length = 0;
@@ -82,6 +83,32 @@ describe('--web.max-connections', () => {
     expect(web.counters().connectionsDropped.max_connections).toBe(1);
     expect(ordered.slice(1).map((c) => c.isClosed())).toEqual([false, false, false]);
     expect(lines.filter((l) => l.includes('connection limit reached'))).toHaveLength(1);
+  });
+});
+
+describe('the line logged when the limit closes connections', () => {
+  it('comes again a minute of real time later, even when the wall clock was stepped back an hour in between', async () => {
+    // Only the clocks are faked: sockets and timers are real.
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    const { web, target } = await serve({ maxConnections: 2, maxConnectionsPerAddress: 2 });
+    const limitLines = () => lines.filter((l) => l.includes('connection limit reached')).length;
+    await open(web, target, '127.0.0.2');
+    await open(web, target, '127.0.0.3');
+    await open(web, target, '127.0.0.4');
+    expect(web.counters().connectionsDropped.max_connections).toBe(1);
+    expect(limitLines()).toBe(1);
+
+    // Within the minute: counted, not logged.
+    await open(web, target, '127.0.0.5');
+    expect(web.counters().connectionsDropped.max_connections).toBe(2);
+    expect(limitLines()).toBe(1);
+
+    vi.setSystemTime(Date.now() - 3600_000);
+    vi.advanceTimersByTime(60_000);
+    await open(web, target, '127.0.0.6');
+    expect(web.counters().connectionsDropped.max_connections).toBe(3);
+    expect(limitLines()).toBe(2);
+    expect(JSON.parse(lines.filter((l) => l.includes('connection limit reached'))[1] ?? '{}')).toMatchObject({ dropped: 2 });
   });
 });
 
