@@ -255,12 +255,12 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
   // Tenants not polled yet count as the mean of those that were: the first poll of a round already
   // decides the cut for the whole round, instead of every arriving tenant cutting a little more
   // (and the tenants polled before a cut holding their whole data until their next poll).
-  const known: boolean[] = [];
+  const admitted: boolean[] = [];
   const projected = (): TenantDemand[] => {
-    const polled = demands.filter((_, i) => known[i]);
+    const polled = demands.filter((_, i) => admitted[i]);
     if (polled.length === demands.length || polled.length === 0) return demands;
     const mean = meanDemand(polled);
-    return demands.map((d, i) => (known[i] ? d : mean));
+    return demands.map((d, i) => (admitted[i] ? d : mean));
   };
 
   const recompute = () => {
@@ -273,7 +273,7 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
     tenant() {
       const index = demands.length;
       demands.push(NO_DEMAND);
-      known.push(false);
+      admitted.push(false);
       estimated = undefined;
       const view = (snapshot: TenantSnapshot) => {
         if (cut.depth === 0) return snapshot;
@@ -286,7 +286,7 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
       return {
         admit(snapshot) {
           demands[index] = demandOf(snapshot);
-          known[index] = true;
+          admitted[index] = true;
           estimated = undefined;
           recompute();
           return view(snapshot);

@@ -182,10 +182,9 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
     render(snapshots, ctx) {
       // Compared in place first: a scrape between polls allocates no key at all.
       if (current !== undefined && sameKey(current.key, snapshots, ctx, options.keyOf)) return current;
-      const key: unknown[] = [];
-      for (const t of snapshots) key.push(t, ...options.keyOf(t, ctx));
-      const input: RenderInput = Object.freeze({ snapshots, ctx });
       const keys = new Map(snapshots.map((t) => [t, options.keyOf(t, ctx)] as const));
+      const key = snapshots.flatMap((t) => [t, ...(keys.get(t) ?? [])]);
+      const input: RenderInput = Object.freeze({ snapshots, ctx });
       const render: DataRender = { key, input, result: segmented ? bySegments(input, keys) : whole(input) };
       // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
       render.result.then(

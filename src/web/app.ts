@@ -86,9 +86,7 @@ export function createApp(options: AppOptions): RequestListener {
     try {
       // Prometheus asks for gzip on every scrape: about 1/20 of the bytes for the demo tenant.
       const gzip = wantsGzip(req.headers['accept-encoding']);
-      // Between polls the gzip answer is there already: no await, the scrape is answered in one go.
-      const ready = gzip ? options.metrics.gzipNow() : undefined;
-      const answer = ready !== undefined ? whole(ready) : gzip ? whole(await options.metrics.renderGzipChunks()) : await options.metrics.renderChunks();
+      const answer = gzip ? whole(await options.metrics.renderGzipChunks()) : await options.metrics.renderChunks();
       res.setHeader('Vary', 'Accept-Encoding');
       if (gzip) res.setHeader('Content-Encoding', 'gzip');
       res.setHeader('Content-Type', options.metrics.contentType);
@@ -123,11 +121,12 @@ export function createApp(options: AppOptions): RequestListener {
     }
   };
   // The headers of the last gzip answer served whole, in the flat form writeHead takes fastest.
-  let head: { body: Buffer; headers: string[] } | undefined;
-  const gzipHead = (body: Buffer): string[] => {
+  let head: { body: readonly Buffer[]; headers: string[] } | undefined;
+  const gzipHead = (body: readonly Buffer[]): string[] => {
     if (head?.body !== body) {
       const headers = [...Object.entries(COMMON_HEADERS).flat(), 'Vary', 'Accept-Encoding', 'Content-Encoding', 'gzip'];
-      head = { body, headers: [...headers, 'Content-Type', options.metrics.contentType, 'Content-Length', String(body.length)] };
+      const length = whole(body).length ?? 0;
+      head = { body, headers: [...headers, 'Content-Type', options.metrics.contentType, 'Content-Length', String(length)] };
     }
     return head.headers;
   };
@@ -146,9 +145,15 @@ export function createApp(options: AppOptions): RequestListener {
     if (path === options.telemetryPath && req.method === 'GET' && wantsGzip(req.headers['accept-encoding'])) {
       // Between polls (most of Prometheus's scrapes), the gzip answer is kept whole: headers and body in one write.
       const ready = options.metrics.gzipNow();
-      if (ready?.length === 1 && ready[0] !== undefined) {
-        res.writeHead(200, gzipHead(ready[0]));
-        res.end(ready[0]);
+      if (ready !== undefined) {
+        res.writeHead(200, gzipHead(ready));
+        if (ready.length === 1) res.end(ready[0]);
+        else {
+          // A big answer's chunks, written as they are (joining them would copy the deflated data part every scrape).
+          res.cork();
+          for (const chunk of ready) res.write(chunk);
+          res.end();
+        }
         return;
       }
     }

@@ -99,6 +99,32 @@ describe('HTTP server', () => {
     expect(gunzipSync((await get('gzip')).body).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 71');
   });
 
+  it('writes a kept gzip answer of several chunks (a big one, not joined) whole, with its length', async () => {
+    const snapshots = () => [polled()];
+    const logger = createLogger({ level: 'error', format: 'json', redact: createRedactor(), write: () => {} });
+    const real = createMetrics({ snapshots, build: { version: '9.9.9', nodeVersion: 'v24' }, maxStalenessMs: 0, processMetrics: false });
+    const whole = Buffer.concat(await real.renderGzipChunks());
+    // The same gzip stream in three chunks, as the kept answer of a big data part comes.
+    const chunks = [whole.subarray(0, 10), whole.subarray(10, 20), whole.subarray(20)];
+    const metrics = { ...real, gzipNow: () => chunks, renderGzipChunks: async () => chunks };
+    const app = createApp({ telemetryPath: '/metrics', metrics, snapshots, version: '9.9.9', logger });
+    server = (await startWebServer({ app, address: { host: '127.0.0.1', port: 0 }, healthzWithoutAuth: false, logger })).server;
+    const { request } = await import('node:http');
+    const answer = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      request(`http://${boundAddress(server as Server)}/metrics`, { headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(parts) }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(answer.body).toEqual(whole);
+    expect(answer.headers).toMatchObject({ 'content-encoding': 'gzip', 'content-length': String(whole.length), vary: 'Accept-Encoding' });
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(answer.body).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 70');
+  });
+
   it('is ready only once every tenant has been polled', async () => {
     let snapshots: TenantSnapshot[] = [initialSnapshot('t1')];
     const base = await start(() => snapshots);
