@@ -233,6 +233,7 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
     estimated ??= estimatedBytes(demands, cut);
     return estimated;
   };
+  let state: BudgetState | undefined;
 
   /** Says the cut in force when it differs from the one last said: at once when deeper or less deep, else once the minute is up. */
   const say = () => {
@@ -294,6 +295,11 @@ export function createMemoryBudget(options: MemoryBudgetOptions): MemoryBudget {
         view,
       };
     },
-    state: () => ({ budgetBytes, estimatedBytes: estimate(), cut }),
+    state: () => {
+      // The same object while nothing changed: every scrape asks.
+      const estimatedBytes = estimate();
+      if (state?.estimatedBytes !== estimatedBytes || state.cut !== cut) state = { budgetBytes, estimatedBytes, cut };
+      return state;
+    },
   };
 }

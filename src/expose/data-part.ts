@@ -57,12 +57,18 @@ export interface DataPartOptions {
   readonly part: DataPart;
   /** The largest text kept plain; a bigger render makes the next ones segmented. */
   readonly maxPlainBytes: number;
-  /** What a tenant's text depends on besides its snapshot object (whether its score is fresh, say). */
-  readonly keyOf: (tenant: TenantSnapshot, ctx: RenderContext) => readonly unknown[];
+  /**
+   * What a tenant's text depends on besides its snapshot object (whether its score is fresh, say), as
+   * one number: every scrape asks it of every tenant, so it allocates nothing.
+   */
+  readonly keyOf: (tenant: TenantSnapshot, ctx: RenderContext) => number;
 }
 
 export interface DataPartCache {
-  /** The render of the data part for these snapshots at ctx: the kept one when nothing it depends on changed. */
+  /**
+   * The render of the data part for these snapshots at ctx: the kept one when nothing it depends on
+   * changed. A new render keeps a copy of ctx, so the caller may reuse its object for the next scrape.
+   */
   render(snapshots: readonly TenantSnapshot[], ctx: RenderContext): DataRender;
   /** The render's result once it is there (undefined while it is under way, or after it failed). */
   settled(render: DataRender): DataResult | undefined;
@@ -74,8 +80,7 @@ export interface DataPartCache {
 function sameKey(key: readonly unknown[], snapshots: readonly TenantSnapshot[], ctx: RenderContext, keyOf: DataPartOptions['keyOf']): boolean {
   let at = 0;
   for (const t of snapshots) {
-    if (key[at++] !== t) return false;
-    for (const k of keyOf(t, ctx)) if (key[at++] !== k) return false;
+    if (key[at++] !== t || key[at++] !== keyOf(t, ctx)) return false;
   }
   return at === key.length;
 }
@@ -147,12 +152,12 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
   };
 
   /** The tenants rendered again only where they changed, one after the other, then joined in the format's order. */
-  const bySegments = async (input: RenderInput, keys: ReadonlyMap<TenantSnapshot, readonly unknown[]>): Promise<DataResult> => {
+  const bySegments = async (input: RenderInput, keys: ReadonlyMap<TenantSnapshot, number>): Promise<DataResult> => {
     const found = tenantGroups(input.snapshots, part);
     const next = new Map<string, { key: readonly unknown[]; segments: Promise<readonly DeflatedPart[]> }>();
     const done: (readonly DeflatedPart[])[] = [];
     for (const group of found) {
-      const key = group.tenants.flatMap((t) => [t, ...(keys.get(t) ?? [])]);
+      const key = group.tenants.flatMap((t) => [t, keys.get(t)]);
       const kept = groups.get(group.prefix);
       const entry = kept && kept.key.length === key.length && kept.key.every((k, i) => k === key[i]) ? kept : { key, segments: renderGroup(group, input) };
       next.set(group.prefix, entry);
@@ -183,8 +188,8 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
       // Compared in place first: a scrape between polls allocates no key at all.
       if (current !== undefined && sameKey(current.key, snapshots, ctx, options.keyOf)) return current;
       const keys = new Map(snapshots.map((t) => [t, options.keyOf(t, ctx)] as const));
-      const key = snapshots.flatMap((t) => [t, ...(keys.get(t) ?? [])]);
-      const input: RenderInput = Object.freeze({ snapshots, ctx });
+      const key = snapshots.flatMap((t) => [t, keys.get(t)]);
+      const input: RenderInput = Object.freeze({ snapshots, ctx: Object.freeze({ ...ctx }) });
       const render: DataRender = { key, input, result: segmented ? bySegments(input, keys) : whole(input) };
       // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.
       render.result.then(

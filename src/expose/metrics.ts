@@ -532,11 +532,14 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** How the web config file's last (re)load went; undefined without one. */
   webConfigStatus?: () => { readonly ok: boolean; readonly lastSuccessMs: number } | undefined;
-  /** What the web server refused (basic auth) and the connections it closed, by reason; undefined before it listens. */
+  /**
+   * What the web server refused (basic auth) and the connections it closed, by reason; undefined
+   * before it listens. Asked at every scrape: the same object while no count changed spares the work.
+   */
   webCounters?: () =>
     | { readonly authRejected: Readonly<Record<'unauthorized' | 'queue_full', number>>; readonly connectionsDropped: Readonly<Record<string, number>> }
     | undefined;
-  /** Where the memory budget stands (src/collect/budget.ts); undefined: no partner_security_memory_* series. */
+  /** Where the memory budget stands (src/collect/budget.ts; the same object while it stands still); undefined: no partner_security_memory_* series. */
   memoryBudget?: () => BudgetState;
   /** The per-tenant families (default TENANT_METRICS). */
   families?: readonly MetricSpec[];
@@ -601,7 +604,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     part: { families: options.families ?? TENANT_METRICS, tenantLabels: tenantLabeller(options.constantLabels ?? []), build: options.build },
     maxPlainBytes: options.maxPlainBytes ?? DEFAULT_MAX_PLAIN_BYTES,
     // Requirements can go stale between polls while the score is fresh: the authorization rows change then too.
-    keyOf: (t, ctx) => [freshScore(t, ctx) !== undefined, requirementsStale(t, ctx.nowMs, ctx.maxStalenessMs, ctx.monoNowMs)],
+    keyOf: (t, ctx) => (freshScore(t, ctx) === undefined ? 0 : 1) | (requirementsStale(t, ctx.nowMs, ctx.maxStalenessMs, ctx.monoNowMs) ? 2 : 0),
   });
   const processMetrics = (options.processMetrics ?? true) ? createProcessMetrics() : undefined;
   const noProcess: ProcessReading = { text: '', bytes: Buffer.alloc(0) };
@@ -609,51 +612,44 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // The gzip answer, kept with the data render and the live part it was made from.
   let gzipped: { data: DataRender; live: Buffer; answer: readonly Buffer[] } | undefined;
 
-  const renderData = (): DataRender =>
-    data.render(options.snapshots(), Object.freeze({ nowMs: now(), monoNowMs: monoNow(), maxStalenessMs: options.maxStalenessMs }));
+  // The clock readings a scrape checks the kept render against, in one object used again by every scrape.
+  const at = { nowMs: 0, monoNowMs: 0, maxStalenessMs: options.maxStalenessMs };
+  const renderData = (): DataRender => {
+    at.nowMs = now();
+    at.monoNowMs = monoNow();
+    return data.render(options.snapshots(), at);
+  };
 
   /**
    * The web server's part and the process metrics, as one buffer (the last part of the answer):
-   * the same buffer while neither changed, so a scrape storm allocates nothing here.
+   * the same buffer while neither changed, so a scrape storm allocates nothing here. The sources
+   * hand out the same objects while nothing changed; new objects saying the same keep the buffer too.
    */
-  let liveCache: { readonly key: Readonly<Record<string, unknown>>; readonly bytes: Buffer } | undefined;
+  let liveCache:
+    | {
+        readonly status: unknown;
+        readonly counts: unknown;
+        readonly budget: unknown;
+        readonly reading: ProcessReading;
+        readonly web: string;
+        readonly bytes: Buffer;
+      }
+    | undefined;
   const live = (): Buffer => {
     const status = options.webConfigStatus?.();
     const counts = options.webCounters?.();
     const budget = options.memoryBudget?.();
     const reading = readProcess();
-    // The status object is replaced on every reload; the counters only grow, so their sum changes with any of them.
-    let counted = 0;
-    if (counts !== undefined) {
-      counted = counts.authRejected.unauthorized + counts.authRejected.queue_full;
-      for (const reason in counts.connectionsDropped) counted += counts.connectionsDropped[reason] ?? 0;
-    }
-    const key = liveCache?.key;
-    if (
-      key !== undefined &&
-      key.status === status &&
-      key.hasCounts === (counts !== undefined) &&
-      key.counted === counted &&
-      key.budgetBytes === budget?.budgetBytes &&
-      key.estimatedBytes === budget?.estimatedBytes &&
-      key.cut === budget?.cut &&
-      key.reading === reading
-    )
-      return liveCache?.bytes ?? reading.bytes;
+    const kept = liveCache;
+    if (kept !== undefined && kept.status === status && kept.counts === counts && kept.budget === budget && kept.reading === reading) return kept.bytes;
     const web = webText(status, counts) + (budget === undefined ? '' : budgetText(budget));
-    const bytes = web === '' ? reading.bytes : Buffer.concat([Buffer.from(web), reading.bytes]);
-    liveCache = {
-      key: {
-        status,
-        hasCounts: counts !== undefined,
-        counted,
-        budgetBytes: budget?.budgetBytes,
-        estimatedBytes: budget?.estimatedBytes,
-        cut: budget?.cut,
-        reading,
-      },
-      bytes,
-    };
+    const bytes =
+      kept !== undefined && kept.web === web && kept.reading === reading
+        ? kept.bytes
+        : web === ''
+          ? reading.bytes
+          : Buffer.concat([Buffer.from(web), reading.bytes]);
+    liveCache = { status, counts, budget, reading, web, bytes };
     return bytes;
   };
 

@@ -51,6 +51,8 @@ export interface Connection {
   /** The client certificate's verdict, for the settings object it was reached under. */
   certificate?: { readonly settings: object; readonly accepted: boolean };
   idleTimer?: NodeJS.Timeout | undefined;
+  /** Called when a response on it closes: one function per connection, not one per request. */
+  responseClosed?: () => void;
 }
 
 export interface ConnectionTableOptions {
@@ -81,6 +83,8 @@ export interface ConnectionTable {
   all(): Iterable<Connection>;
   view(): ConnectionView[];
   dropped(): Readonly<Record<DropReason, number>>;
+  /** Every connection closed or refused so far, whatever the reason. */
+  droppedTotal(): number;
 }
 
 // Each kind of cut is logged at most once a minute, with the count since its last line.
@@ -96,6 +100,9 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
   // Oldest first (a Map keeps insertion order), keyed by remote address and port: the same for
   // the TCP socket and the TLS socket on top of it.
   const connections = new Map<string, Connection>();
+  // The same connections by socket (the TCP one, and the TLS one on top): a request finds its own without building a key.
+  const bySocket = new WeakMap<Socket, Connection>();
+  let droppedTotal = 0;
   const perAddressCount = new Map<string, number>();
   const dropped: Record<DropReason, number> = { max_connections: 0, max_connections_per_address: 0, unauthenticated_idle: 0, client_certificate_rejected: 0 };
   const logged: Record<DropReason, { count: number; atMs: number }> = {
@@ -108,6 +115,7 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
   const keyOf = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
   const count = (reason: DropReason, fields: Record<string, string | number> = {}) => {
     dropped[reason]++;
+    droppedTotal++;
     const message = DROP_LOGS[reason];
     const log = logged[reason];
     if (message === undefined || options.now() - log.atMs < DROP_LOG_INTERVAL_MS) return;
@@ -192,7 +200,12 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
         close(other, 'max_connections');
       }
       const connection: Connection = { remoteAddress, remotePort, socket, active: 0, authenticated: false };
+      connection.responseClosed = () => {
+        connection.active--;
+        arm(connection);
+      };
       connections.set(keyOf(socket), connection);
+      bySocket.set(socket, connection);
       perAddressCount.set(remoteAddress, (perAddressCount.get(remoteAddress) ?? 0) + 1);
       socket.once('close', () => forget(connection));
       arm(connection);
@@ -200,17 +213,16 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
     },
     attachTls(socket) {
       const connection = connections.get(keyOf(socket));
-      if (connection !== undefined) connection.tls = socket;
+      if (connection === undefined) return;
+      connection.tls = socket;
+      bySocket.set(socket, connection);
     },
-    find: (socket) => connections.get(keyOf(socket)),
+    find: (socket) => bySocket.get(socket) ?? connections.get(keyOf(socket)),
     requestStarted(connection, response) {
       connection.active++;
       arm(connection);
       // A response closes once: on() spares once()'s wrapper on every request.
-      response.on('close', () => {
-        connection.active--;
-        arm(connection);
-      });
+      if (connection.responseClosed !== undefined) response.on('close', connection.responseClosed);
     },
     setAuthenticated(connection, authenticated) {
       connection.authenticated = authenticated;
@@ -221,5 +233,6 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
     view: () =>
       [...connections.values()].map((c) => ({ remoteAddress: c.remoteAddress, remotePort: c.remotePort, authenticated: c.authenticated, active: c.active })),
     dropped: () => ({ ...dropped }),
+    droppedTotal: () => droppedTotal,
   };
 }

@@ -67,6 +67,7 @@ export interface WebServer {
   readonly servers: readonly Server[];
   /** Undefined without --web.config.file. */
   webConfigStatus(): WebConfigStatus | undefined;
+  /** The same object while no count changed. */
   counters(): WebCounters;
   /** The open connections, oldest first. */
   connections(): readonly ConnectionView[];
@@ -97,6 +98,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const basicAuth = createBasicAuth({ onWarning: (msg) => options.logger.warn(msg, { file: options.webConfigFile }) });
   if (settings) basicAuth.setUsers(settings.users);
   const authRejected: Record<AuthRejectReason, number> = { unauthorized: 0, queue_full: 0 };
+  let counted: { sum: number; counters: WebCounters } | undefined;
   const limits = { ...SERVER_TIMEOUTS, ...options.timeouts };
   const table = createConnectionTable({
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -177,7 +179,12 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     server: servers[0] as Server,
     servers,
     webConfigStatus: () => watch?.status(),
-    counters: () => ({ authRejected: { ...authRejected }, connectionsDropped: table.dropped() }),
+    counters: () => {
+      // The same object while no count changed: /metrics asks at every scrape. The counts only grow.
+      const sum = authRejected.unauthorized + authRejected.queue_full + table.droppedTotal();
+      if (counted?.sum !== sum) counted = { sum, counters: { authRejected: { ...authRejected }, connectionsDropped: table.dropped() } };
+      return counted.counters;
+    },
     connections: () => table.view(),
     reload: () => watch?.check(true),
     stop: () => {

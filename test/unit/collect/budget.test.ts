@@ -135,10 +135,14 @@ describe('the budget of a running exporter', () => {
     // The third, not polled yet, counts as the mean of the first two: that fits.
     const first = slots[1]?.admit(tenant('t2', 10));
     expect(budget.state().cut.depth).toBe(0);
+    // Every scrape asks: the same object while the budget stands still.
+    const standing = budget.state();
+    expect(budget.state()).toBe(standing);
     expect(lines).toEqual([]);
     // The third tenant's data does not fit: per-customer alerts go, for every tenant alike.
     const third = slots[2]?.admit(tenant('t3', 10)) as TenantSnapshot;
     expect(budget.state().cut.depth).toBeGreaterThan(0);
+    expect(standing.cut.depth).toBe(0);
     expect(budget.state().estimatedBytes).toBeLessThanOrEqual(twoFull);
     expect(third.relations.securityAlerts?.customers).toEqual([]);
     expect(lines).toHaveLength(1);

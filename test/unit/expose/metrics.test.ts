@@ -540,6 +540,43 @@ describe('metrics', () => {
     expect(counts.renders).toBe(1);
   });
 
+  it('keeps the gzip answer while the live sources hand out new objects saying the same, and gzips again once a count changes', async () => {
+    let rejected = 0;
+    const snapshots = [healthy('t1', 10)];
+    const metrics = createMetrics({
+      snapshots: () => snapshots,
+      build,
+      maxStalenessMs: 0,
+      now: () => NOW,
+      processMetrics: false,
+      // A new object at every call, as a source that does not keep its own may hand out.
+      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
+    });
+    const first = await metrics.renderGzipChunks();
+    expect(metrics.gzipNow()).toBe(first);
+    rejected = 1;
+    const next = metrics.gzipNow();
+    expect(next).not.toBe(first);
+    expect(gunzipSync(Buffer.concat(next ?? [])).toString('utf8')).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 1');
+    expect(metrics.gzipNow()).toBe(next);
+  });
+
+  it('renders with the clock as it read when the render began, whatever later scrapes read while it is under way', async () => {
+    let now = NOW;
+    // Text of several chunks: the render awaits its compressor between them.
+    const snapshots = Array.from({ length: 100 }, (_, i) => healthy(`t${i + 1}`, 10));
+    const metrics = createMetrics({ snapshots: () => snapshots, build, maxStalenessMs: 3_600_000, now: () => now, processMetrics: false });
+    // Fresh when it begins; before it is done, a scrape finds the score stale and starts a render of its own.
+    const underWay = metrics.renderGzipChunks();
+    now = NOW + 2 * 3_600_000;
+    const later = metrics.renderGzipChunks();
+    const text = gunzipSync(Buffer.concat(await underWay)).toString('utf8');
+    // All of the first render is of a fresh score: the score and the requirement rows that go with it.
+    expect(text).toContain('partner_security_score_current{tenant_id="t1"} 10');
+    expect(text).toMatch(/^partner_security_requirement_compliant\{tenant_id="t100",/m);
+    expect(gunzipSync(Buffer.concat(await later)).toString('utf8')).not.toMatch(/^partner_security_(score_current|requirement_compliant)\{/m);
+  });
+
   it('does not keep a failed render: the scrape gets the error, the next one renders anew', async () => {
     const { families } = countedFamilies({ failOnce: true });
     const metrics = createMetrics({ snapshots: () => [healthy('t1', 10)], build, maxStalenessMs: 0, now: () => NOW, processMetrics: false, families });

@@ -76,11 +76,16 @@ describe('--web.max-connections', () => {
     for (const n of [2, 3, 4, 5]) ordered.push(await open(web, target, `127.0.0.${n}`));
     expect(held(web).sort()).toEqual(ordered.map((c) => c.port).sort());
     expect(web.counters().connectionsDropped.max_connections).toBe(0);
+    // /metrics asks at every scrape: the same object while no count changed.
+    const before = web.counters();
+    expect(web.counters()).toBe(before);
 
     const fifth = await open(web, target, '127.0.0.6');
     await ordered[0]?.closed;
     expect(held(web).sort()).toEqual([...ordered.slice(1), fifth].map((c) => c.port).sort());
     expect(web.counters().connectionsDropped.max_connections).toBe(1);
+    expect(before.connectionsDropped.max_connections).toBe(0);
+    expect(web.counters()).toBe(web.counters());
     expect(ordered.slice(1).map((c) => c.isClosed())).toEqual([false, false, false]);
     expect(lines.filter((l) => l.includes('connection limit reached'))).toHaveLength(1);
   });
