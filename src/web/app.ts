@@ -1,6 +1,8 @@
 /** The HTTP side: /metrics, the status page and its JSON, health endpoints. It never talks to Graph. */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express from 'express';
+import { createRequire } from 'node:module';
+import type Express from 'express';
+import type { RequestHandler } from 'express';
 import { acceptsGzip } from '../expose/gzip.js';
 import type { Answer, Metrics } from '../expose/metrics.js';
 import { refreshParameter, statusPage, statusPageCsp } from '../expose/status/page.js';
@@ -26,61 +28,71 @@ const TEXT = 'text/plain; charset=utf-8';
 const COMMON_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' } as const;
 
 /**
- * Builds the request handler: express for every path, except that GET and HEAD of the telemetry
- * path are answered before it. Express's own per-request work (request and response prototypes,
- * the router) cost more than the rest of a cached scrape (BENCHMARKS.md).
+ * Builds the request handler: GET and HEAD of the telemetry path and of the probes are answered
+ * here; every other request goes to express, loaded when the first one comes. Express's own
+ * per-request work (request and response prototypes, the router) cost more than the rest of a
+ * cached scrape, and express with what it loads holds about 3 MiB that an exporter only scraped and
+ * probed never needs (BENCHMARKS.md).
  */
 export function createApp(options: AppOptions): RequestListener {
   const now = options.now ?? Date.now;
-  const app = express();
-  app.disable('x-powered-by');
-  // /METRICS is not /metrics: one path per resource, as Prometheus exporters do.
-  app.set('case sensitive routing', true);
-  app.set('etag', false);
-  app.use((_req, res, next) => {
-    res.set(COMMON_HEADERS);
-    next();
-  });
 
-  const view = () =>
-    statusView(options.snapshots(), {
-      nowMs: now(),
-      monoNowMs: performance.now(),
-      version: options.version,
-      telemetryPath: options.telemetryPath,
-      ...(options.maxStalenessMs === undefined ? {} : { maxStalenessMs: options.maxStalenessMs }),
-      ...(options.redact === undefined ? {} : { redact: options.redact }),
-    });
-  const routes: Record<string, express.RequestHandler> = {
-    [options.telemetryPath]: (req, res) => serveMetrics(req, res),
-    '/': (req, res) => {
-      res.set('Content-Security-Policy', statusPageCsp());
-      res.type('html').send(statusPage(view(), { refreshSeconds: refreshParameter(req.query.refresh) }));
-    },
-    '/api/status': (_req, res) => {
-      res.json(view());
-    },
-    '/healthz': (_req, res) => {
-      res.type(TEXT).send('ok\n');
-    },
-    '/readyz': (_req, res) => {
-      // Ready once every tenant has been polled, whatever the result: a Graph outage must show
-      // as partner_security_up 0, not as a target that vanished.
-      const waiting = options.snapshots().filter((t) => t.lastPoll === undefined);
-      if (waiting.length === 0) res.type(TEXT).send('ready\n');
-      else res.status(503).type(TEXT).send('waiting for the first poll\n');
-    },
+  /** /healthz and /readyz, for express's routes and the fast path alike. */
+  const probe = (path: string, req: IncomingMessage, res: ServerResponse) => {
+    if (path === '/healthz') return answerText(req, res, 200, 'ok\n');
+    // Ready once every tenant has been polled, whatever the result: a Graph outage must show
+    // as partner_security_up 0, not as a target that vanished.
+    const waiting = options.snapshots().some((t) => t.lastPoll === undefined);
+    answerText(req, res, waiting ? 503 : 200, waiting ? 'waiting for the first poll\n' : 'ready\n');
   };
 
-  for (const [path, handler] of Object.entries(routes)) {
-    app.get(path, handler);
-    app.all(path, (_req, res) => {
-      res.status(405).set('Allow', 'GET, HEAD').type(TEXT).send('method not allowed\n');
+  const pages = (): RequestListener => {
+    // Loaded at once (it is CommonJS), so that the request that asks is answered in this turn.
+    const express = createRequire(import.meta.url)('express') as typeof Express;
+    const app = express();
+    app.disable('x-powered-by');
+    // /METRICS is not /metrics: one path per resource, as Prometheus exporters do.
+    app.set('case sensitive routing', true);
+    app.set('etag', false);
+    app.use((_req, res, next) => {
+      res.set(COMMON_HEADERS);
+      next();
     });
-  }
-  app.use((_req, res) => {
-    res.status(404).type(TEXT).send('not found\n');
-  });
+
+    const view = () =>
+      statusView(options.snapshots(), {
+        nowMs: now(),
+        monoNowMs: performance.now(),
+        version: options.version,
+        telemetryPath: options.telemetryPath,
+        ...(options.maxStalenessMs === undefined ? {} : { maxStalenessMs: options.maxStalenessMs }),
+        ...(options.redact === undefined ? {} : { redact: options.redact }),
+      });
+    const routes: Record<string, RequestHandler> = {
+      [options.telemetryPath]: (req, res) => serveMetrics(req, res),
+      '/': (req, res) => {
+        res.set('Content-Security-Policy', statusPageCsp());
+        res.type('html').send(statusPage(view(), { refreshSeconds: refreshParameter(req.query.refresh) }));
+      },
+      '/api/status': (_req, res) => {
+        res.json(view());
+      },
+      '/healthz': (req, res) => probe('/healthz', req, res),
+      '/readyz': (req, res) => probe('/readyz', req, res),
+    };
+
+    for (const [path, handler] of Object.entries(routes)) {
+      app.get(path, handler);
+      app.all(path, (_req, res) => {
+        res.status(405).set('Allow', 'GET, HEAD').type(TEXT).send('method not allowed\n');
+      });
+    }
+    app.use((_req, res) => {
+      res.status(404).type(TEXT).send('not found\n');
+    });
+    return app;
+  };
+  let loaded: RequestListener | undefined;
 
   const serveMetrics = async (req: IncomingMessage, res: ServerResponse) => {
     try {
@@ -157,11 +169,30 @@ export function createApp(options: AppOptions): RequestListener {
         return;
       }
     }
-    if (path === options.telemetryPath && (req.method === 'GET' || req.method === 'HEAD')) {
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (path === options.telemetryPath && read) {
       for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
       void serveMetrics(req, res);
-    } else app(req, res);
+    } else if ((path === '/healthz' || path === '/readyz') && read) probe(path, req, res);
+    else {
+      try {
+        loaded ??= pages();
+      } catch (error) {
+        options.logger.error('loading the web pages failed', { err: error instanceof Error ? error.message : String(error) });
+        return answerText(req, res, 500, 'loading the web pages failed\n');
+      }
+      loaded(req, res);
+    }
   };
+}
+
+/** A short text answer with the headers of every answer. */
+function answerText(req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
+  res.setHeader('Content-Type', TEXT);
+  res.setHeader('Content-Length', String(Buffer.byteLength(text)));
+  res.end(req.method === 'HEAD' ? undefined : text);
 }
 
 /** A gzip answer: the chunks are written whole, with their length. */
