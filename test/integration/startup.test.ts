@@ -1,6 +1,6 @@
 /**
  * Start-up pays only for what it uses: demo mode and --version never load @azure/identity (about
- * 0.4 s and 37 MiB, BENCHMARKS.md). A module hook in the real process reports every module the
+ * 0.4 s and 37 MiB, BENCHMARKS.md); express and yaml wait for a page or a file that needs them. A module hook in the real process reports every module the
  * exporter resolves; no timing is asserted.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,6 +27,15 @@ afterEach(() => {
 
 /** Runs the exporter with the trace hook; resolves with its stderr once `done` says so or it exits. */
 function traced(args: readonly string[], env: Record<string, string>, done: (stderr: string) => boolean = () => false): Promise<string> {
+  return tracedChild(args, env, done).then(({ stderr }) => stderr);
+}
+
+/** The same, with the stderr written since (`later()`), for what requests load once the exporter runs. */
+function tracedChild(
+  args: readonly string[],
+  env: Record<string, string>,
+  done: (stderr: string) => boolean,
+): Promise<{ stderr: string; later: () => string }> {
   const child = track(
     spawn(process.execPath, ['--import', TRACE, MAIN, ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
@@ -35,12 +44,13 @@ function traced(args: readonly string[], env: Record<string, string>, done: (std
   );
   children.push(child);
   let stderr = '';
+  const later = () => stderr;
   return new Promise((resolve) => {
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
-      if (done(stderr)) resolve(stderr);
+      if (done(stderr)) resolve({ stderr, later });
     });
-    child.once('close', () => resolve(stderr));
+    child.once('close', () => resolve({ stderr, later }));
   });
 }
 
@@ -58,6 +68,20 @@ describe('start-up', () => {
     await until(async () => (await (await fetch(`http://${address}/metrics`)).text()).includes('partner_security_score_current{'), 30_000, 'the score');
     expect(started).toMatch(/^resolved prom-client$/m);
     expect(started).not.toMatch(IDENTITY);
+  });
+
+  it('an exporter only scraped and probed loads neither express nor yaml; the status page loads express', { timeout: INTEGRATION_TIMEOUT_MS }, async () => {
+    const run = await tracedChild(['--demo', '--web.listen-address=127.0.0.1:0', '--log.format=json'], {}, (s) => s.includes('"exporter started"'));
+    const address = /"msg":"exporter started".*?"address":"([^"]+)"/.exec(run.stderr)?.[1];
+    await until(async () => (await (await fetch(`http://${address}/metrics`)).text()).includes('partner_security_score_current{'), 30_000, 'the score');
+    const gzip = await fetch(`http://${address}/metrics`, { headers: { 'Accept-Encoding': 'gzip' } });
+    const probes = [gzip.status, (await fetch(`http://${address}/healthz`)).status, (await fetch(`http://${address}/readyz`)).status];
+    expect(probes).toEqual([200, 200, 200]);
+    const scraped = run.later();
+    expect(scraped).toMatch(/^resolved prom-client$/m);
+    expect(scraped).not.toMatch(/^resolved (express|yaml)$/m);
+    expect((await fetch(`http://${address}/`)).status).toBe(200);
+    await until(async () => (/^resolved express$/m.test(run.later()) ? true : undefined), 10_000, 'express to load');
   });
 
   it('--config.check does not load it either, even for a client secret', { timeout: INTEGRATION_TIMEOUT_MS }, async () => {
