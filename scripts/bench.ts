@@ -60,8 +60,8 @@ const SCRIPTS = join(ROOT, 'scripts/bench');
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** What Prometheus sends on every scrape. */
 const GZIP = { 'Accept-Encoding': 'gzip' } as const;
-/** The whole full run stays under 5 minutes. */
-const BUDGET_SECONDS = 285;
+/** The part of the full run before the scale runs stays under 6 minutes; the leak check gets what is left. */
+const BUDGET_SECONDS = 360;
 /** The node flags `npm start` (and the image) run the exporter with: the bench measures what ships. */
 const SHIPPED = shippedStart(join(ROOT, 'package.json'));
 const NODE_FLAGS = SHIPPED.flags;
@@ -242,12 +242,13 @@ function settingsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): Settings
   });
   const smoke = values.smoke === true;
   const number = (text: string | undefined, fallback: number) => (text === undefined ? fallback : Number(text));
-  // Six servers, three runs each: 6 s a run keeps the whole run inside its time budget.
+  // Six servers, five runs each (the medians of three swung by a tenth on a shared machine): 6 s a
+  // run keeps the whole run inside its time budget.
   const load = smoke ? { threads: 1, connections: 2, seconds: 1 } : { threads: 2, connections: 16, seconds: 6 };
   return {
     mode: smoke ? 'smoke' : 'full',
     load: { ...load, seconds: number(values.seconds, load.seconds), connections: number(values.connections, load.connections) },
-    runs: number(values.runs, smoke ? 1 : 3),
+    runs: number(values.runs, smoke ? 1 : 5),
     warmupSeconds: smoke ? 0 : 2,
     startupRuns: smoke ? 1 : 5,
     leak: smoke

@@ -52,7 +52,7 @@ export interface Connection {
   certificate?: { readonly settings: object; readonly accepted: boolean };
   idleTimer?: NodeJS.Timeout | undefined;
   /** Called when a response on it closes: one function per connection, not one per request. */
-  responseClosed?: () => void;
+  readonly responseClosed: () => void;
 }
 
 export interface ConnectionTableOptions {
@@ -199,10 +199,16 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
         if (other === undefined) return refuse(socket, 'max_connections');
         close(other, 'max_connections');
       }
-      const connection: Connection = { remoteAddress, remotePort, socket, active: 0, authenticated: false };
-      connection.responseClosed = () => {
-        connection.active--;
-        arm(connection);
+      const connection: Connection = {
+        remoteAddress,
+        remotePort,
+        socket,
+        active: 0,
+        authenticated: false,
+        responseClosed: () => {
+          connection.active--;
+          arm(connection);
+        },
       };
       connections.set(keyOf(socket), connection);
       bySocket.set(socket, connection);
@@ -222,7 +228,7 @@ export function createConnectionTable(options: ConnectionTableOptions): Connecti
       connection.active++;
       arm(connection);
       // A response closes once: on() spares once()'s wrapper on every request.
-      if (connection.responseClosed !== undefined) response.on('close', connection.responseClosed);
+      response.on('close', connection.responseClosed);
     },
     setAuthenticated(connection, authenticated) {
       connection.authenticated = authenticated;
