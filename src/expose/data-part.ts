@@ -85,6 +85,11 @@ function sameKey(key: readonly unknown[], snapshots: readonly TenantSnapshot[], 
   return at === key.length;
 }
 
+/** The key of these tenants: each snapshot, then what keyOf said of it. */
+function keyOfTenants(tenants: readonly TenantSnapshot[], keys: ReadonlyMap<TenantSnapshot, number>): unknown[] {
+  return tenants.flatMap((t) => [t, keys.get(t)]);
+}
+
 /** Creates the cache: no render until asked for one. */
 export function createDataPartCache(options: DataPartOptions): DataPartCache {
   const { part, maxPlainBytes } = options;
@@ -157,7 +162,7 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
     const next = new Map<string, { key: readonly unknown[]; segments: Promise<readonly DeflatedPart[]> }>();
     const done: (readonly DeflatedPart[])[] = [];
     for (const group of found) {
-      const key = group.tenants.flatMap((t) => [t, keys.get(t)]);
+      const key = keyOfTenants(group.tenants, keys);
       const kept = groups.get(group.prefix);
       const entry = kept && kept.key.length === key.length && kept.key.every((k, i) => k === key[i]) ? kept : { key, segments: renderGroup(group, input) };
       next.set(group.prefix, entry);
@@ -188,7 +193,7 @@ export function createDataPartCache(options: DataPartOptions): DataPartCache {
       // Compared in place first: a scrape between polls allocates no key at all.
       if (current !== undefined && sameKey(current.key, snapshots, ctx, options.keyOf)) return current;
       const keys = new Map(snapshots.map((t) => [t, options.keyOf(t, ctx)] as const));
-      const key = snapshots.flatMap((t) => [t, keys.get(t)]);
+      const key = keyOfTenants(snapshots, keys);
       const input: RenderInput = Object.freeze({ snapshots, ctx: Object.freeze({ ...ctx }) });
       const render: DataRender = { key, input, result: segmented ? bySegments(input, keys) : whole(input) };
       // A failed render is not served again: the scrape that asked gets the error, the next one renders anew.

@@ -518,21 +518,27 @@ describe('metrics', () => {
     expect(gunzipSync(Buffer.concat(next)).toString('utf8')).toContain('partner_security_score_current{tenant_id="t1"} 11');
   });
 
-  it('writes the web server series at each scrape without rendering the data part again', async () => {
-    let rejected = 0;
+  /** Metrics of one tenant whose web counters are a new object at every call, as a source that does not keep its own may hand out. */
+  const withRejections = (extra: Partial<MetricsOptions> = {}) => {
+    const web = { rejected: 0 };
     const snapshots = [healthy('t1', 10)];
-    const { families, counts } = countedFamilies();
     const metrics = createMetrics({
       snapshots: () => snapshots,
       build,
       maxStalenessMs: 0,
       now: () => NOW,
       processMetrics: false,
-      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
-      families,
+      webCounters: () => ({ authRejected: { unauthorized: web.rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
+      ...extra,
     });
+    return { metrics, web };
+  };
+
+  it('writes the web server series at each scrape without rendering the data part again', async () => {
+    const { families, counts } = countedFamilies();
+    const { metrics, web } = withRejections({ families });
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 0');
-    rejected = 7;
+    web.rejected = 7;
     expect(await metrics.render()).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 7');
     expect(gunzipSync(Buffer.concat(await metrics.renderGzipChunks())).toString('utf8')).toContain(
       'partner_security_web_auth_rejected_total{reason="unauthorized"} 7',
@@ -541,20 +547,10 @@ describe('metrics', () => {
   });
 
   it('keeps the gzip answer while the live sources hand out new objects saying the same, and gzips again once a count changes', async () => {
-    let rejected = 0;
-    const snapshots = [healthy('t1', 10)];
-    const metrics = createMetrics({
-      snapshots: () => snapshots,
-      build,
-      maxStalenessMs: 0,
-      now: () => NOW,
-      processMetrics: false,
-      // A new object at every call, as a source that does not keep its own may hand out.
-      webCounters: () => ({ authRejected: { unauthorized: rejected, queue_full: 0 }, connectionsDropped: { max_connections: 0 } }),
-    });
+    const { metrics, web } = withRejections();
     const first = await metrics.renderGzipChunks();
     expect(metrics.gzipNow()).toBe(first);
-    rejected = 1;
+    web.rejected = 1;
     const next = metrics.gzipNow();
     expect(next).not.toBe(first);
     expect(gunzipSync(Buffer.concat(next ?? [])).toString('utf8')).toContain('partner_security_web_auth_rejected_total{reason="unauthorized"} 1');
